@@ -1,0 +1,1 @@
+"""mombot runtime: CLI, config, HTTP server, WeCom client and crypto, queues and worker."""

@@ -1,0 +1,170 @@
+"""The `mombot` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from bot import config, logs
+from bot import runtime as runtime_module
+from bot.runtime import Runtime
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _runtime(args: argparse.Namespace) -> Runtime:
+    settings = config.load(args.config)
+    logs.setup(settings)
+    return runtime_module.build(settings)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.server import create_app
+
+    runtime = _runtime(args)
+    server = runtime.settings.server
+    host, port = args.host or server.host, args.port if args.port is not None else server.port
+    web.run_app(create_app(runtime), host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot import worker
+
+    worker.run(_runtime(args), burst=args.burst)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot import demo
+
+    return demo.run(keep=args.keep)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    print(f"{config.resolve_path(args.config)}: ok")
+    print(f"  corp_id {settings.wecom.corp_id}, agent {settings.wecom.agent_id}")
+    print(f"  WeCom API {settings.wecom.api_base}")
+    print(f"  database {settings.database_url.split('@')[-1]}")
+    print(f"  redis {'embedded in ' + settings.data_dir if not settings.redis.url else 'external'}")
+    print(f"  {len(settings.channels)} channel(s), time zone {settings.timezone}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from store import db
+
+    settings = config.load(args.config)
+    db.upgrade(db.make_engine(settings.database_url))
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_events_list(args: argparse.Namespace) -> int:
+    from store import inbox
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        rows = inbox.listing(s, args.status, args.limit)
+    tz = runtime.settings.tz
+    for row in rows:
+        route = "/".join(part for part in (row.msg_type, row.event, row.change_type) if part)
+        received = row.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        error = f"  {row.last_error.splitlines()[0][:80]}" if row.last_error else ""
+        print(f"{row.id:>8}  {received}  {row.status:<10} x{row.attempts}  {route}{error}")
+    with runtime.engine.connect() as connection:
+        counts = inbox.counts_by_status(connection)
+    print(json.dumps(counts, sort_keys=True))
+    return 0
+
+
+def cmd_events_retry(args: argparse.Namespace) -> int:
+    from bot import relay
+    from store import inbox
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        reopened = [row_id for row_id in args.ids if inbox.reopen(s, row_id)]
+    missing = sorted(set(args.ids) - set(reopened))
+    if reopened:
+        relay.relay_once(runtime)
+        print(f"queued again: {', '.join(map(str, reopened))}")
+    if missing:
+        print(f"not failed or unhandled (left alone): {', '.join(map(str, missing))}")
+    return 0 if not missing else 1
+
+
+def cmd_redis_stop(args: argparse.Namespace) -> int:
+    from bot import redis_conn
+
+    settings = config.load(args.config)
+    if settings.redis.url:
+        print("Redis is external ([redis] url); mombot does not stop it")
+        return 1
+    stopped = redis_conn.stop_embedded(settings.data_path)
+    print("embedded Redis stopped" if stopped else "embedded Redis was not running")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mombot", description=__doc__)
+    root.add_argument(
+        "--config", help="TOML config file (default: $MOMBOT_CONFIG or ./config.toml)"
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server (WeCom callbacks, health)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run a queue worker with the scheduler")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+
+    demo = commands.add_parser("demo", help="play a scripted scenario, all local")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's data directory")
+    demo.set_defaults(func=cmd_demo)
+
+    conf = commands.add_parser("config", help="configuration").add_subparsers(required=True)
+    conf.add_parser("check", help="validate the config file").set_defaults(func=cmd_config_check)
+
+    database = commands.add_parser("db", help="database").add_subparsers(required=True)
+    database.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    events = commands.add_parser("events", help="the inbox of callbacks").add_subparsers(
+        required=True
+    )
+    listing = events.add_parser("list", help="recent callbacks and their state")
+    listing.add_argument("--status", help="only this status (e.g. failed, unhandled)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=cmd_events_list)
+    retry = events.add_parser("retry", help="give failed callbacks another round")
+    retry.add_argument("ids", type=int, nargs="+")
+    retry.set_defaults(func=cmd_events_retry)
+
+    redis_cmd = commands.add_parser("redis", help="embedded Redis").add_subparsers(required=True)
+    redis_cmd.add_parser("stop", help="stop the embedded Redis").set_defaults(func=cmd_redis_stop)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as exc:
+        print(f"mombot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

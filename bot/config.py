@@ -1,0 +1,219 @@
+"""Typed settings loaded from one TOML file, validated at start-up.
+
+Every key has a default except the WeCom credentials; an unknown key or a bad value raises
+ConfigError naming the file, the key and the reason. Secrets are SecretStr: they print as
+'**********' and never reach logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+DEFAULT_PATH = "config.toml"
+ENV_VAR = "MOMBOT_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class WeComSettings(_Section):
+    corp_id: Annotated[str, Field(min_length=1)]
+    agent_id: int
+    secret: SecretStr
+    token: SecretStr
+    encoding_aes_key: SecretStr
+    api_base: Annotated[str, AfterValidator(_http_url)] = "https://qyapi.weixin.qq.com"
+    contact_secret: SecretStr | None = None
+    kf_secret: SecretStr | None = None
+    kf_open_kfid: str = ""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if len(raw) != 43 or not re.fullmatch(r"[A-Za-z0-9+/]{43}", raw):
+            raise ValueError("must be the 43-character EncodingAESKey from the WeCom console")
+        return value
+
+    @property
+    def contact_secret_value(self) -> str:
+        return (self.contact_secret or self.secret).get_secret_value()
+
+    @property
+    def kf_secret_value(self) -> str:
+        return (self.kf_secret or self.secret).get_secret_value()
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class DatabaseSettings(_Section):
+    url: str = ""  # empty: SQLite file under data_dir
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+
+class RedisSettings(_Section):
+    url: str = ""  # empty: embedded Redis under data_dir
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "must be empty (embedded Redis) or start with redis://, rediss://, unix://"
+            )
+        return value
+
+
+class WorkerSettings(_Section):
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 6
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 5.0
+    job_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
+    lease_seconds: Annotated[int, Field(ge=10)] = 300
+    requeue_after_seconds: Annotated[int, Field(ge=10)] = 120
+    relay_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+
+class ChannelSettings(_Section):
+    code: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Annotated[str, Field(min_length=1)]
+    tags: list[str] = []
+    welcome: str = ""
+
+
+class ReportSettings(_Section):
+    managers: list[str] = []
+
+
+class LoggingSettings(_Section):
+    level: str = "INFO"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class Settings(_Section):
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "Asia/Shanghai"
+    data_dir: str = "./data"
+    wecom: WeComSettings
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    worker: WorkerSettings = WorkerSettings()
+    channels: list[ChannelSettings] = []
+    report: ReportSettings = ReportSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_codes(cls, value: list[ChannelSettings]) -> list[ChannelSettings]:
+        seen: set[str] = set()
+        for channel in value:
+            if channel.code in seen:
+                raise ValueError(f"channel code {channel.code!r} appears twice")
+            seen.add(channel.code)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.data_path / 'mombot.db'}"
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: the given path, else $MOMBOT_CONFIG, else ./config.toml."""
+    return Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def _describe(error: dict) -> str:
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+    key = key.removeprefix(".") or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message}"
+
+
+def parse(data: dict, source: str = "<config>") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        # pydantic's own message would echo input values, which may be secrets.
+        reasons = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigError(f"{source}: {reasons}") from None
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    file = resolve_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: config file not found (copy config.example.toml, or pass --config)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse(data, str(file))

@@ -1,0 +1,90 @@
+"""rq job functions, and how inbox rows are put on the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from rq import Queue
+
+import handlers
+from bot import runtime as runtime_module
+from bot.events import parse_event
+from bot.runtime import REALTIME, Runtime
+from handlers.context import Context
+from store import inbox
+from store.db import session
+from store.models import InboxStatus
+
+log = logging.getLogger(__name__)
+
+RESULT_TTL = 300  # the inbox row is the record; rq's copy of the result need not linger
+FAILURE_TTL = 7 * 24 * 3600
+
+
+def enqueue_inbound(runtime: Runtime, rows: Sequence[tuple[int, str]]) -> None:
+    """Put (inbox id, job id) pairs on the realtime queue in one round trip."""
+    queue = runtime.queue(REALTIME)
+    data = [
+        Queue.prepare_data(
+            handle_inbound,
+            args=(row_id,),
+            job_id=job_id,
+            timeout=runtime.settings.worker.job_timeout_seconds,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            description=f"inbound event {row_id}",
+        )
+        for row_id, job_id in rows
+    ]
+    with runtime.redis.pipeline() as pipe:
+        queue.enqueue_many(data, pipeline=pipe)
+        pipe.execute()
+
+
+def retry_delay(runtime: Runtime, attempts: int) -> timedelta | None:
+    """Backoff before the next attempt (x4 each time, at most an hour); None: give up."""
+    worker = runtime.settings.worker
+    if attempts >= worker.max_attempts:
+        return None
+    return timedelta(seconds=min(worker.retry_base_seconds * 4 ** (attempts - 1), 3600))
+
+
+def handle_inbound(row_id: int) -> str:
+    """Handle one inbox row exactly once, whatever the queue delivers twice."""
+    runtime = runtime_module.current()
+    with session(runtime.engine) as s:
+        row = inbox.claim(s, row_id, runtime.clock.now(), runtime.lease)
+        if row is None:
+            return "skipped: done or held by another worker"
+        if row.attempts > runtime.settings.worker.max_attempts:  # workers kept dying on it
+            now = runtime.clock.now()
+            inbox.retry_later(s, row_id, "worker lost while handling it, too often", None, now)
+            log.error("inbox %d failed: workers died handling it %d times", row_id, row.attempts)
+            return InboxStatus.FAILED
+        event = parse_event(row.payload)
+        handler = handlers.find(event)
+        if handler is None:
+            log.warning("no handler for %s (inbox %d): kept as unhandled", event.route, row_id)
+            inbox.finish(s, row_id, InboxStatus.UNHANDLED, runtime.clock.now())
+            s.commit()
+            return InboxStatus.UNHANDLED
+        try:
+            handler(event, Context(s, runtime))
+            inbox.finish(s, row_id, InboxStatus.DONE, runtime.clock.now())
+            s.commit()
+        except Exception as exc:
+            s.rollback()
+            delay = retry_delay(runtime, row.attempts)
+            now = runtime.clock.now()
+            inbox.retry_later(s, row_id, f"{type(exc).__name__}: {exc}", delay and now + delay, now)
+            log.exception(
+                "handler for %s failed (inbox %d, attempt %d): %s",
+                event.route,
+                row_id,
+                row.attempts,
+                "retrying later" if delay else "giving up",
+            )
+            return InboxStatus.RETRY if delay else InboxStatus.FAILED
+    return InboxStatus.DONE

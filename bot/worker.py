@@ -1,0 +1,43 @@
+"""`mombot worker`: an rq worker on the realtime then bulk queues, rq's scheduler, and the relay.
+
+It is a non-forking worker: heavy one-time set-up (database engine, migrations, handler
+registry, later the jieba dictionary) happens once per process, not once per job. A job that
+outlives its timeout is interrupted; a worker that dies mid-job leaves a lease that expires,
+after which the relay queues the event again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rq import SimpleWorker
+
+import handlers
+from bot import relay
+from bot import runtime as runtime_module
+from bot.runtime import QUEUE_NAMES, Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run(runtime: Runtime, burst: bool = False) -> bool:
+    """Work until stopped (or, with burst, until the queues are empty); True if any job ran."""
+    handlers.load()
+    runtime_module.install(runtime)
+    relay.relay_once(runtime)  # whatever waited while no worker was running
+    stop = threading.Event()
+    relay_thread = threading.Thread(
+        target=relay.run_forever, args=(runtime, stop), name="relay", daemon=True
+    )
+    if not burst:
+        relay_thread.start()
+    worker = SimpleWorker([runtime.queue(name) for name in QUEUE_NAMES], connection=runtime.redis)
+    try:
+        return worker.work(
+            burst=burst,
+            with_scheduler=not burst,
+            logging_level=runtime.settings.logging.level,
+        )
+    finally:
+        stop.set()

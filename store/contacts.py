@@ -1,0 +1,64 @@
+"""Queries on contacts (mothers) and their funnel status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from store.models import Contact, ContactStatus
+
+
+def get(session: Session, external_userid: str) -> Contact | None:
+    return session.exec(select(Contact).where(Contact.external_userid == external_userid)).first()
+
+
+def record_added(
+    session: Session,
+    *,
+    external_userid: str,
+    owner_userid: str,
+    channel_code: str,
+    added_at: datetime,
+    now: datetime,
+) -> Contact:
+    """Create the contact, or bring a returning one back as a fresh lead of this advisor."""
+    contact = get(session, external_userid)
+    if contact is None:
+        contact = Contact(external_userid=external_userid, created_at=now)
+    contact.owner_userid = owner_userid
+    if channel_code or not contact.channel_code:
+        contact.channel_code = channel_code
+    if contact.status == ContactStatus.LOST:
+        contact.status, contact.lost_reason, contact.lost_at = ContactStatus.NEW, None, None
+    contact.added_at = added_at
+    contact.updated_at = now
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def record_lost(
+    session: Session, external_userid: str, userid: str, reason: str, now: datetime
+) -> Contact | None:
+    """Mark her lost when the relation with her owner advisor ends; other advisors' don't count."""
+    contact = get(session, external_userid)
+    if contact is None or (contact.owner_userid and contact.owner_userid != userid):
+        return None
+    contact.status, contact.lost_reason, contact.lost_at = ContactStatus.LOST, reason, now
+    contact.updated_at = now
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def touch(session: Session, external_userid: str, now: datetime) -> None:
+    contact = get(session, external_userid)
+    if contact is not None:
+        contact.updated_at = now
+        session.add(contact)
+
+
+def count_by_channel(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Contact.channel_code, func.count()).group_by(Contact.channel_code))
+    return dict(rows.all())

@@ -1,0 +1,188 @@
+"""The durable inbox of callbacks: insert once, claim with a lease, finish, retry or fail.
+
+Every state change is a single conditional UPDATE, so two workers (or a worker and the relay)
+racing over one row cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from store.models import InboundEvent, InboxStatus
+
+T = InboundEvent.__table__
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    dedupe_key: str
+    msg_type: str
+    event: str
+    change_type: str
+    payload: str
+    source: str = "callback"
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    new: bool
+    job_id: str | None
+
+
+def store_events(
+    connection: Connection, events: Sequence[NewEvent], now: datetime, job_ids: Sequence[str]
+) -> list[Stored]:
+    """Insert each event unless its dedupe_key is known; new rows are marked queued with job_ids.
+
+    The caller commits, then enqueues the jobs; if that fails it calls `unqueue`.
+    """
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    results: list[Stored] = []
+    for event, job_id in zip(events, job_ids, strict=True):
+        values = {
+            "dedupe_key": event.dedupe_key,
+            "source": event.source,
+            "msg_type": event.msg_type,
+            "event": event.event,
+            "change_type": event.change_type,
+            "payload": event.payload,
+            "status": InboxStatus.QUEUED,
+            "attempts": 0,
+            "job_id": job_id,
+            "received_at": now,
+            "enqueued_at": now,
+        }
+        statement = (
+            maker(T).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        ).returning(T.c.id)
+        row_id = connection.execute(statement).scalar()
+        if row_id is not None:
+            results.append(Stored(row_id, True, job_id))
+        else:
+            results.append(Stored(_find(connection, event.dedupe_key), False, None))
+    return results
+
+
+def _find(connection: Connection, dedupe_key: str) -> int | None:
+    return connection.execute(select(T.c.id).where(T.c.dedupe_key == dedupe_key)).scalar()
+
+
+def unqueue(connection: Connection, ids: Iterable[int]) -> None:
+    """The queue could not take these: leave them for the relay."""
+    connection.execute(
+        update(T)
+        .where(T.c.id.in_(list(ids)), T.c.status == InboxStatus.QUEUED)
+        .values(status=InboxStatus.RECEIVED, job_id=None, enqueued_at=None)
+    )
+
+
+def requeue(
+    connection: Connection,
+    row_id: int,
+    status: str,
+    old_job_id: str | None,
+    job_id: str,
+    now: datetime,
+) -> bool:
+    """Mark the row queued under a new job id, if it is still as the relay saw it."""
+    same_job = T.c.job_id.is_(None) if old_job_id is None else T.c.job_id == old_job_id
+    result = connection.execute(
+        update(T)
+        .where(T.c.id == row_id, T.c.status == status, same_job)
+        .values(status=InboxStatus.QUEUED, job_id=job_id, enqueued_at=now)
+    )
+    return result.rowcount == 1
+
+
+def claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> InboundEvent | None:
+    """Take the row for handling until now + lease; None if it is done or someone holds it."""
+    claimable = or_(
+        T.c.status.in_([InboxStatus.RECEIVED, InboxStatus.QUEUED, InboxStatus.RETRY]),
+        and_(T.c.status == InboxStatus.PROCESSING, T.c.lease_until < now),
+    )
+    result = session.connection().execute(
+        update(T)
+        .where(T.c.id == row_id, claimable)
+        .values(status=InboxStatus.PROCESSING, lease_until=now + lease, attempts=T.c.attempts + 1)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    return session.get(InboundEvent, row_id, populate_existing=True)
+
+
+def finish(session: Session, row_id: int, status: InboxStatus, now: datetime) -> None:
+    session.connection().execute(
+        update(T)
+        .where(T.c.id == row_id, T.c.status == InboxStatus.PROCESSING)
+        .values(status=status, finished_at=now, lease_until=None, last_error=None)
+    )
+
+
+def retry_later(
+    session: Session, row_id: int, error: str, retry_at: datetime | None, now: datetime
+) -> None:
+    """Record a failure: due again at retry_at, or failed for good when retry_at is None."""
+    values = (
+        {"status": InboxStatus.RETRY, "next_attempt_at": retry_at}
+        if retry_at is not None
+        else {"status": InboxStatus.FAILED, "finished_at": now}
+    )
+    session.connection().execute(
+        update(T)
+        .where(T.c.id == row_id, T.c.status == InboxStatus.PROCESSING)
+        .values(**values, lease_until=None, last_error=error[:4000])
+    )
+    session.commit()
+
+
+def due_for_relay(
+    connection: Connection, now: datetime, requeue_after: timedelta, limit: int = 500
+) -> list[tuple[int, str, str | None]]:
+    """(id, status, job_id) of rows that should be (re)queued now.
+
+    received: never reached the queue; retry: backoff elapsed; processing: the lease ran out
+    (the worker died); queued: waiting longer than requeue_after (the caller checks whether
+    its job still exists in Redis before queueing it again).
+    """
+    condition = or_(
+        T.c.status == InboxStatus.RECEIVED,
+        and_(T.c.status == InboxStatus.RETRY, T.c.next_attempt_at <= now),
+        and_(T.c.status == InboxStatus.PROCESSING, T.c.lease_until < now),
+        and_(T.c.status == InboxStatus.QUEUED, T.c.enqueued_at < now - requeue_after),
+    )
+    rows = connection.execute(
+        select(T.c.id, T.c.status, T.c.job_id).where(condition).order_by(T.c.id).limit(limit)
+    )
+    return [(row.id, row.status, row.job_id) for row in rows]
+
+
+def reopen(session: Session, row_id: int) -> bool:
+    """Give a failed event another round of attempts (operator action)."""
+    result = session.connection().execute(
+        update(T)
+        .where(T.c.id == row_id, T.c.status.in_([InboxStatus.FAILED, InboxStatus.UNHANDLED]))
+        .values(status=InboxStatus.RECEIVED, attempts=0, next_attempt_at=None, finished_at=None)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def counts_by_status(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(select(T.c.status, func.count()).group_by(T.c.status))
+    return {status: count for status, count in rows}
+
+
+def listing(session: Session, status: str | None = None, limit: int = 50) -> list[InboundEvent]:
+    query = select(InboundEvent).order_by(InboundEvent.id.desc()).limit(limit)
+    if status:
+        query = query.where(InboundEvent.status == status)
+    return list(session.scalars(query))
