@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
@@ -13,6 +14,10 @@ class Clock(Protocol):
         """The current moment, aware, in the configured time zone."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait (a ManualClock just moves on), e.g. for a retry backoff."""
+        ...
+
 
 class SystemClock:
     def __init__(self, tz: tzinfo) -> None:
@@ -20,6 +25,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(self.tz)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 class ManualClock:
@@ -33,6 +41,9 @@ class ManualClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds=seconds)
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         self._now += delta if delta is not None else timedelta(**kwargs)

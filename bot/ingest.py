@@ -72,25 +72,32 @@ class Ingestor:
                     future.set_result(result)
 
     def _commit(self, events: list[NewEvent]) -> list[Stored]:
-        runtime = self._runtime
-        job_ids = [uuid.uuid4().hex for _ in events]
-        with runtime.engine.begin() as connection:
-            stored = inbox.store_events(connection, events, runtime.clock.now(), job_ids)
-        new = [(s.id, s.job_id) for s in stored if s.new and s.job_id]
-        if new:
-            self._enqueue(new)
+        try_redis = time.monotonic() >= self._redis_down_until
+        stored, queued = commit(self._runtime, events, try_redis)
+        if try_redis and not queued:
+            self._redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
         return stored
 
-    def _enqueue(self, rows: list[tuple[int, str]]) -> None:
-        runtime = self._runtime
-        if time.monotonic() >= self._redis_down_until:
-            try:
-                enqueue_inbound(runtime, rows)
-                return
-            except redis.RedisError as exc:
-                self._redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
-                log.warning(
-                    "Redis unreachable (%s); %d callback(s) left for the relay", exc, len(rows)
-                )
-        with runtime.engine.begin() as connection:
-            inbox.unqueue(connection, [row_id for row_id, _ in rows])
+
+def commit(
+    runtime: Runtime, events: list[NewEvent], try_redis: bool = True
+) -> tuple[list[Stored], bool]:
+    """Store events (once per dedupe key) and queue the new ones: (results, all queued).
+
+    When Redis fails, or try_redis is False, the new rows are left `received` for the relay.
+    """
+    job_ids = [uuid.uuid4().hex for _ in events]
+    with runtime.engine.begin() as connection:
+        stored = inbox.store_events(connection, events, runtime.clock.now(), job_ids)
+    new = [(s.id, s.job_id) for s in stored if s.new and s.job_id]
+    if not new:
+        return stored, True
+    if try_redis:
+        try:
+            enqueue_inbound(runtime, new)
+            return stored, True
+        except redis.RedisError as exc:
+            log.warning("Redis unreachable (%s); %d callback(s) left to the relay", exc, len(new))
+    with runtime.engine.begin() as connection:
+        inbox.unqueue(connection, [row_id for row_id, _ in new])
+    return stored, False

@@ -51,6 +51,7 @@ class Runtime:
                 secret=value,
                 redis=self.redis,
                 timeout=wecom.timeout_seconds,
+                sleep=self.clock.sleep,
             )
         return self._clients[secret]
 

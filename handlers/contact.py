@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from bot.events import ContactEvent
+from bot.wecom import WeComError, is_transient
 from handlers import on
 from handlers.context import Context
 from store import contacts
+from store.models import Contact
 
 log = logging.getLogger(__name__)
 
@@ -15,10 +17,24 @@ log = logging.getLogger(__name__)
 TRANSFER = "DELETE_BY_TRANSFER"
 
 
+def _refresh_profile(ctx: Context, contact: Contact) -> None:
+    """Fill in her WeChat profile; transient WeCom errors raise (retry), others are logged."""
+    try:
+        answer = ctx.wecom("contact").get(
+            "externalcontact/get", external_userid=contact.external_userid
+        )
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        log.warning("no profile for contact %d: %s", contact.id, exc)
+        return
+    contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
+
+
 @on("event", "change_external_contact", "add_external_contact")
 @on("event", "change_external_contact", "add_half_external_contact")
 def contact_added(event: ContactEvent, ctx: Context) -> None:
-    contacts.record_added(
+    contact = contacts.record_added(
         ctx.session,
         external_userid=event.external_user_id,
         owner_userid=event.user_id,
@@ -26,12 +42,23 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         added_at=event.created_at,
         now=ctx.clock.now(),
     )
-    log.info("contact added: owner=%s channel=%s", event.user_id, event.state or "-")
+    _refresh_profile(ctx, contact)
+    log.info("contact %d added: owner=%s channel=%s", contact.id, event.user_id, event.state or "-")
 
 
 @on("event", "change_external_contact", "edit_external_contact")
 def contact_edited(event: ContactEvent, ctx: Context) -> None:
-    contacts.touch(ctx.session, event.external_user_id, ctx.clock.now())
+    contact = contacts.get(ctx.session, event.external_user_id)
+    if contact is None:  # edited before we knew her (e.g. added before mombot ran)
+        contact = contacts.record_added(
+            ctx.session,
+            external_userid=event.external_user_id,
+            owner_userid=event.user_id,
+            channel_code="",
+            added_at=event.created_at,
+            now=ctx.clock.now(),
+        )
+    _refresh_profile(ctx, contact)
 
 
 @on("event", "change_external_contact", "del_follow_user")

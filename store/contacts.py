@@ -38,6 +38,15 @@ def record_added(
     return contact
 
 
+def update_profile(session: Session, contact: Contact, profile: dict) -> None:
+    """Copy name, avatar, gender and unionid from externalcontact/get's external_contact."""
+    contact.name = profile.get("name", contact.name)[:128]
+    contact.avatar = profile.get("avatar", contact.avatar)[:512]
+    contact.gender = int(profile.get("gender", contact.gender) or 0)
+    contact.unionid = profile.get("unionid", contact.unionid)[:64]
+    session.add(contact)
+
+
 def record_lost(
     session: Session, external_userid: str, userid: str, reason: str, now: datetime
 ) -> Contact | None:

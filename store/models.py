@@ -67,6 +67,9 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     external_userid: str = Field(max_length=64, unique=True)
     name: str = Field(default="", max_length=128)
+    avatar: str = Field(default="", max_length=512)
+    gender: int = 0  # WeCom's: 0 unknown, 1 male, 2 female
+    unionid: str = Field(default="", max_length=64)
     owner_userid: str = Field(default="", max_length=64, index=True)
     channel_code: str = Field(default="", max_length=30, index=True)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)

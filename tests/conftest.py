@@ -100,3 +100,32 @@ def make_settings(tmp_path: Path, **overrides) -> config.Settings:
         else:
             data[section] = values
     return config.parse(data)
+
+
+APP_SECRET = "app-secret-value"
+
+
+@pytest.fixture
+def sandbox(clock):
+    """The WeCom sandbox on a loopback port, on the test's clock."""
+    from bot.sandbox.api import SandboxServer
+    from bot.sandbox.state import SandboxState
+
+    server = SandboxServer(SandboxState(CORP_ID, [APP_SECRET], clock)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runtime(tmp_path, redis_server, redis, sandbox, clock):
+    """Everything wired as in production: SQLite, a real Redis, the sandbox, a manual clock."""
+    from bot import runtime as runtime_module
+
+    settings = make_settings(
+        tmp_path, redis={"url": redis_server.url}, wecom={"api_base": sandbox.url}
+    )
+    rt = runtime_module.build(settings, clock)
+    runtime_module.install(rt)
+    yield rt
+    runtime_module.install(None)
+    rt.close()

@@ -1,6 +1,5 @@
 import pytest
 
-from bot.driver import contact_event, to_xml
 from bot.events import (
     ContactEvent,
     EnterAgentEvent,
@@ -13,6 +12,7 @@ from bot.events import (
     dedupe_key,
     parse_event,
 )
+from bot.sandbox.driver import contact_event, to_xml
 from tests.conftest import SHARED
 
 WECOM = SHARED / "wecom"

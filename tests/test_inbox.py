@@ -1,0 +1,125 @@
+"""The durable inbox on SQLite and on a real PostgreSQL server."""
+
+from datetime import timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from store import contacts, inbox
+from store.db import session, upgrade
+from store.inbox import NewEvent
+from store.models import InboxStatus
+
+
+def new(key: str) -> NewEvent:
+    return NewEvent(key, "event", "change_external_contact", "add_external_contact", "<xml/>")
+
+
+def test_migrations_build_exactly_the_models_and_rerun(engine):
+    upgrade(engine)  # a second run is a no-op
+    assert {"inbound_events", "contacts", "alembic_version"} <= set(
+        inspect(engine).get_table_names()
+    )
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_store_once_per_key(engine, clock):
+    now = clock.now()
+    with engine.begin() as c:
+        first = inbox.store_events(c, [new("a"), new("b"), new("a")], now, ["j1", "j2", "j3"])
+    assert [(s.new, s.job_id) for s in first] == [(True, "j1"), (True, "j2"), (False, None)]
+    assert first[2].id == first[0].id
+    with engine.begin() as c:
+        again = inbox.store_events(c, [new("b")], now, ["j4"])
+    assert not again[0].new and again[0].id == first[1].id
+    with engine.connect() as c:
+        assert inbox.counts_by_status(c) == {"queued": 2}
+
+
+def test_claim_is_exclusive_until_the_lease_runs_out(engine, clock):
+    with engine.begin() as c:
+        (stored,) = inbox.store_events(c, [new("k")], clock.now(), ["j"])
+    lease = timedelta(seconds=300)
+    with session(engine) as s1, session(engine) as s2:
+        row = inbox.claim(s1, stored.id, clock.now(), lease)
+        assert row is not None and row.attempts == 1 and row.status == InboxStatus.PROCESSING
+        assert inbox.claim(s2, stored.id, clock.now(), lease) is None
+        clock.advance(seconds=301)
+        again = inbox.claim(s2, stored.id, clock.now(), lease)
+        assert again is not None and again.attempts == 2
+        inbox.finish(s2, stored.id, InboxStatus.DONE, clock.now())
+        s2.commit()
+        assert inbox.claim(s1, stored.id, clock.now() + lease * 10, lease) is None
+
+
+def test_relay_selection(engine, clock):
+    now = clock.now()
+    with engine.begin() as c:
+        rows = inbox.store_events(c, [new(k) for k in "abcde"], now, list("12345"))
+    a, b, c_, d, e = (r.id for r in rows)
+    with engine.begin() as c:
+        inbox.unqueue(c, [a])  # Redis was down
+    with session(engine) as s:
+        inbox.claim(s, b, now, timedelta(seconds=60))  # worker died holding it
+        inbox.claim(s, c_, now, timedelta(seconds=60))
+        inbox.retry_later(s, c_, "boom", now + timedelta(seconds=30), now)
+        inbox.claim(s, e, now, timedelta(seconds=60))
+        inbox.finish(s, e, InboxStatus.DONE, now)
+        s.commit()
+    requeue_after = timedelta(seconds=120)
+    with engine.connect() as c:
+        assert [r[0] for r in inbox.due_for_relay(c, now, requeue_after)] == [a]
+        later = now + timedelta(seconds=61)
+        assert [r[0] for r in inbox.due_for_relay(c, later, requeue_after)] == [a, b, c_]
+        much_later = now + timedelta(seconds=121)
+        assert [r[0] for r in inbox.due_for_relay(c, much_later, requeue_after)] == [a, b, c_, d]
+    with engine.begin() as c:
+        assert inbox.requeue(c, b, InboxStatus.PROCESSING, "2", "new-job", later)
+        assert not inbox.requeue(c, b, InboxStatus.PROCESSING, "2", "other", later)
+
+
+def test_failed_rows_can_be_reopened(engine, clock):
+    now = clock.now()
+    with engine.begin() as c:
+        (row,) = inbox.store_events(c, [new("x")], now, ["j"])
+    with session(engine) as s:
+        inbox.claim(s, row.id, now, timedelta(seconds=60))
+        inbox.retry_later(s, row.id, "ValueError: bad", None, now)
+        failed = inbox.listing(s, "failed")
+        assert [r.id for r in failed] == [row.id] and failed[0].last_error == "ValueError: bad"
+        assert inbox.reopen(s, row.id)
+        assert not inbox.reopen(s, row.id)
+    with engine.connect() as c:
+        assert inbox.counts_by_status(c) == {"received": 1}
+
+
+def test_contacts_added_lost_and_back(engine, clock):
+    with session(engine) as s:
+        contacts.record_added(
+            s,
+            external_userid="wm1",
+            owner_userid="zhang",
+            channel_code="c1",
+            added_at=clock.now(),
+            now=clock.now(),
+        )
+        s.commit()
+        assert contacts.record_lost(s, "wm1", "li", "customer_deleted", clock.now()) is None
+        lost = contacts.record_lost(s, "wm1", "zhang", "customer_deleted", clock.now())
+        assert lost.status == "lost" and lost.lost_reason == "customer_deleted"
+        back = contacts.record_added(
+            s,
+            external_userid="wm1",
+            owner_userid="zhang",
+            channel_code="",
+            added_at=clock.now(),
+            now=clock.now(),
+        )
+        assert (back.status, back.channel_code, back.lost_reason) == ("new", "c1", None)
+        s.commit()
+        assert contacts.count_by_channel(s) == {"c1": 1}
+        assert contacts.get(s, "wm1").added_at == clock.now()
