@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +31,23 @@ class RedisStartError(RuntimeError):
     pass
 
 
+# Fail fast: a callback must be acknowledged within WeCom's 5 s even while Redis is down, so
+# redis-py's default of several retries with up to 10 s of backoff is far too patient here.
+_CLIENT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+}
+
+
 def connect(url: str, data_dir: Path) -> redis.Redis:
     """A client for the configured Redis, starting the embedded one when url is empty."""
     if url:
-        return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
+        return redis.Redis.from_url(url, health_check_interval=30, **_CLIENT_OPTIONS)
     return ensure_embedded(data_dir)
 
 
 def embedded_client(data_dir: Path) -> redis.Redis:
-    return redis.Redis(unix_socket_path=str(_socket_path(data_dir)), socket_connect_timeout=2)
+    return redis.Redis(unix_socket_path=str(_socket_path(data_dir)), **_CLIENT_OPTIONS)
 
 
 def ensure_embedded(data_dir: Path) -> redis.Redis:
