@@ -1,0 +1,1 @@
+"""KPI charts for /report: plain data in, PNG bytes out (matplotlib, CJK font)."""
