@@ -25,6 +25,7 @@ from store.inbox import NewEvent, Stored
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+JOB_CHUNK = 8  # callbacks per rq job: cheaper queueing under load, still spread over workers
 REDIS_BACKOFF_SECONDS = 5.0
 
 
@@ -86,7 +87,8 @@ def commit(
 
     When Redis fails, or try_redis is False, the new rows are left `received` for the relay.
     """
-    job_ids = [uuid.uuid4().hex for _ in events]
+    chunks = [uuid.uuid4().hex for _ in range(0, len(events), JOB_CHUNK)]
+    job_ids = [chunks[i // JOB_CHUNK] for i in range(len(events))]
     with runtime.engine.begin() as connection:
         stored = inbox.store_events(connection, events, runtime.clock.now(), job_ids)
     new = [(s.id, s.job_id) for s in stored if s.new and s.job_id]

@@ -24,19 +24,23 @@ FAILURE_TTL = 7 * 24 * 3600
 
 
 def enqueue_inbound(runtime: Runtime, rows: Sequence[tuple[int, str]]) -> None:
-    """Put (inbox id, job id) pairs on the realtime queue in one round trip."""
+    """Put (inbox id, job id) pairs on the realtime queue in one round trip; rows that share
+    a job id are handled by one job."""
     queue = runtime.queue(REALTIME)
+    by_job: dict[str, list[int]] = {}
+    for row_id, job_id in rows:
+        by_job.setdefault(job_id, []).append(row_id)
     data = [
         Queue.prepare_data(
             handle_inbound,
-            args=(row_id,),
+            args=tuple(row_ids),
             job_id=job_id,
             timeout=runtime.settings.worker.job_timeout_seconds,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
-            description=f"inbound event {row_id}",
+            description=f"inbound {', '.join(map(str, row_ids))}",
         )
-        for row_id, job_id in rows
+        for job_id, row_ids in by_job.items()
     ]
     with runtime.redis.pipeline() as pipe:
         queue.enqueue_many(data, pipeline=pipe)
@@ -51,9 +55,13 @@ def retry_delay(runtime: Runtime, attempts: int) -> timedelta | None:
     return timedelta(seconds=min(worker.retry_base_seconds * 4 ** (attempts - 1), 3600))
 
 
-def handle_inbound(row_id: int) -> str:
-    """Handle one inbox row exactly once, whatever the queue delivers twice."""
+def handle_inbound(*row_ids: int) -> list[str]:
+    """Handle inbox rows, each exactly once whatever the queue delivers twice."""
     runtime = runtime_module.current()
+    return [_handle(runtime, row_id) for row_id in row_ids]
+
+
+def _handle(runtime: Runtime, row_id: int) -> str:
     with session(runtime.engine) as s:
         row = inbox.claim(s, row_id, runtime.clock.now(), runtime.lease)
         if row is None:

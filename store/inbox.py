@@ -42,37 +42,57 @@ def store_events(
 ) -> list[Stored]:
     """Insert each event unless its dedupe_key is known; new rows are marked queued with job_ids.
 
-    The caller commits, then enqueues the jobs; if that fails it calls `unqueue`.
+    A constant number of statements whatever the batch size. The caller commits, then enqueues
+    the jobs; if that fails it calls `unqueue`.
     """
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    results: list[Stored] = []
+    keys = list({event.dedupe_key for event in events})
+    known = _ids_by_key(connection, keys)
+    fresh: dict[str, dict] = {}
     for event, job_id in zip(events, job_ids, strict=True):
-        values = {
-            "dedupe_key": event.dedupe_key,
-            "source": event.source,
-            "msg_type": event.msg_type,
-            "event": event.event,
-            "change_type": event.change_type,
-            "payload": event.payload,
-            "status": InboxStatus.QUEUED,
-            "attempts": 0,
-            "job_id": job_id,
-            "received_at": now,
-            "enqueued_at": now,
-        }
-        statement = (
-            maker(T).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        ).returning(T.c.id)
-        row_id = connection.execute(statement).scalar()
-        if row_id is not None:
-            results.append(Stored(row_id, True, job_id))
-        else:
-            results.append(Stored(_find(connection, event.dedupe_key), False, None))
+        if event.dedupe_key not in known and event.dedupe_key not in fresh:
+            fresh[event.dedupe_key] = {
+                "dedupe_key": event.dedupe_key,
+                "source": event.source,
+                "msg_type": event.msg_type,
+                "event": event.event,
+                "change_type": event.change_type,
+                "payload": event.payload,
+                "status": InboxStatus.QUEUED,
+                "attempts": 0,
+                "job_id": job_id,
+                "received_at": now,
+                "enqueued_at": now,
+            }
+    inserted: dict[str, tuple[int, str | None]] = {}
+    if fresh:
+        maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        statement = maker(T).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        connection.execute(statement, list(fresh.values()))
+        rows = connection.execute(
+            select(T.c.dedupe_key, T.c.id, T.c.job_id).where(T.c.dedupe_key.in_(list(fresh)))
+        )
+        inserted = {row.dedupe_key: (row.id, row.job_id) for row in rows}
+    results: list[Stored] = []
+    claimed: set[str] = set()
+    for event in events:
+        key = event.dedupe_key
+        if key in known:
+            results.append(Stored(known[key], False, None))
+            continue
+        row_id, job_id = inserted[key]
+        # New only for the first copy in the batch, and only if our insert won a race with
+        # another server process storing the same callback.
+        new = key not in claimed and job_id == fresh[key]["job_id"]
+        claimed.add(key)
+        results.append(Stored(row_id, new, job_id if new else None))
     return results
 
 
-def _find(connection: Connection, dedupe_key: str) -> int | None:
-    return connection.execute(select(T.c.id).where(T.c.dedupe_key == dedupe_key)).scalar()
+def _ids_by_key(connection: Connection, keys: list[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = connection.execute(select(T.c.dedupe_key, T.c.id).where(T.c.dedupe_key.in_(keys)))
+    return {row.dedupe_key: row.id for row in rows}
 
 
 def unqueue(connection: Connection, ids: Iterable[int]) -> None:

@@ -45,6 +45,13 @@ def added(external: str = "wmA", create_time: int = 1700000000) -> str:
     )
 
 
+def queued_rows(runtime) -> int:
+    """Inbox rows waiting in rq jobs (one job carries up to a few rows), each once."""
+    rows = [row for job in Queue(REALTIME, connection=runtime.redis).jobs for row in job.args]
+    assert len(rows) == len(set(rows))
+    return len(rows)
+
+
 def counts(runtime):
     with runtime.engine.connect() as c:
         return inbox.counts_by_status(c)
@@ -84,7 +91,7 @@ async def test_retries_of_one_callback_make_one_row_and_one_job(client, runtime)
     params, body = signed(added("wmB"))  # another mother, same advisor, same second
     assert (await client.post("/wecom/callback", params=params, data=body)).status == 200
     assert counts(runtime) == {"queued": 2}
-    assert Queue(REALTIME, connection=runtime.redis).count == 2
+    assert queued_rows(runtime) == 2
 
 
 async def test_concurrent_callbacks_are_all_stored(client, runtime):
@@ -97,7 +104,7 @@ async def test_concurrent_callbacks_are_all_stored(client, runtime):
     statuses = await asyncio.gather(*(send(i) for i in range(120)))
     assert set(statuses) == {200}
     assert counts(runtime) == {"queued": 40}
-    assert Queue(REALTIME, connection=runtime.redis).count == 40
+    assert queued_rows(runtime) == 40
 
 
 @pytest.mark.parametrize(

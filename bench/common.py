@@ -1,0 +1,114 @@
+"""Shared set-up for the benchmarks: servers on loopback, configs, signed callbacks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from bot.crypto import WeComCrypto
+from bot.sandbox.driver import contact_event, to_xml
+from tests.servers import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CORP_ID = "wwbench000000001"
+TOKEN = "benchtoken"
+AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+CRYPTO = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+
+
+def write_config(
+    folder: Path, redis_url: str, port: int, api_base: str = "http://127.0.0.1:9"
+) -> Path:
+    path = folder / "config.toml"
+    path.write_text(
+        f"""data_dir = "{folder / "data"}"
+[wecom]
+corp_id = "{CORP_ID}"
+agent_id = 1000002
+secret = "bench-secret"
+token = "{TOKEN}"
+encoding_aes_key = "{AES_KEY}"
+api_base = "{api_base}"
+[server]
+port = {port}
+[redis]
+url = "{redis_url}"
+[logging]
+level = "WARNING"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def signed_add_events(count: int, prefix: str) -> list[tuple[str, bytes]]:
+    """(query string, body) of `count` distinct add_external_contact callbacks."""
+    out = []
+    now = int(time.time())
+    for i in range(count):
+        plain = to_xml(
+            contact_event(
+                "add_external_contact",
+                CORP_ID,
+                "zhangsan",
+                f"wm{prefix}{i:08d}",
+                now,
+                State="bench",
+                WelcomeCode=secrets.token_hex(8),
+            )
+        )
+        encrypted = CRYPTO.encrypt(plain)
+        timestamp, nonce = str(now), secrets.token_hex(4)
+        query = urlencode(
+            {
+                "msg_signature": CRYPTO.sign(timestamp, nonce, encrypted),
+                "timestamp": timestamp,
+                "nonce": nonce,
+            }
+        )
+        body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        out.append((query, body.encode()))
+    return out
+
+
+class Process:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self._log = open(log, "w")  # noqa: SIM115
+        self.popen = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        )
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(20)
+        self._log.close()
+
+
+def mombot(folder: Path, config: Path, command: str, *extra: str) -> Process:
+    return Process(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), command, *extra],
+        folder / f"{command}.log",
+    )
+
+
+def wait_http(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+__all__ = ["RedisServer", "free_port"]
