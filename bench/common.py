@@ -74,7 +74,10 @@ def signed_add_events(count: int, prefix: str) -> list[tuple[str, bytes]]:
                 "nonce": nonce,
             }
         )
-        body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        body = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
         out.append((query, body.encode()))
     return out
 

@@ -67,7 +67,7 @@ class Runtime:
 
 
 def build(settings: Settings, clock: Clock | None = None, migrate: bool = True) -> Runtime:
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, settings.database.sqlite_synchronous)
     if migrate:
         db.upgrade(engine)
     connection = redis_conn.connect(settings.redis.url, settings.data_path)

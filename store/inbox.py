@@ -42,15 +42,18 @@ def store_events(
 ) -> list[Stored]:
     """Insert each event unless its dedupe_key is known; new rows are marked queued with job_ids.
 
-    A constant number of statements whatever the batch size. The caller commits, then enqueues
-    the jobs; if that fails it calls `unqueue`.
+    Two statements whatever the batch size: insert-or-ignore all, then read back the ids.
+    A row is ours (new) when it carries our job id. The caller commits, then enqueues the
+    jobs; if that fails it calls `unqueue`.
     """
-    keys = list({event.dedupe_key for event in events})
-    known = _ids_by_key(connection, keys)
-    fresh: dict[str, dict] = {}
+    ours: dict[str, str] = {}
+    values = []
     for event, job_id in zip(events, job_ids, strict=True):
-        if event.dedupe_key not in known and event.dedupe_key not in fresh:
-            fresh[event.dedupe_key] = {
+        if event.dedupe_key in ours:
+            continue
+        ours[event.dedupe_key] = job_id
+        values.append(
+            {
                 "dedupe_key": event.dedupe_key,
                 "source": event.source,
                 "msg_type": event.msg_type,
@@ -63,36 +66,19 @@ def store_events(
                 "received_at": now,
                 "enqueued_at": now,
             }
-    inserted: dict[str, tuple[int, str | None]] = {}
-    if fresh:
-        maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        statement = maker(T).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        connection.execute(statement, list(fresh.values()))
-        rows = connection.execute(
-            select(T.c.dedupe_key, T.c.id, T.c.job_id).where(T.c.dedupe_key.in_(list(fresh)))
         )
-        inserted = {row.dedupe_key: (row.id, row.job_id) for row in rows}
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(maker(T).on_conflict_do_nothing(index_elements=["dedupe_key"]), values)
+    rows = connection.execute(
+        select(T.c.dedupe_key, T.c.id, T.c.job_id).where(T.c.dedupe_key.in_(list(ours)))
+    )
+    found = {row.dedupe_key: (row.id, row.job_id) for row in rows}
     results: list[Stored] = []
-    claimed: set[str] = set()
     for event in events:
-        key = event.dedupe_key
-        if key in known:
-            results.append(Stored(known[key], False, None))
-            continue
-        row_id, job_id = inserted[key]
-        # New only for the first copy in the batch, and only if our insert won a race with
-        # another server process storing the same callback.
-        new = key not in claimed and job_id == fresh[key]["job_id"]
-        claimed.add(key)
+        row_id, job_id = found[event.dedupe_key]
+        new = ours.pop(event.dedupe_key, None) == job_id  # only the batch's first copy
         results.append(Stored(row_id, new, job_id if new else None))
     return results
-
-
-def _ids_by_key(connection: Connection, keys: list[str]) -> dict[str, int]:
-    if not keys:
-        return {}
-    rows = connection.execute(select(T.c.dedupe_key, T.c.id).where(T.c.dedupe_key.in_(keys)))
-    return {row.dedupe_key: row.id for row in rows}
 
 
 def unqueue(connection: Connection, ids: Iterable[int]) -> None:
