@@ -25,7 +25,11 @@ CRYPTO = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
 
 
 def write_config(
-    folder: Path, redis_url: str, port: int, api_base: str = "http://127.0.0.1:9"
+    folder: Path,
+    redis_url: str,
+    port: int,
+    api_base: str = "http://127.0.0.1:9",
+    processes: int = 0,
 ) -> Path:
     path = folder / "config.toml"
     path.write_text(
@@ -39,6 +43,7 @@ encoding_aes_key = "{AES_KEY}"
 api_base = "{api_base}"
 [server]
 port = {port}
+processes = {processes}
 [redis]
 url = "{redis_url}"
 [logging]

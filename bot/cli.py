@@ -21,14 +21,13 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from bot import server
 
-    from bot.server import create_app
-
-    runtime = _runtime(args)
-    server = runtime.settings.server
-    host, port = args.host or server.host, args.port if args.port is not None else server.port
-    web.run_app(create_app(runtime), host=host, port=port, print=None, access_log=None)
+    settings = config.load(args.config)
+    logs.setup(settings)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    server.serve(settings, host, port)
     return 0
 
 

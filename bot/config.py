@@ -74,6 +74,11 @@ class WeComSettings(_Section):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    processes: Annotated[int, Field(ge=0, le=64)] = 0  # 0: one per CPU core
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or os.cpu_count() or 1
 
 
 class DatabaseSettings(_Section):

@@ -42,7 +42,7 @@ def enqueue_inbound(runtime: Runtime, rows: Sequence[tuple[int, str]]) -> None:
         )
         for job_id, row_ids in by_job.items()
     ]
-    with runtime.redis.pipeline() as pipe:
+    with runtime.redis.pipeline(transaction=False) as pipe:
         queue.enqueue_many(data, pipeline=pipe)
         pipe.execute()
 

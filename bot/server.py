@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 
 from aiohttp import web
 
+from bot import redis_conn
+from bot import runtime as runtime_module
+from bot.config import Settings
 from bot.crypto import CallbackError, WeComCrypto
 from bot.events import MalformedXml, dedupe_key, parse_xml, to_event
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
-from store import inbox
+from store import db, inbox
 from store.inbox import NewEvent
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,40 @@ async def healthz(request: web.Request) -> web.Response:
 def _inbox_counts(runtime: Runtime) -> dict[str, int]:
     with runtime.engine.connect() as connection:
         return inbox.counts_by_status(connection)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the HTTP server in [server] processes processes sharing one port (SO_REUSEPORT).
+
+    The schema is migrated and the embedded Redis started once, before forking; each process
+    then builds its own runtime (connections are never shared across a fork).
+    """
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    redis_conn.connect(settings.redis.url, settings.data_path).close()
+    children = []
+    for _ in range(settings.server.process_count - 1):
+        pid = os.fork()
+        if pid == 0:
+            _serve_one(settings, host, port)
+            os._exit(0)
+        children.append(pid)
+    try:
+        _serve_one(settings, host, port)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+
+
+def _serve_one(settings: Settings, host: str, port: int) -> None:
+    runtime = runtime_module.build(settings, migrate=False)
+    log.info("serving on %s:%d (pid %d)", host, port, os.getpid())
+    web.run_app(
+        create_app(runtime), host=host, port=port, reuse_port=True, print=None, access_log=None
+    )
 
 
 def create_app(runtime: Runtime) -> web.Application:
