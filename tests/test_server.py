@@ -190,6 +190,15 @@ async def test_database_failure_is_503_so_wecom_retries(client, runtime):
     assert response.status == 503
 
 
+async def test_healthz_503_when_the_database_fails(client, runtime):
+    with runtime.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE inbound_events")
+    response = await client.get("/healthz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["database"].startswith("unreachable") and body["redis"] == "ok"
+
+
 async def test_healthz_ok(client, runtime):
     params, body = signed(added())
     await client.post("/wecom/callback", params=params, data=body)

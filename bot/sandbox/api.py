@@ -40,11 +40,12 @@ async def dispatch(request: web.Request) -> web.Response:
             body = await request.json()
         except json.JSONDecodeError:
             return _error(47001, "data format error")
+    with state.lock:
+        state.calls.append(Call(path, params, body or None))
     gate = state.gate(path)
     if gate is not None:
         await asyncio.get_running_loop().run_in_executor(None, gate.wait)
     with state.lock:
-        state.calls.append(Call(path, params, body or None))
         try:
             fault = state.take_fault(path)
             if fault is not None:
