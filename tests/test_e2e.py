@@ -13,7 +13,6 @@ from multiprocessing import get_context
 import httpx
 import pytest
 
-from bot.cli import main
 from bot.crypto import WeComCrypto
 from bot.sandbox.driver import CallbackDriver, contact_event
 from tests.conftest import AES_KEY, APP_SECRET, CORP_ID, TOKEN
@@ -70,7 +69,7 @@ processes = 2
     subprocess.run(["rm", "-rf", data_dir])
 
 
-def test_serve_and_worker_share_the_embedded_redis(config_file, sandbox, capsys):
+def test_serve_and_worker_share_the_embedded_redis(config_file, sandbox):
     path, port = config_file
     base = f"http://127.0.0.1:{port}"
     with (
@@ -108,8 +107,10 @@ def test_serve_and_worker_share_the_embedded_redis(config_file, sandbox, capsys)
             return client.get(f"{base}/healthz").json()["inbox"] == {"done": 1}
 
         wait_until(settled)
-    assert main(["--config", str(path), "events", "list"]) == 0
-    out = capsys.readouterr().out
+    listing = subprocess.run(
+        mombot("--config", str(path), "events", "list"), capture_output=True, text=True, check=True
+    )
+    out = listing.stdout
     assert "done" in out and "change_external_contact/add_external_contact" in out
     assert json.loads(out.strip().splitlines()[-1]) == {"done": 1}
     assert len(sandbox.state.calls_to("externalcontact/get")) == 1
