@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot import config
 from bot.crypto import WeComCrypto
-from bot.sandbox.driver import contact_event, to_xml
+from bot.sandbox.driver import CallbackDriver, contact_event, to_xml
 from tests.servers import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,59 +32,37 @@ def write_config(
     api_base: str = "http://127.0.0.1:9",
     processes: int = 0,
 ) -> Path:
-    path = folder / "config.toml"
-    path.write_text(
-        f"""data_dir = "{folder / "data"}"
-[wecom]
-corp_id = "{CORP_ID}"
-agent_id = 1000002
-secret = "bench-secret"
-token = "{TOKEN}"
-encoding_aes_key = "{AES_KEY}"
-api_base = "{api_base}"
-[server]
-port = {port}
-processes = {processes}
-[redis]
-url = "{redis_url}"
-[logging]
-level = "WARNING"
-""",
-        encoding="utf-8",
+    return config.write(
+        folder / "config.toml",
+        {
+            "data_dir": str(folder / "data"),
+            "wecom": {
+                "corp_id": CORP_ID,
+                "agent_id": 1000002,
+                "secret": "bench-secret",
+                "token": TOKEN,
+                "encoding_aes_key": AES_KEY,
+                "api_base": api_base,
+            },
+            "server": {"port": port, "processes": processes},
+            "redis": {"url": redis_url},
+            "logging": {"level": "WARNING"},
+        },
     )
-    return path
 
 
 def signed_add_events(count: int, prefix: str) -> list[tuple[str, bytes]]:
     """(query string, body) of `count` distinct add_external_contact callbacks."""
-    out = []
+    driver = CallbackDriver(CRYPTO, CORP_ID)
     now = int(time.time())
+    out = []
     for i in range(count):
-        plain = to_xml(
-            contact_event(
-                "add_external_contact",
-                CORP_ID,
-                "zhangsan",
-                f"wm{prefix}{i:08d}",
-                now,
-                State="bench",
-                WelcomeCode=secrets.token_hex(8),
-            )
-        )
-        encrypted = CRYPTO.encrypt(plain)
-        timestamp, nonce = str(now), secrets.token_hex(4)
-        query = urlencode(
-            {
-                "msg_signature": CRYPTO.sign(timestamp, nonce, encrypted),
-                "timestamp": timestamp,
-                "nonce": nonce,
-            }
-        )
-        body = (
-            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-        )
-        out.append((query, body.encode()))
+        fields = contact_event(
+            "add_external_contact", CORP_ID, "zhangsan", f"wm{prefix}{i:08d}", now,
+            State="bench", WelcomeCode=secrets.token_hex(8),
+        )  # fmt: skip
+        params, body = driver.envelope(to_xml(fields))
+        out.append((urlencode(params), body))
     return out
 
 

@@ -7,6 +7,7 @@ ConfigError naming the file, the key and the reason. Secrets are SecretStr: they
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -223,3 +224,41 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return parse(data, str(file))
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump(data: dict) -> str:
+    """TOML text for a config dict (as `parse` takes it): used to write configs for the demo,
+    the benchmarks and the tests."""
+
+    def is_table(value: object) -> bool:
+        return isinstance(value, dict) or (
+            isinstance(value, list) and bool(value) and isinstance(value[0], dict)
+        )
+
+    lines = [f"{key} = {_toml_value(value)}" for key, value in data.items() if not is_table(value)]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for table in value:
+                lines += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in table.items())]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, data: dict) -> Path:
+    """Validate a config dict and write it as TOML to path."""
+    parse(data, str(path))
+    path.write_text(dump(data), encoding="utf-8")
+    return path

@@ -28,6 +28,7 @@ import httpx
 from bot import redis_conn
 from bot.clock import SystemClock
 from bot.config import Settings, load
+from bot.config import write as write_config
 from bot.crypto import WeComCrypto
 from bot.sandbox.api import SandboxServer
 from bot.sandbox.driver import CallbackDriver, contact_event
@@ -63,31 +64,23 @@ def _free_port() -> int:
 
 
 def _write_config(folder: Path, api_base: str, port: int) -> Path:
-    aes_key = base64.b64encode(secrets.token_bytes(32)).decode()[:43]
-    channels = "\n".join(
-        f'[[channels]]\ncode = "{code}"\nname = "{name}"\ntags = ["{name}"]\n'
-        for code, name, _ in CHANNELS
+    return write_config(
+        folder / "config.toml",
+        {
+            "data_dir": str(folder / "data"),
+            "wecom": {
+                "corp_id": CORP_ID,
+                "agent_id": 1000002,
+                "secret": APP_SECRET,
+                "token": secrets.token_urlsafe(16),
+                "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+                "api_base": api_base,
+            },
+            "server": {"host": "127.0.0.1", "port": port},
+            "logging": {"level": "WARNING"},
+            "channels": [{"code": c, "name": n, "tags": [n]} for c, n, _ in CHANNELS],
+        },
     )
-    path = folder / "config.toml"
-    path.write_text(
-        f"""data_dir = "{folder / "data"}"
-[wecom]
-corp_id = "{CORP_ID}"
-agent_id = 1000002
-secret = "{APP_SECRET}"
-token = "{secrets.token_urlsafe(16)}"
-encoding_aes_key = "{aes_key}"
-api_base = "{api_base}"
-[server]
-host = "127.0.0.1"
-port = {port}
-[logging]
-level = "WARNING"
-{channels}
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from multiprocessing import get_context
 import httpx
 import pytest
 
+from bot.config import write as write_config
 from bot.crypto import WeComCrypto
 from bot.sandbox.driver import CallbackDriver, contact_event
 from tests.conftest import AES_KEY, APP_SECRET, CORP_ID, TOKEN
@@ -48,21 +49,20 @@ def config_file(tmp_path, sandbox):
     # a short data_dir keeps the embedded Redis unix socket path short
     data_dir = f"/tmp/mb-e2e-{os.getpid()}-{free_port()}"
     port = free_port()
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""data_dir = "{data_dir}"
-[wecom]
-corp_id = "{CORP_ID}"
-agent_id = 1000002
-secret = "{APP_SECRET}"
-token = "{TOKEN}"
-encoding_aes_key = "{AES_KEY}"
-api_base = "{sandbox.url}"
-[server]
-port = {port}
-processes = 2
-""",
-        encoding="utf-8",
+    path = write_config(
+        tmp_path / "config.toml",
+        {
+            "data_dir": data_dir,
+            "wecom": {
+                "corp_id": CORP_ID,
+                "agent_id": 1000002,
+                "secret": APP_SECRET,
+                "token": TOKEN,
+                "encoding_aes_key": AES_KEY,
+                "api_base": sandbox.url,
+            },
+            "server": {"port": port, "processes": 2},
+        },
     )
     yield path, port
     subprocess.run(mombot("--config", str(path), "redis", "stop"), capture_output=True)

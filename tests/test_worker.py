@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot import relay, worker
+from bot.config import write as write_config
 from bot.events import dedupe_key, parse_event
 from bot.ingest import commit
 from bot.jobs import enqueue_inbound
@@ -18,7 +19,7 @@ from store import contacts, inbox
 from store.db import session
 from store.inbox import NewEvent
 from store.models import InboundEvent
-from tests.conftest import CORP_ID
+from tests.conftest import AES_KEY, APP_SECRET, CORP_ID, TOKEN
 
 
 def deliver(runtime, fields, try_redis=True):
@@ -44,6 +45,12 @@ def added(state, name="小雨", userid="zhangsan", channel="xhs-diaper"):
         WelcomeCode="WC" + follow.external_userid,
     )
     return follow, fields
+
+
+def _without_none(data: dict) -> dict:
+    return {
+        k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
+    }
 
 
 def row(runtime, row_id) -> InboundEvent:
@@ -178,24 +185,16 @@ def test_redis_down_then_up_loses_nothing(runtime, sandbox, redis_server):
 def test_a_worker_killed_mid_job_causes_no_loss_and_no_duplicate(runtime, sandbox, clock, tmp_path):
     follow, fields = added(sandbox.state)
     gate = sandbox.state.hold("externalcontact/get")
-    config = tmp_path / "worker.toml"
-    config.write_text(
-        f"""
-data_dir = "{runtime.settings.data_dir}"
-[wecom]
-corp_id = "{CORP_ID}"
-agent_id = 1000002
-secret = "app-secret-value"
-token = "{runtime.settings.wecom.token.get_secret_value()}"
-encoding_aes_key = "{runtime.settings.wecom.encoding_aes_key.get_secret_value()}"
-api_base = "{sandbox.url}"
-[redis]
-url = "{runtime.settings.redis.url}"
-[worker]
-lease_seconds = 120
-""",
-        encoding="utf-8",
+    settings = runtime.settings.model_dump(mode="json")
+    settings["wecom"].update(
+        secret=APP_SECRET,
+        token=TOKEN,
+        encoding_aes_key=AES_KEY,
+        contact_secret=None,
+        kf_secret=None,
     )
+    settings["worker"]["lease_seconds"] = 120
+    config = write_config(tmp_path / "worker.toml", _without_none(settings))
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
         start_new_session=True,
