@@ -10,6 +10,7 @@ from collections.abc import Callable
 from bot import config, logs
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
+from bot.text import display_width, pad
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -100,6 +101,52 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
     return 0 if not missing else 1
 
 
+def cmd_channels_sync(args: argparse.Namespace) -> int:
+    from handlers.channels import sync
+    from handlers.context import Context
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        report = sync(Context(s, runtime))
+    group = runtime.settings.tags.channel_group
+    print(f"tag group 「{group}」: {', '.join(report.tags) or '-'}")
+    for label, codes in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+    ):
+        if codes:
+            print(f"{label}: {', '.join(codes)}")
+    for problem in report.problems:
+        print(f"not synced: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def cmd_channels_list(args: argparse.Namespace) -> int:
+    from store import channels, contacts
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        ways = channels.all_ways(s)
+        counts = contacts.count_by_channel(s)
+    rows = [("code", "name", "contacts", "QR code")]
+    for channel in runtime.settings.channels:
+        way = ways.get(channel.code)
+        qr = way.qr_code if way else "(not synced: mombot channels sync)"
+        rows.append((channel.code, channel.name, str(counts.get(channel.code, 0)), qr))
+    known = {channel.code for channel in runtime.settings.channels}
+    others = sum(n for code, n in counts.items() if code not in known)
+    if others:
+        rows.append(("-", runtime.settings.tags.unknown_channel, str(others), ""))
+    widths = [max(display_width(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [pad(row[i], widths[i]) for i in range(3)]
+        print("  ".join([*cells, row[3]]))
+    return 0
+
+
 def cmd_redis_stop(args: argparse.Namespace) -> int:
     from bot import redis_conn
 
@@ -148,6 +195,16 @@ def parser() -> argparse.ArgumentParser:
     retry = events.add_parser("retry", help="give failed callbacks another round")
     retry.add_argument("ids", type=int, nargs="+")
     retry.set_defaults(func=cmd_events_retry)
+
+    channels = commands.add_parser("channels", help="channel codes (渠道活码)").add_subparsers(
+        required=True
+    )
+    channels.add_parser(
+        "sync", help="create or update the contact way (QR code) and tags of every channel"
+    ).set_defaults(func=cmd_channels_sync)
+    channels.add_parser("list", help="channels with their QR code and contacts added").set_defaults(
+        func=cmd_channels_list
+    )
 
     redis_cmd = commands.add_parser("redis", help="embedded Redis").add_subparsers(required=True)
     redis_cmd.add_parser("stop", help="stop the embedded Redis").set_defaults(func=cmd_redis_stop)

@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 DEFAULT_PATH = "config.toml"
@@ -116,11 +117,68 @@ class WorkerSettings(_Section):
     relay_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
+TagName = Annotated[str, Field(min_length=1, max_length=30)]
+
+
+class LinkAttachment(_Section):
+    type: Literal["link"]
+    title: Annotated[str, Field(min_length=1, max_length=128)]
+    url: Annotated[str, AfterValidator(_http_url)]
+    desc: str = ""
+    picurl: str = ""
+
+
+class MiniprogramAttachment(_Section):
+    type: Literal["miniprogram"]
+    title: Annotated[str, Field(min_length=1, max_length=64)]
+    appid: Annotated[str, Field(min_length=1)]
+    page: Annotated[str, Field(min_length=1)]
+    pic_path: str  # cover image file, uploaded to WeCom as temporary media when sent
+
+
+class ImageAttachment(_Section):
+    type: Literal["image"]
+    path: str = ""  # a local file, uploaded as temporary media when sent
+    pic_url: str = ""  # or an image already hosted by WeCom
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageAttachment:
+        if bool(self.path) == bool(self.pic_url):
+            raise ValueError("give exactly one of path and pic_url")
+        return self
+
+
+Attachment = Annotated[
+    LinkAttachment | MiniprogramAttachment | ImageAttachment, Field(discriminator="type")
+]
+
+
 class ChannelSettings(_Section):
+    """A channel code (渠道活码): one QR code, its tags, and who it routes to."""
+
     code: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.-]+$")]
-    name: Annotated[str, Field(min_length=1)]
-    tags: list[str] = []
-    welcome: str = ""
+    name: Annotated[str, Field(min_length=1, max_length=30)]
+    tags: list[TagName] = []
+    welcome: str = ""  # empty: [welcome] default
+    advisors: list[Annotated[str, Field(min_length=1)]] = []
+    attachments: Annotated[list[Attachment], Field(max_length=8)] = []
+    skip_verify: bool = True
+
+
+class WelcomeSettings(_Section):
+    """The first message after she adds an advisor. {name}: her WeChat name; {advisor}: the
+    advisor's name."""
+
+    default: str = (
+        "你好{name}，我是你的专属顾问{advisor}，很高兴认识你！有任何孕育问题都可以随时问我。"
+    )
+    # When [wecom] kf_open_kfid is set, a link to the welcome bot is attached with this title.
+    kf_invite: Annotated[str, Field(max_length=128)] = "告诉我预产期或宝宝生日，领取专属孕育指南"
+
+
+class TagSettings(_Section):
+    channel_group: TagName = "渠道来源"  # the WeCom tag group for channel tags
+    unknown_channel: TagName = "未知渠道"  # given when the State matches no channel
 
 
 class ReportSettings(_Section):
@@ -156,6 +214,8 @@ class Settings(_Section):
     redis: RedisSettings = RedisSettings()
     worker: WorkerSettings = WorkerSettings()
     channels: list[ChannelSettings] = []
+    welcome: WelcomeSettings = WelcomeSettings()
+    tags: TagSettings = TagSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -168,6 +228,9 @@ class Settings(_Section):
                 raise ValueError(f"channel code {channel.code!r} appears twice")
             seen.add(channel.code)
         return value
+
+    def channel(self, code: str) -> ChannelSettings | None:
+        return next((channel for channel in self.channels if channel.code == code), None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -235,6 +298,8 @@ def _toml_value(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):  # inline table
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

@@ -33,6 +33,7 @@ from bot.crypto import WeComCrypto
 from bot.sandbox.api import SandboxServer
 from bot.sandbox.driver import CallbackDriver, contact_event
 from bot.sandbox.state import SandboxState
+from bot.text import pad
 from store import contacts, inbox
 from store.db import make_engine, session
 
@@ -40,10 +41,13 @@ CORP_ID = "wwdemo0000000001"
 APP_SECRET = "demo-app-secret-" + "0" * 16
 ADVISORS = {"zhangsan": "张顾问", "lisi": "李顾问"}
 CHANNELS = [
-    ("store-poster", "门店海报", "zhangsan"),
-    ("xhs-diaper", "小红书纸尿裤笔记", "lisi"),
-    ("hospital-a", "合作医院A", "zhangsan"),
-]
+    {"code": "store-poster", "name": "门店海报", "tags": ["门店"], "advisors": ["zhangsan"],
+     "welcome": "你好{name}，欢迎来到门店！我是{advisor}，孕期和育儿的问题都可以问我。"},
+    {"code": "xhs-diaper", "name": "小红书纸尿裤笔记", "tags": ["小红书", "纸尿裤"],
+     "advisors": ["lisi"], "welcome": "你好{name}，我是{advisor}，纸尿裤试用装已为你预留～",
+     "attachments": [{"type": "link", "title": "试用装领取", "url": "https://example.com/try"}]},
+    {"code": "hospital-a", "name": "合作医院A", "tags": ["医院"], "advisors": ["zhangsan"]},
+]  # fmt: skip
 MOTHERS = [("小雨", 0), ("阿敏", 1), ("婷婷", 2), ("静静", 1)]
 STATUS_LABELS = {"new": "新线索", "lost": "已流失"}
 LOST_LABELS = {"customer_deleted": "客户删除了顾问", "advisor_deleted": "顾问删除了客户"}
@@ -54,7 +58,7 @@ class DemoFailed(Exception):
 
 
 def say(who: str, text: str) -> None:
-    print(f"  {who:<16}{text}", flush=True)
+    print(f"  {pad(who, 16)}{text}", flush=True)
 
 
 def _free_port() -> int:
@@ -78,7 +82,7 @@ def _write_config(folder: Path, api_base: str, port: int) -> Path:
             },
             "server": {"host": "127.0.0.1", "port": port},
             "logging": {"level": "WARNING"},
-            "channels": [{"code": c, "name": n, "tags": [n]} for c, n, _ in CHANNELS],
+            "channels": CHANNELS,
         },
     )
 
@@ -127,6 +131,22 @@ def _settled(settings: Settings) -> bool:
     return bool(counts) and set(counts) <= {"done", "unhandled", "failed"}
 
 
+def _cli(folder: Path, *args: str) -> list[str]:
+    """Run a mombot command as an operator would; its output lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(folder / "config.toml"), *args],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise DemoFailed(f"mombot {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.splitlines()
+
+
+def _welcome_of(state: SandboxState, external_userid: str):
+    with state.lock:
+        return next((w for w in state.welcomes if w.external_userid == external_userid), None)
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -136,99 +156,90 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     with httpx.Client(timeout=10) as client:
         _wait_for(lambda: _healthy(client, f"{base}/healthz"), "mombot serve to come up")
         driver = CallbackDriver(crypto, wecom.corp_id, f"{base}/wecom/callback", client)
-        print("\n① 企业微信后台配置回调 URL")
+        print("\n① 管理员在企业微信后台保存回调 URL")
         if not driver.verify_url():
             raise DemoFailed("URL verification failed")
         say("WeCom → mombot", "GET /wecom/callback 验证 URL：回显正确 ✓")
 
-        print("\n② 妈妈们扫渠道活码，添加顾问")
+        print("\n② 运营同步渠道活码：mombot channels sync")
+        for line in _cli(folder, "channels", "sync"):
+            say("operator", line)
+
+        print("\n③ 妈妈们扫渠道活码，添加顾问")
         follows = []
-        for name, channel_index in MOTHERS:
-            code, channel_name, advisor = CHANNELS[channel_index]
-            follow = state.befriend(advisor, name, code)
+        for name, index in MOTHERS:
+            channel = CHANNELS[index]
+            advisor = channel["advisors"][0]
+            follow = state.befriend(advisor, name, channel["code"])
             follows.append(follow)
             fields = contact_event(
                 "add_external_contact", wecom.corp_id, advisor, follow.external_userid,
-                follow.createtime, State=code, WelcomeCode=secrets.token_hex(8),
+                follow.createtime, State=channel["code"], WelcomeCode=follow.welcome_code,
             )  # fmt: skip
             started = time.perf_counter()
             response = driver.post(fields)
-            elapsed = (time.perf_counter() - started) * 1000
-            say(
-                "WeCom → mombot",
-                f"{name} 扫了「{channel_name}」添加 {ADVISORS[advisor]}："
-                f"HTTP {response.status_code}，{elapsed:.0f} ms 内确认",
-            )
             if response.status_code != 200:
                 raise DemoFailed(f"callback refused: {response.text}")
-            if name == MOTHERS[1][0]:
+            say(
+                "WeCom → mombot", f"{name} 扫「{channel['name']}」添加{ADVISORS[advisor]}：HTTP 200"
+            )
+            if index == 1 and name == "阿敏":
                 retry = driver.post(fields)
-                say(
-                    "WeCom → mombot",
-                    f"（WeCom 重试同一回调）HTTP {retry.status_code}，去重后不重复处理",
-                )
+                say("WeCom → mombot", f"（WeCom 重试同一回调）HTTP {retry.status_code}，去重")
+            _wait_for(lambda f=follow: _welcome_of(state, f.external_userid), f"{name}'s welcome")
+            welcome = _welcome_of(state, follow.external_userid)
+            took = time.perf_counter() - started
+            say(f"{name} 收到", f"「{welcome.text}」（{took:.1f} 秒后）")
+            for item in welcome.attachments:
+                say("", f"  附件：{item['msgtype']}「{item[item['msgtype']].get('title', '')}」")
 
-        print("\n③ 一位妈妈删除了顾问")
-        leaving = follows[2]
-        name = MOTHERS[2][0]
+        print("\n④ 一位妈妈删除了顾问")
+        leaving, name = follows[2], MOTHERS[2][0]
+        state.unfriend(leaving.userid, leaving.external_userid)
         response = driver.post(
             contact_event(
-                "del_follow_user",
-                wecom.corp_id,
-                leaving.userid,
-                leaving.external_userid,
+                "del_follow_user", wecom.corp_id, leaving.userid, leaving.external_userid,
                 int(time.time()),
             )
-        )
+        )  # fmt: skip
         say(
             "WeCom → mombot",
-            f"{name} 删除了 {ADVISORS[leaving.userid]}：HTTP {response.status_code}",
+            f"{name} 删除了{ADVISORS[leaving.userid]}：HTTP {response.status_code}",
         )
-
+        _wait_for(lambda: state.delivered_to(leaving.userid), "the loss notice")
+        for line in state.delivered_to(leaving.userid)[0].splitlines():
+            say(f"{ADVISORS[leaving.userid]}收到", line)
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
 
-    print("\n④ mombot 调用企业微信 API（沙箱记录）")
-    for call in state.calls:
-        if call.path == "gettoken":
-            say("mombot → WeCom", "gettoken（access_token 缓存在 Redis，各进程共用）")
-        elif call.path == "externalcontact/get":
-            contact = state.contacts.get(call.params.get("external_userid", ""))
-            say(
-                "mombot → WeCom",
-                f"externalcontact/get 读取 {contact.name if contact else '?'} 的资料",
-            )
-        else:
-            say("mombot → WeCom", call.path)
-
-    print("\n⑤ 结果")
+    print("\n⑤ 结果：mombot channels list")
+    for line in _cli(folder, "channels", "list"):
+        say("operator", line)
     engine = make_engine(settings.database_url)
     with session(engine) as s:
         by_channel = contacts.count_by_channel(s)
-        names = {code: name for code, name, _ in CHANNELS}
-        for code, count in sorted(by_channel.items()):
-            say("渠道", f"{names.get(code, code)}（{code}）：{count} 位客户")
         for follow in follows:
             contact = contacts.get(s, follow.external_userid)
             status = STATUS_LABELS.get(contact.status, contact.status)
-            reason = (
-                f"（{LOST_LABELS.get(contact.lost_reason or '', '')}）"
-                if contact.lost_reason
-                else ""
+            lost = f"（{LOST_LABELS[contact.lost_reason]}）" if contact.lost_reason else ""
+            tags = "、".join(state.tag_names(follow.userid, follow.external_userid)) or "—"
+            say(
+                "客户",
+                f"{contact.name}：{ADVISORS[contact.owner_userid]}，{status}{lost}，标签 {tags}",
             )
-            say("客户", f"{contact.name}：顾问 {ADVISORS[contact.owner_userid]}，{status}{reason}")
         with engine.connect() as connection:
             counts = inbox.counts_by_status(connection)
     engine.dispose()
     say("回调收件箱", "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    if by_channel != {"store-poster": 1, "xhs-diaper": 2, "hospital-a": 1} or counts != {"done": 5}:
-        raise DemoFailed(f"unexpected result: {by_channel} {counts}")
+    expected = {"store-poster": 1, "xhs-diaper": 2, "hospital-a": 1}
+    if by_channel != expected or counts != {"done": 5} or len(state.welcomes) != 4:
+        raise DemoFailed(f"unexpected result: {by_channel} {counts} {len(state.welcomes)} welcomes")
     print("\n演示完成 ✓")
 
 
 def run(keep: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mombot-demo-"))
     print("mombot 演示：本地沙箱扮演企业微信，mombot serve 与 mombot worker 作为真实进程运行")
-    state = SandboxState(CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")))
+    state = SandboxState(CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")), ADVISORS)
     sandbox = SandboxServer(state).start()
     settings = load(_write_config(folder, sandbox.url, _free_port()))
     try:

@@ -6,7 +6,7 @@ import logging
 
 from bot.events import ContactEvent
 from bot.wecom import WeComError, is_transient
-from handlers import on
+from handlers import on, staff, tags, welcome
 from handlers.context import Context
 from store import contacts
 from store.models import Contact
@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 
 # Source of del_external_contact when the contact moved to another advisor, not lost.
 TRANSFER = "DELETE_BY_TRANSFER"
+LOST_REASONS = {"customer_deleted": "删除了你", "advisor_deleted": "已被你删除"}
+TRANSFER_FAILURES = {
+    "customer_refused": "客户拒绝了转接",
+    "customer_limit_exceed": "接替成员的客户数已达上限",
+}
 
 
 def _refresh_profile(ctx: Context, contact: Contact) -> None:
@@ -34,6 +39,8 @@ def _refresh_profile(ctx: Context, contact: Contact) -> None:
 @on("event", "change_external_contact", "add_external_contact")
 @on("event", "change_external_contact", "add_half_external_contact")
 def contact_added(event: ContactEvent, ctx: Context) -> None:
+    """Record her, welcome her (within WeCom's 20 s), then tag her with her channel's tags."""
+    channel = ctx.settings.channel(event.state)
     contact = contacts.record_added(
         ctx.session,
         external_userid=event.external_user_id,
@@ -43,7 +50,36 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         now=ctx.clock.now(),
     )
     _refresh_profile(ctx, contact)
-    log.info("contact %d added: owner=%s channel=%s", contact.id, event.user_id, event.state or "-")
+    if channel is None:
+        log.log(
+            logging.WARNING if event.state else logging.INFO,
+            "contact %d came with %s: default welcome and the %s tag",
+            contact.id,
+            f"unknown channel code {event.state!r}" if event.state else "no channel code",
+            ctx.settings.tags.unknown_channel,
+        )
+    outcome = welcome.send(ctx, event, contact, channel)
+    names = channel.tags if channel else [ctx.settings.tags.unknown_channel]
+    try:
+        tags.mark(
+            ctx.session,
+            ctx.wecom("contact"),
+            event.user_id,
+            event.external_user_id,
+            ctx.settings.tags.channel_group,
+            names,
+        )
+    except WeComError as exc:
+        if is_transient(exc):
+            raise  # retried later; the welcome is not sent twice (ledger)
+        log.warning("contact %d not tagged: %s", contact.id, exc)
+    log.info(
+        "contact %d added: owner=%s channel=%s welcome=%s",
+        contact.id,
+        event.user_id,
+        event.state or "-",
+        outcome,
+    )
 
 
 @on("event", "change_external_contact", "edit_external_contact")
@@ -61,12 +97,28 @@ def contact_edited(event: ContactEvent, ctx: Context) -> None:
     _refresh_profile(ctx, contact)
 
 
+def _lost(event: ContactEvent, ctx: Context, reason: str) -> None:
+    contact = contacts.record_lost(
+        ctx.session, event.external_user_id, event.user_id, reason, ctx.clock.now()
+    )
+    if contact is None:  # not hers, or unknown to us: nothing to tell
+        return
+    channel = ctx.settings.channel(contact.channel_code)
+    days = (ctx.clock.now() - contact.added_at).days if contact.added_at else 0
+    text = (
+        f"流失提醒：客户「{contact.name or '未命名客户'}」{LOST_REASONS[reason]}。\n"
+        f"渠道：{channel.name if channel else contact.channel_code or '未知渠道'}\n"
+        f"阶段：{contact.stage or '未登记'}\n"
+        f"添加至今：{days}天"
+    )
+    key = f"lost:{event.external_user_id}:{event.user_id}:{event.create_time}"
+    staff.notify(ctx, key, event.user_id, text)
+
+
 @on("event", "change_external_contact", "del_follow_user")
 def customer_left(event: ContactEvent, ctx: Context) -> None:
     """She deleted the advisor."""
-    contacts.record_lost(
-        ctx.session, event.external_user_id, event.user_id, "customer_deleted", ctx.clock.now()
-    )
+    _lost(event, ctx, "customer_deleted")
 
 
 @on("event", "change_external_contact", "del_external_contact")
@@ -75,14 +127,19 @@ def advisor_removed(event: ContactEvent, ctx: Context) -> None:
     if event.source == TRANSFER:
         log.info("contact transferred away from %s", event.user_id)
         return
-    contacts.record_lost(
-        ctx.session, event.external_user_id, event.user_id, "advisor_deleted", ctx.clock.now()
-    )
+    _lost(event, ctx, "advisor_deleted")
 
 
 @on("event", "change_external_contact", "transfer_fail")
 def transfer_failed(event: ContactEvent, ctx: Context) -> None:
-    log.warning(
-        "transfer of a contact to %s failed: %s", event.user_id, event.fail_reason or "unknown"
-    )
-    contacts.touch(ctx.session, event.external_user_id, ctx.clock.now())
+    """A transfer (在职继承) to this advisor did not happen: the contact stays with her owner."""
+    contact = contacts.get(ctx.session, event.external_user_id)
+    reason = TRANSFER_FAILURES.get(event.fail_reason, event.fail_reason or "原因未知")
+    log.warning("transfer of a contact to %s failed: %s", event.user_id, event.fail_reason)
+    if contact is None:
+        return
+    contacts.record_transfer_failure(ctx.session, contact, event.fail_reason, ctx.clock.now())
+    name = contact.name or "未命名客户"
+    text = f"转接失败：客户「{name}」没有转给 {event.user_id}（{reason}），仍由你跟进。"
+    key = f"transfer_fail:{event.external_user_id}:{event.user_id}:{event.create_time}"
+    staff.notify(ctx, key, contact.owner_userid, text)

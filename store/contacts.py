@@ -61,11 +61,10 @@ def record_lost(
     return contact
 
 
-def touch(session: Session, external_userid: str, now: datetime) -> None:
-    contact = get(session, external_userid)
-    if contact is not None:
-        contact.updated_at = now
-        session.add(contact)
+def record_transfer_failure(session: Session, contact: Contact, reason: str, now: datetime) -> None:
+    contact.transfer_fail_reason, contact.transfer_failed_at = reason[:64], now
+    contact.updated_at = now
+    session.add(contact)
 
 
 def count_by_channel(session: Session) -> dict[str, int]:

@@ -74,7 +74,70 @@ class Contact(SQLModel, table=True):
     channel_code: str = Field(default="", max_length=30, index=True)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)
     lost_reason: str | None = Field(default=None, max_length=64)
+    stage: str | None = Field(default=None, max_length=16)  # lifecycle stage, e.g. 孕中期
     added_at: datetime | None = _at()
     lost_at: datetime | None = _at()
+    transfer_fail_reason: str | None = Field(default=None, max_length=64)
+    transfer_failed_at: datetime | None = _at()
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
+
+
+class ChannelWay(SQLModel, table=True):
+    """The WeCom contact way (QR code) made for a channel code by `mombot channels sync`."""
+
+    __tablename__ = "channel_ways"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=30, unique=True)
+    config_id: str = Field(max_length=64)  # needed to update or delete the contact way
+    qr_code: str = Field(default="", max_length=512)
+    fingerprint: str = Field(max_length=64)  # of what WeCom holds: advisors, skip_verify
+    created_at: datetime = _at(nullable=False)
+    updated_at: datetime = _at(nullable=False)
+
+
+class CorpTag(SQLModel, table=True):
+    """A corp tag (企业客户标签) and its WeCom id, cached from get_corp_tag_list/add_corp_tag."""
+
+    __tablename__ = "corp_tags"
+    __table_args__ = (Index("ux_corp_tags_group_name", "group_name", "name", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_name: str = Field(max_length=30)
+    name: str = Field(max_length=30)
+    group_id: str = Field(max_length=64)
+    tag_id: str = Field(max_length=64, unique=True)
+
+
+class Advisor(SQLModel, table=True):
+    """A staff member's display name (user/get), for messages that mention her advisor."""
+
+    __tablename__ = "advisors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64, unique=True)
+    name: str = Field(default="", max_length=64)
+    updated_at: datetime = _at(nullable=False)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # about to be sent; if the worker died here it is never sent again
+    SENT = "sent"
+    SKIPPED = "skipped"  # not sent on purpose (too late, nothing to send with)
+    FAILED = "failed"
+
+
+class Delivery(SQLModel, table=True):
+    """The ledger of one-off sends (welcomes, notices): a key is sent at most once."""
+
+    __tablename__ = "deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    target: str = Field(default="", max_length=128)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    detail: str = Field(default="", max_length=512)
+    created_at: datetime = _at(nullable=False)
+    finished_at: datetime | None = _at()

@@ -103,6 +103,23 @@ def make_settings(tmp_path: Path, **overrides) -> config.Settings:
 
 
 APP_SECRET = "app-secret-value"
+USERS = {"zhangsan": "张顾问", "lisi": "李顾问", "wangwu": "王顾问"}
+CHANNELS = [
+    {
+        "code": "xhs-diaper",
+        "name": "小红书纸尿裤笔记",
+        "tags": ["小红书", "纸尿裤"],
+        "welcome": "你好{name}，我是{advisor}，纸尿裤试用装已为你预留。",
+        "advisors": ["zhangsan"],
+        "attachments": [{"type": "link", "title": "试用装领取", "url": "https://example.com/try"}],
+    },
+    {
+        "code": "store-poster",
+        "name": "门店海报",
+        "tags": ["门店"],
+        "advisors": ["lisi", "zhangsan"],
+    },
+]
 
 
 @pytest.fixture
@@ -111,7 +128,7 @@ def sandbox(clock):
     from bot.sandbox.api import SandboxServer
     from bot.sandbox.state import SandboxState
 
-    server = SandboxServer(SandboxState(CORP_ID, [APP_SECRET], clock)).start()
+    server = SandboxServer(SandboxState(CORP_ID, [APP_SECRET], clock, USERS)).start()
     yield server
     server.stop()
 
@@ -122,7 +139,10 @@ def runtime(tmp_path, redis_server, redis, sandbox, clock):
     from bot import runtime as runtime_module
 
     settings = make_settings(
-        tmp_path, redis={"url": redis_server.url}, wecom={"api_base": sandbox.url}
+        tmp_path,
+        redis={"url": redis_server.url},
+        wecom={"api_base": sandbox.url},
+        channels=CHANNELS,
     )
     rt = runtime_module.build(settings, clock)
     runtime_module.install(rt)

@@ -11,40 +11,13 @@ import pytest
 
 from bot import relay, worker
 from bot.config import write as write_config
-from bot.events import dedupe_key, parse_event
-from bot.ingest import commit
 from bot.jobs import enqueue_inbound
-from bot.sandbox.driver import contact_event, to_xml
+from bot.sandbox.driver import contact_event
 from store import contacts, inbox
 from store.db import session
-from store.inbox import NewEvent
 from store.models import InboundEvent
 from tests.conftest import AES_KEY, APP_SECRET, CORP_ID, TOKEN
-
-
-def deliver(runtime, fields, try_redis=True):
-    plain = to_xml(fields)
-    event = parse_event(plain)
-    (stored,), _ = commit(
-        runtime,
-        [NewEvent(dedupe_key(event), event.msg_type, event.event, event.change_type, plain)],
-        try_redis,
-    )
-    return stored
-
-
-def added(state, name="小雨", userid="zhangsan", channel="xhs-diaper"):
-    follow = state.befriend(userid, name, channel)
-    fields = contact_event(
-        "add_external_contact",
-        CORP_ID,
-        userid,
-        follow.external_userid,
-        follow.createtime,
-        State=channel,
-        WelcomeCode="WC" + follow.external_userid,
-    )
-    return follow, fields
+from tests.flows import added, deliver
 
 
 def _without_none(data: dict) -> dict:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,15 +32,75 @@ def externalcontact_get(state: SandboxState, params: dict[str, str], _body: dict
     return state.external_contact(params.get("external_userid", ""))
 
 
+@endpoint("user/get")
+def user_get(state: SandboxState, params: dict[str, str], _body: dict) -> dict:
+    userid = params.get("userid", "")
+    if userid not in state.users:
+        raise ApiError(60111, "userid not found")
+    return {"userid": userid, "name": state.users[userid], "status": 1}
+
+
+@endpoint("externalcontact/get_corp_tag_list")
+def get_corp_tag_list(state: SandboxState, _params: dict[str, str], _body: dict) -> dict:
+    return {"tag_group": state.tag_groups}
+
+
+@endpoint("externalcontact/add_corp_tag")
+def add_corp_tag(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.add_corp_tags(body)
+
+
+@endpoint("externalcontact/mark_tag")
+def mark_tag(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.mark_tag(body)
+
+
+@endpoint("externalcontact/add_contact_way")
+def add_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.add_contact_way(body)
+
+
+@endpoint("externalcontact/update_contact_way")
+def update_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.update_contact_way(body)
+
+
+@endpoint("externalcontact/send_welcome_msg")
+def send_welcome_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.send_welcome(body)
+
+
+@endpoint("message/send")
+def message_send(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.send_app_message(body)
+
+
+@endpoint("kf/add_contact_way")
+def kf_add_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    open_kfid = str(body.get("open_kfid", ""))
+    if not open_kfid:
+        raise ApiError(95000, "invalid open_kfid")
+    url = state.kf_links.setdefault(
+        open_kfid, f"https://work.weixin.qq.com/kfid/{open_kfid}?enc_scene={body.get('scene', '')}"
+    )
+    return {"url": url}
+
+
 async def dispatch(request: web.Request) -> web.Response:
     state = request.app[STATE]
     path = request.match_info["path"]
     params = dict(request.query)
     body: dict[str, Any] = {}
-    if request.method == "POST" and request.content_type == "application/json":
+    if request.method == "POST" and request.content_type == "multipart/form-data":
+        form = await request.post()
+        media = form.get("media")
+        if media is None or not hasattr(media, "file"):
+            return _error(41005, "media data missing")
+        body = {"_media": media.file.read()}
+    elif request.method == "POST":
         try:
-            body = await request.json()
-        except json.JSONDecodeError:
+            body = json.loads(await request.read() or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(47001, "data format error")
     with state.lock:
         state.calls.append(Call(path, params, body or None))
@@ -52,6 +114,9 @@ async def dispatch(request: web.Request) -> web.Response:
                 raise ApiError(fault, "sandbox: scripted fault")
             if path == "gettoken":
                 result = state.issue_token(params.get("corpid", ""), params.get("corpsecret", ""))
+            elif path == "media/upload":
+                state.check_token(params.get("access_token", ""))
+                result = _upload(state, params, body)
             else:
                 handler = ENDPOINTS.get(path)
                 if handler is None:
@@ -61,6 +126,17 @@ async def dispatch(request: web.Request) -> web.Response:
         except ApiError as exc:
             return _error(exc.errcode, exc.errmsg)
     return web.json_response({"errcode": 0, "errmsg": "ok", **result})
+
+
+def _upload(state: SandboxState, params: dict[str, str], body: dict) -> dict:
+    data = body.get("_media", b"")
+    if params.get("type") not in {"image", "voice", "video", "file"} or not data:
+        raise ApiError(40004, "invalid media type or empty media")
+    if params["type"] == "image" and len(data) > 10 * 1024 * 1024:
+        raise ApiError(40009, "image size exceeds 10 MB")
+    media_id = "3" + secrets.token_urlsafe(24)
+    state.media[media_id] = data
+    return {"type": params["type"], "media_id": media_id, "created_at": str(int(time.time()))}
 
 
 def _error(errcode: int, errmsg: str) -> web.Response:

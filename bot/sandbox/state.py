@@ -1,8 +1,10 @@
 """The simulated corp: apps and their tokens, advisors, external contacts, and what was called.
 
 Rules kept from WeCom: access tokens expire after 7200 s (by the sandbox's clock) and a wrong
-secret gets 40001; an expired token 42001, an unknown one 40014. Tests can script faults
-(`fail_next`) and hold a call until released (`hold`), to see mombot ride them out.
+secret gets 40001; an expired token 42001, an unknown one 40014. A WelcomeCode is valid 20 s
+and used once (41051 after that). Tags have ids and live in groups; marking an unknown tag id
+is 40068. App messages beyond 30 a minute or 1000 an hour per member are dropped silently.
+Tests can script faults (`fail_next`) and hold a call until released (`hold`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 from bot.clock import Clock
 
 TOKEN_TTL = 7200
+WELCOME_WINDOW = timedelta(seconds=20)
+MESSAGE_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
 
 
 class ApiError(Exception):
@@ -44,6 +48,34 @@ class Follow:
     state: str = ""
     remark: str = ""
     tag_ids: list[str] = field(default_factory=list)
+    welcome_code: str = ""
+
+
+@dataclass
+class WelcomeCode:
+    userid: str
+    external_userid: str
+    issued_at: datetime
+    used: bool = False
+
+
+@dataclass
+class Welcome:
+    """A welcome the mother received."""
+
+    userid: str
+    external_userid: str
+    text: str
+    attachments: list[dict]
+    at: datetime
+
+
+@dataclass
+class AppMessage:
+    touser: str
+    content: str
+    at: datetime
+    delivered: bool
 
 
 @dataclass
@@ -60,13 +92,27 @@ class _Fault:
 
 
 class SandboxState:
-    def __init__(self, corp_id: str, app_secrets: list[str], clock: Clock) -> None:
+    def __init__(
+        self,
+        corp_id: str,
+        app_secrets: list[str],
+        clock: Clock,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.corp_id = corp_id
         self.clock = clock
         self._secrets = set(app_secrets)
         self._tokens: dict[str, datetime] = {}
+        self.users: dict[str, str] = dict(users or {})  # userid → name
         self.contacts: dict[str, ExternalContact] = {}
         self.follows: dict[tuple[str, str], Follow] = {}
+        self.tag_groups: list[dict[str, Any]] = []
+        self.contact_ways: dict[str, dict[str, Any]] = {}
+        self.welcome_codes: dict[str, WelcomeCode] = {}
+        self.welcomes: list[Welcome] = []
+        self.messages: list[AppMessage] = []
+        self.media: dict[str, bytes] = {}
+        self.kf_links: dict[str, str] = {}
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._holds: dict[str, threading.Event] = {}
@@ -124,16 +170,142 @@ class SandboxState:
             return [call for call in self.calls if call.path == path]
 
     # contacts ------------------------------------------------------------------------------
-    def befriend(self, userid: str, name: str, state: str = "", **profile: Any) -> Follow:
-        """A mother adds an advisor (scanning a code with `state`); returns the new relation."""
+    def befriend(
+        self, userid: str, name: str, state: str = "", welcome_code: bool = True, **profile: Any
+    ) -> Follow:
+        """A mother adds an advisor (scanning a code with `state`); returns the new relation,
+        with a fresh WelcomeCode unless the advisor has a console welcome (welcome_code=False)."""
         external_userid = profile.pop("external_userid", None) or "wm" + secrets.token_hex(15)
         contact = self.contacts.setdefault(
             external_userid, ExternalContact(external_userid, name, **profile)
         )
         contact.name = name
-        follow = Follow(userid, external_userid, int(self.clock.now().timestamp()), state)
+        now = self.clock.now()
+        follow = Follow(userid, external_userid, int(now.timestamp()), state)
+        if welcome_code:
+            follow.welcome_code = secrets.token_urlsafe(16)
+            self.welcome_codes[follow.welcome_code] = WelcomeCode(userid, external_userid, now)
         self.follows[(userid, external_userid)] = follow
         return follow
+
+    def unfriend(self, userid: str, external_userid: str) -> None:
+        self.follows.pop((userid, external_userid), None)
+
+    # welcomes and messages -----------------------------------------------------------------
+    def send_welcome(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = self.welcome_codes.get(str(body.get("welcome_code", "")))
+        if code is None:
+            raise ApiError(40058, "invalid welcome_code")
+        if code.used:
+            raise ApiError(41051, "externaluser has started chatting")
+        if self.clock.now() - code.issued_at > WELCOME_WINDOW:
+            raise ApiError(40058, "welcome_code expired")
+        attachments = body.get("attachments", [])
+        if len(attachments) > 9:
+            raise ApiError(40058, "too many attachments")
+        content = body.get("text", {}).get("content", "")
+        if not content and not attachments:
+            raise ApiError(41048, "empty welcome message")
+        code.used = True
+        self.welcomes.append(
+            Welcome(code.userid, code.external_userid, content, attachments, self.clock.now())
+        )
+        return {}
+
+    def send_app_message(self, body: dict[str, Any]) -> dict[str, Any]:
+        touser = str(body.get("touser", ""))
+        if body.get("msgtype") != "text":
+            raise ApiError(40008, "sandbox sends text app messages only")
+        unknown = [u for u in touser.split("|") if u not in self.users]
+        now = self.clock.now()
+        for user in touser.split("|"):
+            if user in unknown:
+                continue
+            recent = [m for m in self.messages if m.touser == user and m.delivered]
+            within = all(
+                sum(1 for m in recent if now - m.at < span) < limit
+                for span, limit in MESSAGE_LIMITS
+            )
+            self.messages.append(AppMessage(user, body["text"]["content"], now, within))
+        return {"invaliduser": "|".join(unknown), "msgid": secrets.token_hex(8)}
+
+    def delivered_to(self, userid: str) -> list[str]:
+        return [m.content for m in self.messages if m.touser == userid and m.delivered]
+
+    # tags and contact ways -----------------------------------------------------------------
+    def _tag_ids(self) -> set[str]:
+        return {t["id"] for g in self.tag_groups for t in g["tag"]}
+
+    def add_corp_tags(self, body: dict[str, Any]) -> dict[str, Any]:
+        names = [str(t.get("name", "")) for t in body.get("tag", [])]
+        if not names or any(not n or len(n) > 30 for n in names):
+            raise ApiError(40071, "invalid tag name")
+        group = None
+        if body.get("group_id"):
+            group = next((g for g in self.tag_groups if g["group_id"] == body["group_id"]), None)
+            if group is None:
+                raise ApiError(40068, "invalid tagid")
+        else:
+            group_name = str(body.get("group_name", ""))
+            if not group_name or len(group_name) > 30:
+                raise ApiError(40071, "invalid group name")
+            group = next((g for g in self.tag_groups if g["group_name"] == group_name), None)
+        created = int(self.clock.now().timestamp())
+        if group is None:
+            group = {"group_id": "etg" + secrets.token_hex(8), "group_name": body["group_name"],
+                     "create_time": created, "order": 0, "tag": []}  # fmt: skip
+            self.tag_groups.append(group)
+        existing = {t["name"] for t in group["tag"]}
+        if existing & set(names):
+            raise ApiError(40071, "tag name already exists")
+        new = [{"id": "et" + secrets.token_hex(8), "name": n, "create_time": created, "order": 0}
+               for n in names]  # fmt: skip
+        group["tag"].extend(new)
+        return {"tag_group": {**{k: v for k, v in group.items() if k != "tag"}, "tag": new}}
+
+    def mark_tag(self, body: dict[str, Any]) -> dict[str, Any]:
+        follow = self.follows.get((body.get("userid", ""), body.get("external_userid", "")))
+        if follow is None:
+            raise ApiError(84061, "not external contact")
+        known = self._tag_ids()
+        for tag_id in [*body.get("add_tag", []), *body.get("remove_tag", [])]:
+            if tag_id not in known:
+                raise ApiError(40068, "invalid tagid")
+        follow.tag_ids = [t for t in follow.tag_ids if t not in body.get("remove_tag", [])]
+        follow.tag_ids += [t for t in body.get("add_tag", []) if t not in follow.tag_ids]
+        return {}
+
+    def tag_names(self, userid: str, external_userid: str) -> list[str]:
+        names = {t["id"]: t["name"] for g in self.tag_groups for t in g["tag"]}
+        follow = self.follows.get((userid, external_userid))
+        return [names[t] for t in follow.tag_ids] if follow else []
+
+    def add_contact_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        state = str(body.get("state", ""))
+        if len(state) > 30:
+            raise ApiError(40058, "state exceeds 30 characters")
+        if body.get("type") not in (1, 2) or body.get("scene") not in (1, 2):
+            raise ApiError(40058, "invalid type or scene")
+        users = body.get("user", [])
+        if not users or any(u not in self.users for u in users):
+            raise ApiError(60111, "invalid userid")
+        if body["type"] == 1 and len(users) != 1:
+            raise ApiError(40058, "a single-person contact way takes one user")
+        config_id = secrets.token_hex(16)
+        qr_code = (
+            f"https://wework.qpic.cn/wwpic/sandbox/{config_id}/0" if body["scene"] == 2 else ""
+        )
+        self.contact_ways[config_id] = {**body, "config_id": config_id, "qr_code": qr_code}
+        return {"config_id": config_id, "qr_code": qr_code}
+
+    def update_contact_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        way = self.contact_ways.get(str(body.get("config_id", "")))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        if any(u not in self.users for u in body.get("user", way["user"])):
+            raise ApiError(60111, "invalid userid")
+        way.update({k: v for k, v in body.items() if k not in {"type", "scene"}})
+        return {}
 
     def external_contact(self, external_userid: str) -> dict[str, Any]:
         contact = self.contacts.get(external_userid)

@@ -6,9 +6,9 @@ Revises: ${down_revision | comma,n}
 
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import store.types
-from alembic import op
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

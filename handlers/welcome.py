@@ -1,0 +1,126 @@
+"""The welcome a mother gets within seconds of adding an advisor (send_welcome_msg).
+
+Rules (DESIGN.md §4): the WelcomeCode is valid 20 s from the add and single use; 41051 means it
+was already delivered (never retried); no code means WeCom will not take a welcome from us.
+Each code is claimed in the delivery ledger before sending, so it is used at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from bot.config import ChannelSettings
+from bot.events import ContactEvent
+from bot.wecom import WeComError
+from handlers.context import Context
+from handlers.staff import advisor_name
+from store import deliveries
+from store.models import Contact, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(seconds=20)
+ALREADY_SENT = 41051
+MEDIA_TTL = int(timedelta(days=2, hours=12).total_seconds())  # WeCom keeps media 3 days
+
+
+def render(template: str, name: str, advisor: str) -> str:
+    return template.replace("{name}", name).replace("{advisor}", advisor)
+
+
+def send(
+    ctx: Context, event: ContactEvent, contact: Contact, channel: ChannelSettings | None
+) -> str:
+    """Send her welcome if it can and should go; returns what happened, as recorded."""
+    if not event.welcome_code:
+        return "no welcome code (a console welcome is set, or the chat already started)"
+    key = f"welcome:{event.welcome_code}"
+    if not deliveries.claim(ctx.session, key, "welcome", event.external_user_id, ctx.clock.now()):
+        return "already handled"
+    if ctx.clock.now() - event.created_at > WINDOW:
+        deliveries.finish(
+            ctx.session, key, DeliveryStatus.SKIPPED, "too late: 20 s passed", ctx.clock.now()
+        )
+        log.warning("welcome for contact %d dropped: the 20 s window had passed", contact.id)
+        return "too late"
+    template = (channel.welcome if channel else "") or ctx.settings.welcome.default
+    body = {
+        "welcome_code": event.welcome_code,
+        "text": {"content": render(template, contact.name, advisor_name(ctx, event.user_id))},
+    }
+    try:
+        attachments = _attachments(ctx, channel, event)
+        if attachments:
+            body["attachments"] = attachments
+        ctx.wecom("contact").post("externalcontact/send_welcome_msg", json=body)
+    except WeComError as exc:
+        status = DeliveryStatus.SKIPPED if exc.errcode == ALREADY_SENT else DeliveryStatus.FAILED
+        deliveries.finish(ctx.session, key, status, str(exc), ctx.clock.now())
+        log.warning("welcome for contact %d not sent: %s", contact.id, exc)
+        return "already sent" if exc.errcode == ALREADY_SENT else "failed"
+    deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
+    return "sent"
+
+
+def _attachments(ctx: Context, channel: ChannelSettings | None, event: ContactEvent) -> list[dict]:
+    out: list[dict] = []
+    for item in channel.attachments if channel else []:
+        if item.type == "link":
+            link = {"title": item.title, "url": item.url, "desc": item.desc, "picurl": item.picurl}
+            out.append({"msgtype": "link", "link": {k: v for k, v in link.items() if v}})
+        elif item.type == "miniprogram":
+            out.append({"msgtype": "miniprogram", "miniprogram": {
+                "title": item.title, "appid": item.appid, "page": item.page,
+                "pic_media_id": _media_id(ctx, item.pic_path),
+            }})  # fmt: skip
+        else:
+            image = (
+                {"pic_url": item.pic_url}
+                if item.pic_url
+                else {"media_id": _media_id(ctx, item.path)}
+            )
+            out.append({"msgtype": "image", "image": image})
+    kf_url = _kf_link(ctx, channel.code if channel else "", event.user_id)
+    if kf_url:
+        out.append(
+            {"msgtype": "link", "link": {"title": ctx.settings.welcome.kf_invite, "url": kf_url}}
+        )
+    return out
+
+
+def _media_id(ctx: Context, path: str) -> str:
+    """Upload a local image as temporary media once per content and 2.5 days."""
+    data = Path(path).read_bytes()
+    cache_key = f"mombot:media:{hashlib.sha256(data).hexdigest()}"
+    cached = ctx.runtime.redis.get(cache_key)
+    if cached:
+        return cached.decode()
+    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    answer = ctx.wecom("app").upload(
+        "media/upload", files={"media": (Path(path).name, data, mime)}, type="image"
+    )
+    ctx.runtime.redis.set(cache_key, answer["media_id"], ex=MEDIA_TTL)
+    return answer["media_id"]
+
+
+def _kf_link(ctx: Context, channel_code: str, userid: str) -> str:
+    """The welcome bot's link, with a scene_param that tells it her channel and advisor."""
+    open_kfid = ctx.settings.wecom.kf_open_kfid
+    if not open_kfid:
+        return ""
+    cache_key = f"mombot:kf:url:{open_kfid}"
+    base = ctx.runtime.redis.get(cache_key)
+    if base is None:
+        answer = ctx.wecom("kf").post(
+            "kf/add_contact_way", json={"open_kfid": open_kfid, "scene": "welcome"}
+        )
+        base = answer["url"].encode()
+        ctx.runtime.redis.set(cache_key, base)
+    scene_param = quote(f"c={channel_code}&u={userid}", safe="")
+    separator = "&" if "?" in base.decode() else "?"
+    return f"{base.decode()}{separator}scene_param={scene_param}"

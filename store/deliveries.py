@@ -1,0 +1,49 @@
+"""The at-most-once ledger for one-off sends (welcomes, notices to advisors).
+
+`claim` inserts a pending row and commits the session before anything is sent (with what
+the handler did so far: handlers are idempotent), so a handler that is retried, or runs twice,
+never sends the same key again. `finish` records the outcome and commits too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from store.models import Delivery, DeliveryStatus
+
+T = Delivery.__table__
+
+
+def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> bool:
+    """True if this key was never claimed before (and now is, as pending)."""
+    connection = session.connection()
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        maker(T)
+        .values(key=key, kind=kind, target=target, status=DeliveryStatus.PENDING, detail="",
+                created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )  # fmt: skip
+    claimed = connection.execute(statement).rowcount == 1
+    session.commit()
+    return claimed
+
+
+def finish(session: Session, key: str, status: DeliveryStatus, detail: str, now: datetime) -> None:
+    session.connection().execute(
+        update(T).where(T.c.key == key).values(status=status, detail=detail[:512], finished_at=now)
+    )
+    session.commit()
+
+
+def get(session: Session, key: str) -> Delivery | None:
+    return session.exec(select(Delivery).where(Delivery.key == key)).first()
+
+
+def by_kind(session: Session, kind: str) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.kind == kind).order_by(Delivery.id)))

@@ -1,0 +1,33 @@
+"""Helpers that play WeCom's side in the flow tests: a mother adds an advisor, a callback is
+stored and queued exactly as the server's fast path does it."""
+
+from bot.events import dedupe_key, parse_event
+from bot.ingest import commit
+from bot.sandbox.driver import contact_event, to_xml
+from store.inbox import NewEvent
+from tests.conftest import CORP_ID
+
+
+def deliver(runtime, fields, try_redis=True):
+    plain = to_xml(fields)
+    event = parse_event(plain)
+    (stored,), _ = commit(
+        runtime,
+        [NewEvent(dedupe_key(event), event.msg_type, event.event, event.change_type, plain)],
+        try_redis,
+    )
+    return stored
+
+
+def added(state, name="小雨", userid="zhangsan", channel="xhs-diaper"):
+    follow = state.befriend(userid, name, channel)
+    fields = contact_event(
+        "add_external_contact",
+        CORP_ID,
+        userid,
+        follow.external_userid,
+        follow.createtime,
+        State=channel,
+        WelcomeCode=follow.welcome_code,
+    )
+    return follow, fields
