@@ -299,13 +299,16 @@ def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):  # inline table
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        pairs = [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{" + ", ".join(pairs) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def dump(data: dict) -> str:
     """TOML text for a config dict (as `parse` takes it): used to write configs for the demo,
-    the benchmarks and the tests."""
+    the benchmarks and the tests. None means "the default": the key is left out."""
+    if any(value is None for value in data.values()):
+        return dump({key: value for key, value in data.items() if value is not None})
 
     def is_table(value: object) -> bool:
         return isinstance(value, dict) or (
@@ -315,7 +318,8 @@ def dump(data: dict) -> str:
     lines = [f"{key} = {_toml_value(value)}" for key, value in data.items() if not is_table(value)]
     for key, value in data.items():
         if isinstance(value, dict):
-            lines += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in value.items())]
+            rows = [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+            lines += ["", f"[{key}]", *rows]
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for table in value:
                 lines += ["", f"[[{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in table.items())]

@@ -31,3 +31,21 @@ def added(state, name="小雨", userid="zhangsan", channel="xhs-diaper"):
         WelcomeCode=follow.welcome_code,
     )
     return follow, fields
+
+
+def settings_data(runtime) -> dict:
+    """The runtime's settings as a plain dict, secrets included, to change and reapply."""
+    data = runtime.settings.model_dump()
+    wecom = runtime.settings.wecom
+    data["wecom"] |= {
+        "secret": wecom.secret.get_secret_value(),
+        "token": wecom.token.get_secret_value(),
+        "encoding_aes_key": wecom.encoding_aes_key.get_secret_value(),
+        "contact_secret": None,
+        "kf_secret": None,
+    }
+    return data
+
+
+def reconfigure(runtime, data: dict) -> None:
+    runtime.settings = type(runtime.settings).model_validate(data)

@@ -12,7 +12,7 @@ from store import contacts, deliveries
 from store.db import session
 from store.models import Contact
 from tests.conftest import CORP_ID
-from tests.flows import added, deliver
+from tests.flows import added, deliver, reconfigure, settings_data
 
 
 def run(runtime):
@@ -44,12 +44,12 @@ def test_channel_sync_is_idempotent_and_updates_what_changed(runtime, sandbox):
     assert len(state.calls_to("externalcontact/add_corp_tag")) == 1
     assert len(state.contact_ways) == 2
 
-    changed = runtime.settings.model_dump()
+    changed = settings_data(runtime)
     changed["channels"][1]["advisors"] = ["lisi"]
     changed["channels"].append(
         {"code": "hospital-a", "name": "合作医院A", "tags": ["医院"], "advisors": ["wangwu"]}
     )
-    runtime.settings = type(runtime.settings).model_validate(changed)
+    reconfigure(runtime, changed)
     third = do_sync(runtime)
     assert (third.created, third.updated, third.unchanged) == (
         ["hospital-a"],
@@ -63,9 +63,9 @@ def test_channel_sync_is_idempotent_and_updates_what_changed(runtime, sandbox):
 
 
 def test_channel_without_advisors_is_reported(runtime, sandbox):
-    changed = runtime.settings.model_dump()
+    changed = settings_data(runtime)
     changed["channels"][0]["advisors"] = []
-    runtime.settings = type(runtime.settings).model_validate(changed)
+    reconfigure(runtime, changed)
     report = do_sync(runtime)
     assert report.problems == ["xhs-diaper: needs at least one advisor (advisors = [...])"]
     assert report.created == ["store-poster"]
@@ -181,15 +181,9 @@ def test_token_invalidated_mid_flow_still_one_welcome(runtime, sandbox):
 
 
 def test_welcome_invites_her_to_the_bot_when_kf_is_configured(runtime, sandbox):
-    data = runtime.settings.model_dump()
-    data["wecom"] = {
-        **data["wecom"],
-        "kf_open_kfid": "wkBOT",
-        "secret": "app-secret-value",
-        "token": runtime.settings.wecom.token.get_secret_value(),
-        "encoding_aes_key": runtime.settings.wecom.encoding_aes_key.get_secret_value(),
-    }
-    runtime.settings = type(runtime.settings).model_validate(data)
+    data = settings_data(runtime)
+    data["wecom"]["kf_open_kfid"] = "wkBOT"
+    reconfigure(runtime, data)
     _follow, fields = added(sandbox.state)
     deliver(runtime, fields)
     run(runtime)
@@ -281,3 +275,35 @@ def test_sandbox_drops_app_messages_beyond_the_per_member_limit(sandbox, clock):
     clock.advance(timedelta(minutes=1))
     state.send_app_message({"touser": "zhangsan", "msgtype": "text", "text": {"content": "next"}})
     assert state.delivered_to("zhangsan")[-1] == "next"
+
+
+def test_image_and_miniprogram_attachments_are_uploaded_once(runtime, sandbox, tmp_path):
+    poster = tmp_path / "poster.png"
+    poster.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    data = settings_data(runtime)
+    data["channels"][0]["attachments"] = [
+        {"type": "image", "path": str(poster)},
+        {
+            "type": "miniprogram",
+            "title": "领试用装",
+            "appid": "wx123",
+            "page": "pages/try",
+            "pic_path": str(poster),
+        },
+    ]
+    reconfigure(runtime, data)
+    for name in ("小雨", "阿敏"):
+        _, fields = added(sandbox.state, name)
+        deliver(runtime, fields)
+    run(runtime)
+    assert len(sandbox.state.calls_to("media/upload")) == 1  # same picture: uploaded once
+    (media_id,) = sandbox.state.media
+    for welcome in sandbox.state.welcomes:
+        image, mini = welcome.attachments
+        assert image == {"msgtype": "image", "image": {"media_id": media_id}}
+        assert mini["miniprogram"] == {
+            "title": "领试用装",
+            "appid": "wx123",
+            "page": "pages/try",
+            "pic_media_id": media_id,
+        }

@@ -16,14 +16,8 @@ from bot.sandbox.driver import contact_event
 from store import contacts, inbox
 from store.db import session
 from store.models import InboundEvent
-from tests.conftest import AES_KEY, APP_SECRET, CORP_ID, TOKEN
-from tests.flows import added, deliver
-
-
-def _without_none(data: dict) -> dict:
-    return {
-        k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
-    }
+from tests.conftest import CORP_ID
+from tests.flows import added, deliver, settings_data
 
 
 def row(runtime, row_id) -> InboundEvent:
@@ -158,16 +152,9 @@ def test_redis_down_then_up_loses_nothing(runtime, sandbox, redis_server):
 def test_a_worker_killed_mid_job_causes_no_loss_and_no_duplicate(runtime, sandbox, clock, tmp_path):
     follow, fields = added(sandbox.state)
     gate = sandbox.state.hold("externalcontact/get")
-    settings = runtime.settings.model_dump(mode="json")
-    settings["wecom"].update(
-        secret=APP_SECRET,
-        token=TOKEN,
-        encoding_aes_key=AES_KEY,
-        contact_secret=None,
-        kf_secret=None,
-    )
+    settings = settings_data(runtime)
     settings["worker"]["lease_seconds"] = 120
-    config = write_config(tmp_path / "worker.toml", _without_none(settings))
+    config = write_config(tmp_path / "worker.toml", settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
         start_new_session=True,
