@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from bot import config, logs
 from bot import runtime as runtime_module
@@ -147,6 +149,24 @@ def cmd_channels_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parse_date(args: argparse.Namespace) -> int:
+    from handlers import dates
+
+    if args.today:
+        try:
+            today = date.fromisoformat(args.today)
+        except ValueError:
+            print(f"mombot: --today {args.today!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+            return 2
+    else:
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    dates.initialise()
+    lines = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
+    for line in lines:
+        print(json.dumps(dates.parse(line, today).as_json(), ensure_ascii=False), flush=True)
+    return 0
+
+
 def cmd_redis_stop(args: argparse.Namespace) -> int:
     from bot import redis_conn
 
@@ -205,6 +225,13 @@ def parser() -> argparse.ArgumentParser:
     channels.add_parser("list", help="channels with their QR code and contacts added").set_defaults(
         func=cmd_channels_list
     )
+
+    parse_date = commands.add_parser(
+        "parse-date", help="what due date or birthday a mother's words give (JSON lines)"
+    )
+    parse_date.add_argument("--today", help="the day she said it (YYYY-MM-DD); default: today")
+    parse_date.add_argument("text", nargs="?", help="one utterance; none: one per stdin line")
+    parse_date.set_defaults(func=cmd_parse_date)
 
     redis_cmd = commands.add_parser("redis", help="embedded Redis").add_subparsers(required=True)
     redis_cmd.add_parser("stop", help="stop the embedded Redis").set_defaults(func=cmd_redis_stop)
