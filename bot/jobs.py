@@ -79,7 +79,7 @@ def _handle(runtime: Runtime, row_id: int) -> str:
             s.commit()
             return InboxStatus.UNHANDLED
         try:
-            handler(event, Context(s, runtime))
+            handler(event, Context(s, runtime, row.received_at))
             inbox.finish(s, row_id, InboxStatus.DONE, runtime.clock.now())
             s.commit()
         except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """The handler's session commits together with the inbox row being marked done."""
+    """The handler's session commits together with the inbox row being marked done (handlers
+    may commit earlier, before a side effect that must not be repeated)."""
 
     session: Session
     runtime: Runtime
+    received_at: datetime | None = None  # when mombot received the callback being handled
 
     @property
     def clock(self) -> Clock:

@@ -1,6 +1,6 @@
 """The welcome a mother gets within seconds of adding an advisor (send_welcome_msg).
 
-Rules (DESIGN.md §4): the WelcomeCode is valid 20 s from the add and single use; 41051 means it
+Rules (DESIGN.md §4): the WelcomeCode is valid 20 s from the event and single use; 41051 means it
 was already delivered (never retried); no code means WeCom will not take a welcome from us.
 Each code is claimed in the delivery ledger before sending, so it is used at most once.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from store.models import Contact, DeliveryStatus
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=20)
+CREATE_TIME_TRUSTED = timedelta(minutes=5)
 ALREADY_SENT = 41051
 MEDIA_TTL = int(timedelta(days=2, hours=12).total_seconds())  # WeCom keeps media 3 days
 
@@ -42,7 +43,7 @@ def send(
     key = f"welcome:{event.welcome_code}"
     if not deliveries.claim(ctx.session, key, "welcome", event.external_user_id, ctx.clock.now()):
         return "already handled"
-    if ctx.clock.now() - event.created_at > WINDOW:
+    if ctx.clock.now() - _issued_at(ctx, event) > WINDOW:
         deliveries.finish(
             ctx.session, key, DeliveryStatus.SKIPPED, "too late: 20 s passed", ctx.clock.now()
         )
@@ -65,6 +66,16 @@ def send(
         return "already sent" if exc.errcode == ALREADY_SENT else "failed"
     deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
     return "sent"
+
+
+def _issued_at(ctx: Context, event: ContactEvent) -> datetime:
+    """When the 20 s began: when we received the event ("收到相关事件后20秒内"), or its
+    CreateTime if that is earlier yet believable (a late delivery); a CreateTime far off
+    (clock skew, replayed samples) is not."""
+    received = ctx.received_at or ctx.clock.now()
+    if timedelta(0) < received - event.created_at <= CREATE_TIME_TRUSTED:
+        return event.created_at
+    return received
 
 
 def _attachments(ctx: Context, channel: ChannelSettings | None, event: ContactEvent) -> list[dict]:

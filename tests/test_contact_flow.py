@@ -307,3 +307,16 @@ def test_image_and_miniprogram_attachments_are_uploaded_once(runtime, sandbox, t
             "page": "pages/try",
             "pic_media_id": media_id,
         }
+
+
+def test_the_20_seconds_run_from_receipt_or_a_believable_create_time(runtime, sandbox, clock):
+    skewed, fields = added(sandbox.state, "小雨")
+    fields["CreateTime"] = 1403610513  # a sender clock years off: receipt counts
+    deliver(runtime, fields)
+    late, fields = added(sandbox.state, "阿敏")
+    fields["CreateTime"] = int(clock.now().timestamp()) - 30  # delivered 30 s after the add
+    deliver(runtime, fields)
+    run(runtime)
+    assert [w.external_userid for w in sandbox.state.welcomes] == [skewed.external_userid]
+    with session(runtime.engine) as s:
+        assert deliveries.get(s, f"welcome:{late.welcome_code}").status == "skipped"
