@@ -149,6 +149,57 @@ def cmd_channels_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise config.ConfigError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_stages_refresh(args: argparse.Namespace) -> int:
+    from handlers import stages
+
+    runtime = _runtime(args)
+    report = stages.refresh(runtime, _day(args.date))
+    print(f"{report.day}: {report.contacts} contacts, {sum(report.changed.values())} changed")
+    for stage, count in sorted(report.changed.items()):
+        print(f"  → {stage}: {count}")
+    print(f"  WeCom tag updates queued: {report.tag_jobs} job(s)")
+    if report.overdue:
+        print(f"  {len(report.overdue)} past their due date with no birthday told")
+    return 0
+
+
+def cmd_contacts_set(args: argparse.Namespace) -> int:
+    from handlers import stages
+    from store import contacts
+    from store.db import session
+
+    runtime = _runtime(args)
+    today = runtime.clock.now().date()
+    with session(runtime.engine) as s:
+        contact = contacts.get(s, args.external_userid)
+        if contact is None:
+            print(f"mombot: no contact {args.external_userid}", file=sys.stderr)
+            return 1
+        stages.set_dates(
+            s, contact, today, runtime.settings.stages,
+            due_date=_day(args.due_date), birthday=_day(args.birthday),
+            trying=True if args.trying else None,
+        )  # fmt: skip
+        s.commit()
+        stages.queue_tag_sync(runtime, [contact.id])
+        detail = ""
+        if contact.due_date and contact.stage in (stages.EARLY, stages.MID, stages.LATE):
+            detail = stages.gestational_age(today, contact.due_date)
+        elif contact.baby_birthday and contact.stage:
+            detail = stages.baby_age(today, contact.baby_birthday)
+        print(f"{contact.name or contact.external_userid}: {contact.stage or '未知'} {detail}")
+    return 0
+
+
 def cmd_parse_date(args: argparse.Namespace) -> int:
     from handlers import dates
 
@@ -225,6 +276,21 @@ def parser() -> argparse.ArgumentParser:
     channels.add_parser("list", help="channels with their QR code and contacts added").set_defaults(
         func=cmd_channels_list
     )
+
+    stage_cmd = commands.add_parser("stages", help="lifecycle stages").add_subparsers(required=True)
+    refresh = stage_cmd.add_parser(
+        "refresh", help="recompute every contact's stage (the worker does it daily)"
+    )
+    refresh.add_argument("--date", help="as of this day (YYYY-MM-DD); default: today")
+    refresh.set_defaults(func=cmd_stages_refresh)
+
+    contact_cmd = commands.add_parser("contacts", help="contacts").add_subparsers(required=True)
+    set_cmd = contact_cmd.add_parser("set", help="record her due date, baby birthday or 备孕")
+    set_cmd.add_argument("external_userid")
+    set_cmd.add_argument("--due-date")
+    set_cmd.add_argument("--birthday")
+    set_cmd.add_argument("--trying", action="store_true", help="she is trying to conceive (备孕)")
+    set_cmd.set_defaults(func=cmd_contacts_set)
 
     parse_date = commands.add_parser(
         "parse-date", help="what due date or birthday a mother's words give (JSON lines)"

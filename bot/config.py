@@ -181,6 +181,19 @@ class TagSettings(_Section):
     unknown_channel: TagName = "未知渠道"  # given when the State matches no channel
 
 
+class StageSettings(_Section):
+    """Lifecycle stage boundaries (DESIGN.md §5) and the WeCom tag group that shows them."""
+
+    tag_group: TagName = "孕育阶段"
+    mid_pregnancy_week: Annotated[int, Field(ge=8, le=20)] = 13  # 孕中期 from this week
+    late_pregnancy_week: Annotated[int, Field(ge=21, le=34)] = 28  # 孕晚期 from this week
+    newborn_days: Annotated[int, Field(ge=7, le=60)] = 28  # 新生儿期 up to this age in days
+    infant_months: Annotated[int, Field(ge=6, le=18)] = 12  # 婴儿期 up to this age in months
+    toddler_years: Annotated[int, Field(ge=2, le=6)] = 3  # 幼儿期 up to this age in years
+    overdue_days: Annotated[int, Field(ge=1, le=42)] = 14  # then ask whether the baby came
+    refresh_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:30"
+
+
 class ReportSettings(_Section):
     managers: list[str] = []
 
@@ -216,6 +229,7 @@ class Settings(_Section):
     channels: list[ChannelSettings] = []
     welcome: WelcomeSettings = WelcomeSettings()
     tags: TagSettings = TagSettings()
+    stages: StageSettings = StageSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -7,7 +7,6 @@ holding a lease, and jobs that vanished from Redis. Only one relay pass runs at 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
@@ -67,19 +66,3 @@ def _pending(runtime: Runtime, job_id: str) -> bool:
         return Job.fetch(job_id, connection=runtime.redis).get_status() in PENDING
     except NoSuchJobError:
         return False
-
-
-def run_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """The relay loop of a worker process, until `stop` is set."""
-    interval = runtime.settings.worker.relay_interval_seconds
-    failing = False
-    while not stop.wait(interval):
-        try:
-            relay_once(runtime)
-            if failing:
-                log.info("relay recovered")
-            failing = False
-        except Exception:
-            if not failing:  # log the first failure, not one per second
-                log.exception("relay pass failed; will keep trying")
-            failing = True

@@ -14,7 +14,7 @@ import threading
 from rq import SimpleWorker
 
 import handlers
-from bot import relay
+from bot import relay, ticker
 from bot import runtime as runtime_module
 from bot.runtime import QUEUE_NAMES, Runtime
 
@@ -27,11 +27,11 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
     runtime_module.install(runtime)
     relay.relay_once(runtime)  # whatever waited while no worker was running
     stop = threading.Event()
-    relay_thread = threading.Thread(
-        target=relay.run_forever, args=(runtime, stop), name="relay", daemon=True
+    ticker_thread = threading.Thread(
+        target=ticker.run_forever, args=(runtime, stop), name="ticker", daemon=True
     )
     if not burst:
-        relay_thread.start()
+        ticker_thread.start()
     worker = SimpleWorker([runtime.queue(name) for name in QUEUE_NAMES], connection=runtime.redis)
     try:
         return worker.work(

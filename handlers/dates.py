@@ -87,7 +87,7 @@ def _digits(text: str) -> str:
     return _NUMERALS.sub(convert, text)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     month_index = day.year * 12 + day.month - 1 + months
     year, month = divmod(month_index, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
@@ -127,7 +127,7 @@ def _plausible(found: Parsed, today: date) -> Parsed:
     if found.kind == DUE and not (today - MAX_PAST_DUE <= found.date <= today + MAX_AHEAD):
         return NOTHING
     if found.kind == BIRTHDAY:
-        oldest = _add_months(today, -12 * MAX_BABY_AGE_YEARS)
+        oldest = add_months(today, -12 * MAX_BABY_AGE_YEARS)
         if not (oldest <= found.date <= today):
             return NOTHING
     return found
@@ -172,7 +172,7 @@ def _countdown(text: str, today: date, *_: bool) -> Parsed | None:
     if unit == "天":
         return Parsed(DUE, today + timedelta(days=n), approximate=True)
     if unit == "个月":
-        return Parsed(DUE, _add_months(today, n), approximate=True)
+        return Parsed(DUE, add_months(today, n), approximate=True)
     return Parsed(DUE, today + timedelta(weeks=n), approximate=True)
 
 
@@ -253,13 +253,13 @@ def _day_of_month(
         return None
     kind = DUE if due_cue and not birth_cue else BIRTHDAY
     shift = {"下": 1, "上": -1}.get((match.group(1) or " ")[0], 0)
-    month_start = _add_months(today.replace(day=1), shift)
+    month_start = add_months(today.replace(day=1), shift)
     found = _valid(month_start.year, month_start.month, int(match.group(2)))
     if found and not match.group(1):  # bare 20号: the coming one for a due date, else the last
         if kind == DUE and found < today:
-            found = _add_months(found, 1)
+            found = add_months(found, 1)
         elif kind == BIRTHDAY and found > today:
-            found = _add_months(found, -1)
+            found = add_months(found, -1)
     return Parsed(kind, found) if found else None
 
 
@@ -267,7 +267,7 @@ def _month_part(text: str, today: date, due_cue: bool, birth_cue: bool, *_: bool
     next_month = re.search(r"下个?月(初|上旬|中旬|下旬|底|末|中)?", text)
     if next_month and (due_cue or "生" in text):
         day = PART_OF_MONTH.get(next_month.group(1) or "", 15)
-        return Parsed(DUE, _add_months(today.replace(day=1), 1).replace(day=day), approximate=True)
+        return Parsed(DUE, add_months(today.replace(day=1), 1).replace(day=day), approximate=True)
     year_month = re.search(r"(20\d{2})年(\d{1,2})月(份)?(初|上旬|中旬|下旬|底|末|中)?", text)
     if year_month and (due_cue or birth_cue):
         day = PART_OF_MONTH.get(year_month.group(4) or "", 15)
@@ -296,18 +296,18 @@ def _baby_age(text: str, today: date, _due: bool, birth_cue: bool, baby_cue: boo
     if re.search(r"刚?满月", text):
         return Parsed(BIRTHDAY, today - timedelta(days=30), approximate=True)
     if "半岁" in text and not re.search(r"\d岁半", text):
-        return Parsed(BIRTHDAY, _add_months(today, -6), approximate=True)
+        return Parsed(BIRTHDAY, add_months(today, -6), approximate=True)
     half = re.search(r"(\d{1,2})个半月", text)
     if half:
-        born = _add_months(today, -int(half.group(1))) - timedelta(days=15)
+        born = add_months(today, -int(half.group(1))) - timedelta(days=15)
         return Parsed(BIRTHDAY, born, approximate=True)
     match = re.search(r"(\d{1,2})岁(半)?(?:零?(\d{1,2})个?月)?", text)
     if match:
         months = int(match.group(1)) * 12 + (6 if match.group(2) else int(match.group(3) or 0))
-        return Parsed(BIRTHDAY, _add_months(today, -months), approximate=True)
+        return Parsed(BIRTHDAY, add_months(today, -months), approximate=True)
     match = re.search(r"(\d{1,2})个(多)?月(?:零?(\d{1,2})天)?", text)
     if match:
-        born = _add_months(today, -int(match.group(1)))
+        born = add_months(today, -int(match.group(1)))
         days = int(match.group(3) or (15 if match.group(2) else 0))
         return Parsed(BIRTHDAY, born - timedelta(days=days), approximate=True)
     match = re.search(r"(\d{1,3})(天|周)(?!.*[还预])", text)

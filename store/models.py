@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, Text
@@ -74,7 +74,12 @@ class Contact(SQLModel, table=True):
     channel_code: str = Field(default="", max_length=30, index=True)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)
     lost_reason: str | None = Field(default=None, max_length=64)
-    stage: str | None = Field(default=None, max_length=16)  # lifecycle stage, e.g. 孕中期
+    stage: str | None = Field(default=None, max_length=16, index=True)  # e.g. 孕中期
+    stage_since: date | None = None
+    stage_tag_id: str | None = Field(default=None, max_length=64)  # the stage tag she has in WeCom
+    due_date: date | None = None  # the pregnancy she is in now
+    baby_birthday: date | None = None  # her youngest baby
+    trying_to_conceive: bool = False  # 备孕
     added_at: datetime | None = _at()
     lost_at: datetime | None = _at()
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
@@ -141,3 +146,16 @@ class Delivery(SQLModel, table=True):
     detail: str = Field(default="", max_length=512)
     created_at: datetime = _at(nullable=False)
     finished_at: datetime | None = _at()
+
+
+class StageEvent(SQLModel, table=True):
+    """stage_entered: a contact entered a lifecycle stage on a day (the SOP engine's trigger)."""
+
+    __tablename__ = "stage_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    stage: str = Field(max_length=16, index=True)
+    previous: str | None = Field(default=None, max_length=16)
+    entered_on: date
+    created_at: datetime = _at(nullable=False)

@@ -123,3 +123,32 @@ def test_contacts_added_lost_and_back(engine, clock):
         s.commit()
         assert contacts.count_by_channel(s) == {"c1": 1}
         assert contacts.get(s, "wm1").added_at == clock.now()
+
+
+def test_upgrading_keeps_existing_rows(database_url, clock):
+    from alembic import command
+    from alembic.config import Config
+
+    from store.db import MIGRATIONS, make_engine
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.exec_driver_sql(
+            "INSERT INTO contacts (external_userid, name, avatar, gender, unionid, owner_userid,"
+            " channel_code, status, created_at, updated_at) VALUES ('wm1', '小雨', '', 2, '',"
+            " 'zhangsan', 'c1', 'new', '2026-11-22 02:00:00', '2026-11-22 02:00:00')"
+        )
+    upgrade(engine)
+    with session(engine) as s:
+        kept = contacts.get(s, "wm1")
+    assert (kept.name, kept.channel_code, kept.trying_to_conceive, kept.due_date) == (
+        "小雨",
+        "c1",
+        False,
+        None,
+    )
+    engine.dispose()

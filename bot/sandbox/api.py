@@ -103,7 +103,8 @@ async def dispatch(request: web.Request) -> web.Response:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(47001, "data format error")
     with state.lock:
-        state.calls.append(Call(path, params, body or None))
+        call = Call(path, params, body or None)
+        state.calls.append(call)
     gate = state.gate(path)
     if gate is not None:
         await asyncio.get_running_loop().run_in_executor(None, gate.wait)
@@ -124,7 +125,9 @@ async def dispatch(request: web.Request) -> web.Response:
                 state.check_token(params.get("access_token", ""))
                 result = handler(state, params, body)
         except ApiError as exc:
+            call.errcode = exc.errcode
             return _error(exc.errcode, exc.errmsg)
+        call.errcode = 0
     return web.json_response({"errcode": 0, "errmsg": "ok", **result})
 
 

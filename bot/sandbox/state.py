@@ -83,6 +83,7 @@ class Call:
     path: str
     params: dict[str, str]
     body: dict[str, Any] | None
+    errcode: int | None = None  # what the sandbox answered; None while in flight
 
 
 @dataclass
@@ -165,9 +166,10 @@ class SandboxState:
     def gate(self, path: str) -> threading.Event | None:
         return self._holds.get(path)
 
-    def calls_to(self, path: str) -> list[Call]:
+    def calls_to(self, path: str, ok: bool = False) -> list[Call]:
+        """Calls to path (only those answered errcode 0, with ok)."""
         with self.lock:
-            return [call for call in self.calls if call.path == path]
+            return [c for c in self.calls if c.path == path and (not ok or c.errcode == 0)]
 
     # contacts ------------------------------------------------------------------------------
     def befriend(

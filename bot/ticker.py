@@ -1,0 +1,52 @@
+"""The worker's ticker thread: the relay every second, and the daily stage refresh.
+
+Each duty runs under its own guard in Redis, so several workers do not repeat it: the relay
+holds a lock for its pass, the daily refresh is queued once per day (SET NX on the date).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import time
+
+from bot import relay
+from bot.runtime import BULK, Runtime
+
+log = logging.getLogger(__name__)
+
+
+def queue_daily_refresh(runtime: Runtime) -> bool:
+    """Queue today's stage refresh once, after [stages] refresh_at; True if queued now."""
+    now = runtime.clock.now()
+    if now.time() < time.fromisoformat(runtime.settings.stages.refresh_at):
+        return False
+    key = f"mombot:stages:refresh:{now.date().isoformat()}"
+    if not runtime.redis.set(key, now.isoformat(), nx=True, ex=3 * 24 * 3600):
+        return False
+    from handlers.stages import refresh_job
+
+    runtime.queue(BULK).enqueue(refresh_job, now.date().isoformat(), job_timeout=3600)
+    log.info("queued the stage refresh for %s", now.date())
+    return True
+
+
+DUTIES = (relay.relay_once, queue_daily_refresh)
+
+
+def run_forever(runtime: Runtime, stop: threading.Event) -> None:
+    """Run the duties every relay_interval_seconds until `stop` is set."""
+    interval = runtime.settings.worker.relay_interval_seconds
+    failing: set[str] = set()
+    while not stop.wait(interval):
+        for duty in DUTIES:
+            name = duty.__name__
+            try:
+                duty(runtime)
+                if name in failing:
+                    log.info("%s recovered", name)
+                failing.discard(name)
+            except Exception:
+                if name not in failing:  # log the first failure, not one per second
+                    log.exception("%s failed; will keep trying", name)
+                failing.add(name)
