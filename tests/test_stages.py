@@ -4,6 +4,7 @@ boundary, in WeCom too."""
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from bot import worker
 from bot.config import StageSettings
@@ -117,7 +118,7 @@ def test_daily_refresh_moves_exactly_who_crossed_a_boundary(runtime, sandbox, cl
     assert len(calls) == 1 and calls[0].body["external_userid"] == ids["小雨"][1]
     assert stage_tags(sandbox, ids["小雨"][1]) == [MID]  # exactly one stage tag
     with session(runtime.engine) as s:
-        events = s.query(StageEvent).filter(StageEvent.contact_id == ids["小雨"][0]).all()
+        events = s.exec(select(StageEvent).where(StageEvent.contact_id == ids["小雨"][0])).all()
     assert [(e.stage, e.previous, e.entered_on) for e in events] == [
         (EARLY, None, today),
         (MID, EARLY, today + timedelta(days=1)),
