@@ -17,6 +17,7 @@ import handlers
 from bot import relay, ticker
 from bot import runtime as runtime_module
 from bot.runtime import QUEUE_NAMES, Runtime
+from handlers import dates
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 def run(runtime: Runtime, burst: bool = False) -> bool:
     """Work until stopped (or, with burst, until the queues are empty); True if any job ran."""
     handlers.load()
+    dates.initialise()  # jieba's dictionary: once per worker process, not once per message
     runtime_module.install(runtime)
     relay.relay_once(runtime)  # whatever waited while no worker was running
     stop = threading.Event()

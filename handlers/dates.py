@@ -70,7 +70,7 @@ def initialise() -> None:
             _jieba_ready = True
 
 
-def _digits(text: str) -> str:
+def digits(text: str) -> str:
     """全角 → 半角, and Chinese numerals → Arabic digits, run by run."""
     text = unicodedata.normalize("NFKC", text)
 
@@ -100,10 +100,12 @@ def _valid(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def parse(text: str, today: date) -> Parsed:
+def parse(text: str, today: date, expect: str | None = None) -> Parsed:
+    """What the text gives; `expect` (DUE or BIRTHDAY) is what she was just asked for, and
+    decides for words that say nothing themselves ("是3月20号")."""
     initialise()
     words = set(jieba.lcut(unicodedata.normalize("NFKC", text)))
-    normal = _digits(text).replace(" ", "")
+    normal = digits(text).replace(" ", "")
     due_cue = bool(words & DUE_WORDS) or bool(re.search(r"孕\d", normal))
     birth_cue = (
         bool(words & BIRTH_WORDS)
@@ -112,6 +114,10 @@ def parse(text: str, today: date) -> Parsed:
     )
     baby_cue = bool(words & BABY_WORDS)
     future_cue = bool(re.search(r"预计|预产|还有|将|要生|快生|下个?月生|会生", normal))
+    if expect == DUE and not birth_cue:
+        due_cue = True
+    elif expect == BIRTHDAY and not due_cue:
+        birth_cue = True
     if "备孕" in normal and not re.search(r"\d", normal):
         return NOTHING
     for rule in _RULES:

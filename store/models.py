@@ -80,6 +80,7 @@ class Contact(SQLModel, table=True):
     due_date: date | None = None  # the pregnancy she is in now
     baby_birthday: date | None = None  # her youngest baby
     trying_to_conceive: bool = False  # 备孕
+    opted_out: bool = False  # 退订: no automated messages
     added_at: datetime | None = _at()
     lost_at: datetime | None = _at()
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
@@ -159,3 +160,43 @@ class StageEvent(SQLModel, table=True):
     previous: str | None = Field(default=None, max_length=16)
     entered_on: date
     created_at: datetime = _at(nullable=False)
+
+
+class KfCursor(SQLModel, table=True):
+    """Where kf/sync_msg left off, per 微信客服 account."""
+
+    __tablename__ = "kf_cursors"
+
+    open_kfid: str = Field(max_length=64, primary_key=True)
+    cursor: str = Field(default="", max_length=128)
+    updated_at: datetime = _at(nullable=False)
+
+
+class KfMessage(SQLModel, table=True):
+    """A 微信客服 message or event already handled (dedupe by msgid)."""
+
+    __tablename__ = "kf_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msgid: str = Field(max_length=128, unique=True)
+    external_userid: str = Field(default="", max_length=64, index=True)
+    origin: int = 0
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sent_at: datetime = _at(nullable=False)
+
+
+class Dialog(SQLModel, table=True):
+    """The welcome bot's conversation with one mother, resumable after a restart."""
+
+    __tablename__ = "dialogs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_userid: str = Field(max_length=64, unique=True)
+    open_kfid: str = Field(default="", max_length=64)
+    state: str = Field(default="new", max_length=16)
+    pending_kind: str | None = Field(default=None, max_length=16)
+    pending_date: date | None = None
+    failures: int = 0
+    last_customer_at: datetime | None = _at()  # opens the 48 h window
+    replies_in_window: int = 0  # at most 5 per customer message
+    updated_at: datetime = _at(nullable=False)

@@ -63,3 +63,10 @@ def test_more_forms(text, kind, expected, approximate):
 def test_pregnancy_months_are_flagged_vague():
     assert parse("孕6个月", date(2026, 11, 22)).vague_months
     assert not parse("孕24周", date(2026, 11, 22)).vague_months
+
+
+def test_what_she_was_asked_decides_bare_dates():
+    today = date(2026, 11, 22)
+    assert parse("是3月20号", today).kind == "none"
+    assert parse("是3月20号", today, expect="due_date").as_json()["date"] == "2027-03-20"
+    assert parse("3月20号", today, expect="birthday").as_json()["date"] == "2026-03-20"

@@ -131,6 +131,21 @@ async def dispatch(request: web.Request) -> web.Response:
     return web.json_response({"errcode": 0, "errmsg": "ok", **result})
 
 
+@endpoint("kf/sync_msg")
+def kf_sync_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.kf_sync(body)
+
+
+@endpoint("kf/send_msg")
+def kf_send_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.kf_send(body)
+
+
+@endpoint("kf/send_msg_on_event")
+def kf_send_msg_on_event(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+    return state.kf_send_on_event(body)
+
+
 def _upload(state: SandboxState, params: dict[str, str], body: dict) -> dict:
     data = body.get("_media", b"")
     if params.get("type") not in {"image", "voice", "video", "file"} or not data:

@@ -20,6 +20,9 @@ from bot.clock import Clock
 TOKEN_TTL = 7200
 WELCOME_WINDOW = timedelta(seconds=20)
 MESSAGE_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
+KF_WINDOW = timedelta(hours=48)
+KF_REPLIES_PER_MESSAGE = 5
+KF_TOKEN_TTL = timedelta(minutes=10)
 
 
 class ApiError(Exception):
@@ -114,6 +117,11 @@ class SandboxState:
         self.messages: list[AppMessage] = []
         self.media: dict[str, bytes] = {}
         self.kf_links: dict[str, str] = {}
+        self.kf_log: list[dict[str, Any]] = []  # what kf/sync_msg hands out, in order
+        self.kf_tokens: dict[str, tuple[str, datetime]] = {}
+        self.kf_sent: list[dict[str, Any]] = []  # what the bot said to mothers
+        self.kf_windows: dict[tuple[str, str], list] = {}  # → [last customer msg, replies]
+        self.kf_welcome_codes: dict[str, list] = {}  # → [open_kfid, external_userid, used]
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._holds: dict[str, threading.Event] = {}
@@ -334,3 +342,82 @@ class SandboxState:
                 for f in follows
             ],
         }
+
+    # 微信客服 (kf) ----------------------------------------------------------------------------
+    def _kf_callback(self, open_kfid: str) -> dict[str, Any]:
+        token = "ENC" + secrets.token_urlsafe(24)
+        self.kf_tokens[token] = (open_kfid, self.clock.now())
+        return {"ToUserName": self.corp_id, "CreateTime": int(self.clock.now().timestamp()),
+                "MsgType": "event", "Event": "kf_msg_or_event", "Token": token,
+                "OpenKfId": open_kfid}  # fmt: skip
+
+    def kf_customer_says(self, open_kfid: str, external_userid: str, text: str) -> dict[str, Any]:
+        """A mother writes to the bot; returns the kf_msg_or_event callback WeCom would send."""
+        with self.lock:
+            now = self.clock.now()
+            self.kf_log.append({
+                "msgid": "msg" + secrets.token_hex(12), "open_kfid": open_kfid,
+                "external_userid": external_userid, "send_time": int(now.timestamp()),
+                "origin": 3, "msgtype": "text", "text": {"content": text},
+            })  # fmt: skip
+            self.kf_windows[(open_kfid, external_userid)] = [now, 0]
+            return self._kf_callback(open_kfid)
+
+    def kf_enter_session(
+        self, open_kfid: str, external_userid: str, scene_param: str = ""
+    ) -> dict[str, Any]:
+        """A mother opens the bot (e.g. from the welcome link); returns the callback."""
+        with self.lock:
+            code = secrets.token_urlsafe(12)
+            self.kf_welcome_codes[code] = [open_kfid, external_userid, False]
+            self.kf_log.append({
+                "msgid": "evt" + secrets.token_hex(12), "open_kfid": open_kfid,
+                "external_userid": external_userid,
+                "send_time": int(self.clock.now().timestamp()), "origin": 4, "msgtype": "event",
+                "event": {"event_type": "enter_session", "open_kfid": open_kfid,
+                          "external_userid": external_userid, "scene": "welcome",
+                          "scene_param": scene_param, "welcome_code": code},
+            })  # fmt: skip
+            return self._kf_callback(open_kfid)
+
+    def kf_sync(self, body: dict[str, Any]) -> dict[str, Any]:
+        open_kfid = str(body.get("open_kfid", ""))
+        token = body.get("token")
+        if token is not None:
+            issued = self.kf_tokens.get(str(token))
+            if issued is None or issued[0] != open_kfid:
+                raise ApiError(95007, "invalid msg token")
+            if self.clock.now() - issued[1] > KF_TOKEN_TTL:
+                raise ApiError(95007, "msg token expired")
+        limit = int(body.get("limit", 1000))
+        if not 1 <= limit <= 1000:
+            raise ApiError(44004, "limit must be 1 to 1000")
+        start = int(body.get("cursor") or 0)
+        mine = [m for m in self.kf_log if m["open_kfid"] == open_kfid]
+        page = mine[start : start + limit]
+        return {"next_cursor": str(start + len(page)), "has_more": int(start + limit < len(mine)),
+                "msg_list": page}  # fmt: skip
+
+    def kf_send(self, body: dict[str, Any]) -> dict[str, Any]:
+        key = (str(body.get("open_kfid", "")), str(body.get("touser", "")))
+        window = self.kf_windows.get(key)
+        if window is None or self.clock.now() - window[0] > KF_WINDOW:
+            raise ApiError(95026, "no customer message in the last 48 hours")
+        if window[1] >= KF_REPLIES_PER_MESSAGE:
+            raise ApiError(95027, "at most 5 messages per customer message")
+        window[1] += 1
+        self.kf_sent.append({**body, "at": self.clock.now()})
+        return {"msgid": secrets.token_hex(8)}
+
+    def kf_send_on_event(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = self.kf_welcome_codes.get(str(body.get("code", "")))
+        if code is None or code[2]:
+            raise ApiError(95014, "invalid or used welcome code")
+        code[2] = True
+        self.kf_sent.append({**body, "touser": code[1], "open_kfid": code[0],
+                             "at": self.clock.now()})  # fmt: skip
+        return {"msgid": secrets.token_hex(8)}
+
+    def kf_said_to(self, external_userid: str) -> list[str]:
+        with self.lock:
+            return [m["text"]["content"] for m in self.kf_sent if m["touser"] == external_userid]

@@ -1,0 +1,50 @@
+"""微信客服: the sync cursor per account, messages already handled, and dialogs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from store.models import Dialog, KfCursor, KfMessage
+
+
+def cursor(session: Session, open_kfid: str) -> str:
+    row = session.get(KfCursor, open_kfid)
+    return row.cursor if row else ""
+
+
+def save_cursor(session: Session, open_kfid: str, value: str, now: datetime) -> None:
+    row = session.get(KfCursor, open_kfid) or KfCursor(open_kfid=open_kfid, updated_at=now)
+    row.cursor, row.updated_at = value, now
+    session.add(row)
+
+
+def first_sight(session: Session, message: dict, now: datetime) -> bool:
+    """Record a synced message; False if its msgid was handled before."""
+    connection = session.connection()
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        maker(KfMessage.__table__)
+        .values(
+            msgid=message["msgid"],
+            external_userid=message.get("external_userid", ""),
+            origin=int(message.get("origin", 0)),
+            body=json.dumps(message, ensure_ascii=False),
+            sent_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["msgid"])
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def dialog(session: Session, external_userid: str, open_kfid: str, now: datetime) -> Dialog:
+    found = session.exec(select(Dialog).where(Dialog.external_userid == external_userid)).first()
+    if found is None:
+        found = Dialog(external_userid=external_userid, open_kfid=open_kfid, updated_at=now)
+        session.add(found)
+        session.flush()
+    return found

@@ -1,0 +1,160 @@
+"""The welcome bot (微信客服) end to end through the sandbox: a mother from greeting to a
+confirmed due date, corrections, births, hand-overs, opt-outs, and WeCom's rules."""
+
+from datetime import date
+
+import pytest
+
+from bot import worker
+from store import contacts
+from store.db import session
+from tests.flows import added, deliver, reconfigure, settings_data
+
+KF = "wkBOT"
+
+
+@pytest.fixture
+def bot(runtime, sandbox):
+    data = settings_data(runtime)
+    data["wecom"]["kf_open_kfid"] = KF
+    data["report"] = {"managers": ["wangwu"]}
+    reconfigure(runtime, data)
+    return runtime
+
+
+def chat(runtime, sandbox, external_userid, text):
+    deliver(runtime, sandbox.state.kf_customer_says(KF, external_userid, text))
+    worker.run(runtime, burst=True)
+    said = sandbox.state.kf_said_to(external_userid)
+    return said[-1] if said else None
+
+
+def her(runtime, external_userid):
+    with session(runtime.engine) as s:
+        return contacts.get(s, external_userid)
+
+
+def stage_tags(sandbox, external_userid):
+    from handlers.stages import STAGES
+
+    return [t for t in sandbox.state.tag_names("zhangsan", external_userid) if t in STAGES]
+
+
+def mother(runtime, sandbox):
+    """She adds her advisor from a channel code, then opens the bot from the welcome link."""
+    follow, fields = added(sandbox.state)
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    link = sandbox.state.welcomes[-1].attachments[-1]["link"]["url"]
+    assert "scene_param=" in link
+    deliver(
+        runtime,
+        sandbox.state.kf_enter_session(KF, follow.external_userid, "c=xhs-diaper&u=zhangsan"),
+    )
+    worker.run(runtime, burst=True)
+    return follow.external_userid
+
+
+def test_from_hello_to_a_confirmed_due_date_and_her_stage_tag(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert sandbox.state.kf_said_to(ext) == [
+        "你好呀，我是孕育小助手～为了给你推送合适的内容，想先了解一下：你现在是在备孕、已经怀孕，"
+        "还是宝宝已经出生啦？"
+    ]
+    assert (
+        chat(bot, sandbox, ext, "怀孕了")
+        == "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"
+    )
+    assert chat(bot, sandbox, ext, "预产期是明年3月15号") == (
+        "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？"
+    )
+    assert chat(bot, sandbox, ext, "对") == (
+        "已记下！你现在处于孕中期，接下来我会按阶段给你推送实用的内容，有问题随时问我～"
+    )
+    assert her(bot, ext).due_date == date(2027, 3, 15)
+    assert stage_tags(sandbox, ext) == ["孕中期"]
+
+
+def test_a_correction_changes_the_date(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "预产期是明年3月15号")
+    assert chat(bot, sandbox, ext, "不对，是3月20号") == (
+        "好的，预产期是2027年3月20日，现在孕23周+1天，对吗？"
+    )
+    chat(bot, sandbox, ext, "是的")
+    assert her(bot, ext).due_date == date(2027, 3, 20)
+
+
+def test_a_birthday_moves_her_from_late_pregnancy_to_newborn(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "预产期12月5号")
+    chat(bot, sandbox, ext, "对")
+    assert stage_tags(sandbox, ext) == ["孕晚期"]
+    assert chat(bot, sandbox, ext, "宝宝昨天出生了") == (
+        "好的，宝宝生日是2026年11月21日，现在1天，对吗？"
+    )
+    chat(bot, sandbox, ext, "对的")
+    assert her(bot, ext).stage == "新生儿期"
+    assert stage_tags(sandbox, ext) == ["新生儿期"]
+
+
+def test_pregnancy_months_turn_into_a_question(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "孕6个月") == (
+        "孕6个月大约是孕21–26周，能告诉我具体是孕几周，或者预产期是哪天吗？"
+    )
+    assert her(bot, ext).due_date is None
+
+
+def test_asking_for_a_person_hands_over_with_a_summary(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "我要人工") == "好的，已经请张顾问尽快联系你，请稍等～"
+    (notice,) = sandbox.state.delivered_to("zhangsan")
+    assert notice.startswith("微信客服转人工：客户「小雨」请求人工服务。\n她说：我要人工")
+
+
+def test_two_answers_it_cannot_read_hand_over(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "怀孕了")
+    assert chat(bot, sandbox, ext, "嗯嗯啊") == (
+        "抱歉，我没太看明白～可以告诉我预产期（比如“预产期3月15日”），或者宝宝的生日吗？"
+    )
+    assert chat(bot, sandbox, ext, "哈哈") == "好的，已经请张顾问尽快联系你，请稍等～"
+    assert "两次回答机器人都没能识别" in sandbox.state.delivered_to("zhangsan")[0]
+
+
+def test_opt_out_is_recorded(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "不要再发了").startswith("好的，已为你退订自动推送")
+    assert her(bot, ext).opted_out
+
+
+def test_each_message_is_handled_once_whatever_the_events(bot, sandbox):
+    ext = mother(bot, sandbox)
+    first = sandbox.state.kf_customer_says(KF, ext, "怀孕了")
+    second = sandbox.state.kf_customer_says(KF, ext, "预产期是明年3月15号")
+    deliver(bot, second)  # the later event arrives first and syncs both messages
+    deliver(bot, first)
+    deliver(bot, second)  # and WeCom retries one
+    worker.run(bot, burst=True)
+    assert sandbox.state.kf_said_to(ext)[1:] == [
+        "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～",
+        "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？",
+    ]
+
+
+def test_when_wecom_refuses_a_reply_the_advisor_follows_up(bot, sandbox):
+    ext = mother(bot, sandbox)
+    sandbox.state.fail_next("kf/send_msg", 95026)
+    assert chat(bot, sandbox, ext, "怀孕了") is not None  # only the greeting so far
+    assert len(sandbox.state.kf_said_to(ext)) == 1
+    (notice,) = sandbox.state.delivered_to("zhangsan")
+    assert notice.startswith("请跟进：机器人已无法在微信客服里回复客户「小雨」")
+
+
+def test_a_mother_first_seen_by_the_bot_is_a_lead_without_owner(bot, sandbox):
+    assert chat(bot, sandbox, "wmNEW", "你好").startswith("你好呀，我是孕育小助手")
+    lead = her(bot, "wmNEW")
+    assert lead is not None and lead.owner_userid == ""
+    chat(bot, sandbox, "wmNEW", "我要找顾问")
+    assert sandbox.state.delivered_to("wangwu")  # no owner: the managers are told
