@@ -152,3 +152,37 @@ def _ask_advisor(ctx: Context, contact: Contact, text: str, key: str) -> None:
     )
     for userid in dialog.responsible(ctx, contact):
         staff.notify(ctx, f"{key}:followup:{userid}", userid, note)
+
+
+ASK_IF_BORN = (
+    "预产期已经过去一段时间啦，宝宝出生了吗？如果已经出生，告诉我宝宝的生日，我给你换成育儿内容～"
+)
+
+
+def ask_if_born(*contact_ids: int) -> int:
+    """rq job (queued by the stage refresh): her due date is long past and no birthday is
+    known. Ask her in the bot if its window is open, else ask her advisor; once per due date."""
+    from bot import runtime as runtime_module
+    from store.db import session
+
+    runtime = runtime_module.current()
+    asked = 0
+    with session(runtime.engine) as s:
+        ctx = Context(s, runtime)
+        for contact_id in contact_ids:
+            contact = s.get(Contact, contact_id)
+            if contact is None or contact.baby_birthday or not contact.due_date:
+                continue
+            key = f"ask-born:{contact.id}:{contact.due_date.isoformat()}"
+            talk = kf_store.find_dialog(s, contact.external_userid)
+            if talk is not None and window_open(ctx, talk):
+                say(ctx, contact, talk, ASK_IF_BORN, key)
+            else:
+                name = contact.name or "未命名客户"
+                due = contact.due_date
+                note = f"客户「{name}」预产期（{due}）已过，还没登记宝宝出生，请联系确认。"
+                for userid in dialog.responsible(ctx, contact):
+                    staff.notify(ctx, f"{key}:{userid}", userid, note)
+            s.commit()
+            asked += 1
+    return asked

@@ -127,6 +127,12 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
                 key = new or "（无）"
                 report.changed[key] = report.changed.get(key, 0) + 1
     report.tag_jobs = queue_tag_sync(runtime, changed_ids)
+    if report.overdue:
+        from handlers.kf import ask_if_born
+
+        queue = runtime.queue(BULK)
+        for start in range(0, len(report.overdue), TAG_JOB_SIZE):
+            queue.enqueue(ask_if_born, *report.overdue[start : start + TAG_JOB_SIZE])
     log.info("stages refreshed for %s: %d contacts, %d changed", day, report.contacts,
              len(changed_ids))  # fmt: skip
     return report

@@ -41,8 +41,12 @@ def first_sight(session: Session, message: dict, now: datetime) -> bool:
     return connection.execute(statement).rowcount == 1
 
 
+def find_dialog(session: Session, external_userid: str) -> Dialog | None:
+    return session.exec(select(Dialog).where(Dialog.external_userid == external_userid)).first()
+
+
 def dialog(session: Session, external_userid: str, open_kfid: str, now: datetime) -> Dialog:
-    found = session.exec(select(Dialog).where(Dialog.external_userid == external_userid)).first()
+    found = find_dialog(session, external_userid)
     if found is None:
         found = Dialog(external_userid=external_userid, open_kfid=open_kfid, updated_at=now)
         session.add(found)

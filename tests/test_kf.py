@@ -158,3 +158,31 @@ def test_a_mother_first_seen_by_the_bot_is_a_lead_without_owner(bot, sandbox):
     assert lead is not None and lead.owner_userid == ""
     chat(bot, sandbox, "wmNEW", "我要找顾问")
     assert sandbox.state.delivered_to("wangwu")  # no owner: the managers are told
+
+
+def test_long_past_due_date_makes_the_bot_ask_whether_the_baby_came(bot, sandbox, clock):
+    from handlers import stages
+
+    chatty = mother(bot, sandbox)
+    chat(bot, sandbox, chatty, "预产期12月5号")
+    chat(bot, sandbox, chatty, "对")
+    quiet_follow, fields = added(sandbox.state, "阿敏")
+    deliver(bot, fields)
+    worker.run(bot, burst=True)
+    with session(bot.engine) as s:
+        quiet = contacts.get(s, quiet_follow.external_userid)
+        quiet.due_date = date(2026, 12, 5)
+        s.add(quiet)
+        s.commit()
+    clock.advance(days=28)  # 2026-12-20: 15 days past the due date
+    chat(bot, sandbox, chatty, "在吗")  # she wrote today: the bot may ask her itself
+    for _ in range(2):  # two daily refreshes: asked once
+        report = stages.refresh(bot, clock.now().date())
+        worker.run(bot, burst=True)
+    assert len(report.overdue) == 2
+    assert sandbox.state.kf_said_to(chatty)[-1].startswith(
+        "预产期已经过去一段时间啦，宝宝出生了吗？"
+    )
+    notices = [n for n in sandbox.state.delivered_to("zhangsan") if "还没登记宝宝出生" in n]
+    assert notices == ["客户「阿敏」预产期（2026-12-05）已过，还没登记宝宝出生，请联系确认。"]
+    assert sum("宝宝出生了吗" in m for m in sandbox.state.kf_said_to(chatty)) == 1
