@@ -156,7 +156,7 @@ def test_unknown_state_gets_the_default_welcome_and_tag(runtime, sandbox, caplog
     deliver(runtime, fields)
     run(runtime)
     (welcome,) = sandbox.state.welcomes
-    assert welcome.text.startswith("你好小雨，我是你的专属顾问张顾问")
+    assert welcome.text.startswith("你好小雨，我是张顾问，你的专属育儿顾问")
     assert sandbox.state.tag_names("zhangsan", follow.external_userid) == ["未知渠道"]
     assert "unknown channel code 'tiktok-x'" in caplog.text
 
