@@ -169,7 +169,10 @@ class WelcomeSettings(_Section):
     """The first message after she adds an advisor. {name}: her WeChat name; {advisor}: the
     advisor's name."""
 
-    default: str = "你好{name}，我是{advisor}，你的专属育儿顾问，很高兴认识你！孕育路上有任何问题都可以随时问我。"
+    default: str = (
+        "你好{name}，我是{advisor}，你的专属育儿顾问，很高兴认识你！"
+        "孕育路上有任何问题都可以随时问我。"
+    )
     # When [wecom] kf_open_kfid is set, a link to the welcome bot is attached with this title.
     kf_invite: Annotated[str, Field(max_length=128)] = "告诉我预产期或宝宝生日，领取专属孕育指南"
 
