@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=48)
 REPLIES_PER_MESSAGE = 5
 PAGE = 1000
+STALE_TOKEN = 95007
 
 
 @on("event", "kf_msg_or_event")
@@ -34,12 +35,18 @@ def kf_event(event: KfEvent, ctx: Context) -> None:
     open_kfid = event.open_kfid or ctx.settings.wecom.kf_open_kfid
     lock = ctx.runtime.redis.lock(f"mombot:kf:sync:{open_kfid}", timeout=300, blocking_timeout=120)
     with lock:
-        cursor = kf_store.cursor(ctx.session, open_kfid)
+        cursor, token = kf_store.cursor(ctx.session, open_kfid), event.token
         while True:
-            body = {"token": event.token, "open_kfid": open_kfid, "limit": PAGE}
-            if cursor:
-                body["cursor"] = cursor
-            page = ctx.wecom("kf").post("kf/sync_msg", json=body)
+            body = {"open_kfid": open_kfid, "limit": PAGE}
+            body.update({"token": token} if token else {})
+            body.update({"cursor": cursor} if cursor else {})
+            try:
+                page = ctx.wecom("kf").post("kf/sync_msg", json=body)
+            except WeComError as exc:
+                if exc.errcode != STALE_TOKEN or not token:
+                    raise
+                token = ""  # handled after the token's 10 minutes: sync without it
+                continue
             for message in page.get("msg_list", []):
                 _handle(ctx, open_kfid, message)
             cursor = page.get("next_cursor", cursor)

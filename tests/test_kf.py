@@ -186,3 +186,15 @@ def test_long_past_due_date_makes_the_bot_ask_whether_the_baby_came(bot, sandbox
     notices = [n for n in sandbox.state.delivered_to("zhangsan") if "还没登记宝宝出生" in n]
     assert notices == ["客户「阿敏」预产期（2026-12-05）已过，还没登记宝宝出生，请联系确认。"]
     assert sum("宝宝出生了吗" in m for m in sandbox.state.kf_said_to(chatty)) == 1
+
+
+def test_a_stale_event_token_does_not_lose_messages(bot, sandbox, clock):
+    ext = mother(bot, sandbox)
+    callback = sandbox.state.kf_customer_says(KF, ext, "怀孕了")
+    deliver(bot, callback)
+    clock.advance(minutes=11)  # the worker gets to it after the token's 10 minutes
+    worker.run(bot, burst=True)
+    assert (
+        sandbox.state.kf_said_to(ext)[-1]
+        == "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"
+    )
