@@ -15,68 +15,17 @@ from aiohttp import web
 from bot.sandbox.state import ApiError, Call, SandboxState
 
 Endpoint = Callable[[SandboxState, dict[str, str], dict[str, Any]], dict[str, Any]]
-ENDPOINTS: dict[str, Endpoint] = {}
 STATE = web.AppKey("state", SandboxState)
 
 
-def endpoint(path: str) -> Callable[[Endpoint], Endpoint]:
-    def register(function: Endpoint) -> Endpoint:
-        ENDPOINTS[path] = function
-        return function
-
-    return register
-
-
-@endpoint("externalcontact/get")
-def externalcontact_get(state: SandboxState, params: dict[str, str], _body: dict) -> dict:
-    return state.external_contact(params.get("external_userid", ""))
-
-
-@endpoint("user/get")
-def user_get(state: SandboxState, params: dict[str, str], _body: dict) -> dict:
+def _user_get(state: SandboxState, params: dict[str, str], _body: dict) -> dict:
     userid = params.get("userid", "")
     if userid not in state.users:
         raise ApiError(60111, "userid not found")
     return {"userid": userid, "name": state.users[userid], "status": 1}
 
 
-@endpoint("externalcontact/get_corp_tag_list")
-def get_corp_tag_list(state: SandboxState, _params: dict[str, str], _body: dict) -> dict:
-    return {"tag_group": state.tag_groups}
-
-
-@endpoint("externalcontact/add_corp_tag")
-def add_corp_tag(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.add_corp_tags(body)
-
-
-@endpoint("externalcontact/mark_tag")
-def mark_tag(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.mark_tag(body)
-
-
-@endpoint("externalcontact/add_contact_way")
-def add_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.add_contact_way(body)
-
-
-@endpoint("externalcontact/update_contact_way")
-def update_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.update_contact_way(body)
-
-
-@endpoint("externalcontact/send_welcome_msg")
-def send_welcome_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.send_welcome(body)
-
-
-@endpoint("message/send")
-def message_send(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.send_app_message(body)
-
-
-@endpoint("kf/add_contact_way")
-def kf_add_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
+def _kf_add_contact_way(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
     open_kfid = str(body.get("open_kfid", ""))
     if not open_kfid:
         raise ApiError(95000, "invalid open_kfid")
@@ -84,6 +33,30 @@ def kf_add_contact_way(state: SandboxState, _params: dict[str, str], body: dict)
         open_kfid, f"https://work.weixin.qq.com/kfid/{open_kfid}?enc_scene={body.get('scene', '')}"
     )
     return {"url": url}
+
+
+def _body(method: Callable[[SandboxState, dict], dict]) -> Endpoint:
+    """An endpoint that only reads the JSON body."""
+    return lambda state, _params, body: method(state, body)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "externalcontact/get": lambda state, params, _body: state.external_contact(
+        params.get("external_userid", "")
+    ),
+    "user/get": _user_get,
+    "externalcontact/get_corp_tag_list": lambda state, _p, _b: {"tag_group": state.tag_groups},
+    "externalcontact/add_corp_tag": _body(SandboxState.add_corp_tags),
+    "externalcontact/mark_tag": _body(SandboxState.mark_tag),
+    "externalcontact/add_contact_way": _body(SandboxState.add_contact_way),
+    "externalcontact/update_contact_way": _body(SandboxState.update_contact_way),
+    "externalcontact/send_welcome_msg": _body(SandboxState.send_welcome),
+    "message/send": _body(SandboxState.send_app_message),
+    "kf/add_contact_way": _kf_add_contact_way,
+    "kf/sync_msg": _body(SandboxState.kf_sync),
+    "kf/send_msg": _body(SandboxState.kf_send),
+    "kf/send_msg_on_event": _body(SandboxState.kf_send_on_event),
+}
 
 
 async def dispatch(request: web.Request) -> web.Response:
@@ -129,21 +102,6 @@ async def dispatch(request: web.Request) -> web.Response:
             return _error(exc.errcode, exc.errmsg)
         call.errcode = 0
     return web.json_response({"errcode": 0, "errmsg": "ok", **result})
-
-
-@endpoint("kf/sync_msg")
-def kf_sync_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.kf_sync(body)
-
-
-@endpoint("kf/send_msg")
-def kf_send_msg(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.kf_send(body)
-
-
-@endpoint("kf/send_msg_on_event")
-def kf_send_msg_on_event(state: SandboxState, _params: dict[str, str], body: dict) -> dict:
-    return state.kf_send_on_event(body)
 
 
 def _upload(state: SandboxState, params: dict[str, str], body: dict) -> dict:
