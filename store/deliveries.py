@@ -43,7 +43,3 @@ def finish(session: Session, key: str, status: DeliveryStatus, detail: str, now:
 
 def get(session: Session, key: str) -> Delivery | None:
     return session.exec(select(Delivery).where(Delivery.key == key)).first()
-
-
-def by_kind(session: Session, kind: str) -> list[Delivery]:
-    return list(session.exec(select(Delivery).where(Delivery.kind == kind).order_by(Delivery.id)))
