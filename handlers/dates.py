@@ -325,17 +325,28 @@ def _baby_age(text: str, today: date, _due: bool, birth_cue: bool, baby_cue: boo
     return None
 
 
-def _relative_day(text: str, today: date, _due: bool, birth_cue: bool, *_: bool) -> Parsed | None:
-    if not birth_cue:
+_DAY_WORDS = {"大前天": -3, "前天": -2, "昨天": -1, "今天": 0, "明天": 1, "后天": 2, "大后天": 3}
+_WEEK_WORDS = {"上上": -2, "上": -1, "这": 0, "本": 0, "下": 1, "下下": 2}
+
+
+def _relative_day(
+    text: str, today: date, due_cue: bool, birth_cue: bool, *_: bool
+) -> Parsed | None:
+    """昨天, 上周五 (a birth) or 明天, 下周三 (a due date)."""
+    if not (due_cue or birth_cue):
         return None
-    for word, offset in (("前天", -2), ("昨天", -1), ("今天", 0)):
-        if word in text:
-            return Parsed(BIRTHDAY, today + timedelta(days=offset))
-    match = re.search(r"(上上|上|这|本)(?:周|星期|礼拜)([1-7日天])", text)
+    kind = BIRTHDAY if birth_cue else DUE
+    for word, offset in sorted(_DAY_WORDS.items(), key=lambda item: -len(item[0])):
+        if word in text and (offset <= 0) == (kind == BIRTHDAY):
+            return Parsed(kind, today + timedelta(days=offset))
+    match = re.search(r"(上上|下下|上|下|这|本)(?:个)?(?:周|星期|礼拜)([1-7日天])", text)
     if match:
-        weeks_back = {"上上": 2, "上": 1, "这": 0, "本": 0}[match.group(1)]
-        monday = today - timedelta(days=today.weekday(), weeks=weeks_back)
-        return Parsed(BIRTHDAY, monday + timedelta(days=WEEKDAYS[match.group(2)]))
+        monday = (
+            today - timedelta(days=today.weekday()) + timedelta(weeks=_WEEK_WORDS[match.group(1)])
+        )
+        found = monday + timedelta(days=WEEKDAYS[match.group(2)])
+        if (found <= today) == (kind == BIRTHDAY):
+            return Parsed(kind, found)
     return None
 
 

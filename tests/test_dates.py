@@ -51,6 +51,11 @@ MORE = [
     ("宝宝2030年出生", "none", None, False),  # a birthday in the future
     ("宝宝出生在2019年3月1日", "none", None, False),  # more than six years back
     ("孕晚期了", "none", None, False),
+    ("预产期在下周三", "due_date", "2026-11-25", False),
+    ("预产期就是明天", "due_date", "2026-11-23", False),
+    ("27年3月15日预产期", "due_date", "2027-03-15", False),
+    ("宝宝九个多月", "birthday", "2026-02-07", True),
+    ("八月份生的", "birthday", "2026-08-15", True),
 ]
 
 
