@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import logging
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,13 +76,13 @@ def stop_embedded(data_dir: Path) -> bool:
 
 
 def _socket_path(data_dir: Path) -> Path:
+    """data_dir/redis.sock, or, when that path is too long for a unix socket, a name in the
+    temp folder derived from data_dir (so every process with this data_dir finds it)."""
     path = data_dir.resolve() / SOCKET_NAME
-    if len(str(path)) > MAX_SOCKET_PATH:
-        raise RedisStartError(
-            f"data_dir is too deep for a unix socket ({path}); use a shorter data_dir "
-            "or set [redis] url"
-        )
-    return path
+    if len(str(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mombot-redis-{digest}.sock"
 
 
 def _alive(client: redis.Redis) -> bool:
@@ -105,7 +107,7 @@ def _start(data_dir: Path) -> None:
     command = [
         str(_binary()),
         "--port", "0",
-        "--unixsocket", str(data_dir / SOCKET_NAME),
+        "--unixsocket", str(_socket_path(data_dir)),
         "--unixsocketperm", "700",
         "--dir", str(data_dir),
         "--appendonly", "yes",
