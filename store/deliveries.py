@@ -28,8 +28,10 @@ def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> 
         .values(key=key, kind=kind, target=target, status=DeliveryStatus.PENDING, detail="",
                 created_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(T.c.id)
     )  # fmt: skip
-    claimed = connection.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: PostgreSQL's rowcount is not reliable for INSERT … RETURNING
+    claimed = connection.execute(statement).scalar() is not None
     session.commit()
     return claimed
 

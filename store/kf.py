@@ -37,8 +37,9 @@ def first_sight(session: Session, message: dict, now: datetime) -> bool:
             sent_at=now,
         )
         .on_conflict_do_nothing(index_elements=["msgid"])
+        .returning(KfMessage.__table__.c.id)
     )
-    return connection.execute(statement).rowcount == 1
+    return connection.execute(statement).scalar() is not None
 
 
 def find_dialog(session: Session, external_userid: str) -> Dialog | None:

@@ -134,8 +134,9 @@ def sandbox(clock):
 
 
 @pytest.fixture
-def runtime(tmp_path, redis_server, redis, sandbox, clock):
-    """Everything wired as in production: SQLite, a real Redis, the sandbox, a manual clock."""
+def runtime(tmp_path, database_url, redis_server, redis, sandbox, clock):
+    """Everything wired as in production: SQLite or PostgreSQL, a real Redis, the sandbox,
+    a manual clock."""
     from bot import runtime as runtime_module
 
     settings = make_settings(
@@ -143,6 +144,7 @@ def runtime(tmp_path, redis_server, redis, sandbox, clock):
         redis={"url": redis_server.url},
         wecom={"api_base": sandbox.url},
         channels=CHANNELS,
+        database={"url": database_url},
     )
     rt = runtime_module.build(settings, clock)
     runtime_module.install(rt)
