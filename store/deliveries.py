@@ -30,7 +30,7 @@ def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> 
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(T.c.id)
     )  # fmt: skip
-    # RETURNING, not rowcount: PostgreSQL's rowcount is not reliable for INSERT … RETURNING
+    # a returned id says it was inserted; rowcount did not, on PostgreSQL (tests on both)
     claimed = connection.execute(statement).scalar() is not None
     session.commit()
     return claimed
