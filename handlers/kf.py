@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=48)
 REPLIES_PER_MESSAGE = 5
 PAGE = 1000
+SYNC_HORIZON = timedelta(days=3)
 STALE_TOKEN = 95007
 
 
@@ -56,8 +57,16 @@ def kf_event(event: KfEvent, ctx: Context) -> None:
                 break
 
 
+def _sent_at(ctx: Context, message: dict) -> datetime:
+    """When she wrote it; a send_time older than sync_msg ever returns (3 days), or in the
+    future, is a skewed clock or a replayed sample: then now."""
+    now = ctx.clock.now()
+    sent = datetime.fromtimestamp(int(message.get("send_time") or 0), UTC)
+    return sent if now - SYNC_HORIZON <= sent <= now + timedelta(minutes=5) else now
+
+
 def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
-    sent_at = datetime.fromtimestamp(int(message.get("send_time", 0)), UTC)
+    sent_at = _sent_at(ctx, message)
     if not kf_store.first_sight(ctx.session, message, sent_at):
         ctx.session.rollback()
         return

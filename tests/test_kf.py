@@ -198,3 +198,24 @@ def test_a_stale_event_token_does_not_lose_messages(bot, sandbox, clock):
         sandbox.state.kf_said_to(ext)[-1]
         == "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"
     )
+
+
+def test_the_shared_sample_sync_is_answered(bot, sandbox):
+    """shared/wecom/kf_sync_msg_response.json as WeCom would hand it out (send_time of 2021)."""
+    import json
+
+    from tests.conftest import SHARED
+
+    sample = json.loads((SHARED / "wecom" / "kf_sync_msg_response.json").read_text("utf-8"))
+    callback = sandbox.state.kf_customer_says(KF, "wmSAMPLE", "placeholder")
+    sandbox.state.kf_log[-1:] = [{**m, "open_kfid": KF} for m in sample["msg_list"]]
+    sandbox.state.kf_windows[(KF, sample["msg_list"][0]["external_userid"])] = [
+        sandbox.state.clock.now(),
+        0,
+    ]
+    deliver(bot, callback)
+    worker.run(bot, burst=True)
+    ext = sample["msg_list"][0]["external_userid"]
+    said = sandbox.state.kf_said_to(ext)
+    assert said[0] == "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？"
+    assert her(bot, ext).channel_code == "xhs-diaper"  # from the enter_session scene_param
