@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -13,6 +14,7 @@ from bot import config, logs
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
 from bot.text import display_width, pad
+from sop.playbook import PlaybookError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -200,6 +202,35 @@ def cmd_contacts_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playbooks(args: argparse.Namespace):
+    from pathlib import Path
+
+    from sop import playbook
+
+    folder = config.load(args.config).sop.playbooks if not args.playbooks else args.playbooks
+    return playbook.load(Path(folder) if folder else None)
+
+
+def cmd_sop_list(args: argparse.Namespace) -> int:
+    for sop in _playbooks(args):
+        trigger = sop.trigger
+        detail = trigger.stage or trigger.channel or trigger.tag or trigger.anchor or trigger.every
+        if trigger.type == "anchor":
+            detail = f"{trigger.anchor} {trigger.offset_days:+d} 天"
+        state = "" if sop.enabled else "（停用）"
+        print(f"{sop.id}  {sop.name}{state}  [{sop.target}] {trigger.type} {detail}".rstrip())
+        for step in sop.steps:
+            when = "立即" if step.immediate else f"第{step.day}天 {step.at}"
+            print(f"    {step.id}: {when} {step.action} {step.title or step.text[:30]}")
+    return 0
+
+
+def cmd_sop_check(args: argparse.Namespace) -> int:
+    sops = _playbooks(args)
+    print(f"ok: {len(sops)} SOPs, {sum(len(sop.steps) for sop in sops)} steps")
+    return 0
+
+
 def cmd_parse_date(args: argparse.Namespace) -> int:
     from handlers import dates
 
@@ -292,6 +323,15 @@ def parser() -> argparse.ArgumentParser:
     set_cmd.add_argument("--trying", action="store_true", help="she is trying to conceive (备孕)")
     set_cmd.set_defaults(func=cmd_contacts_set)
 
+    sop_cmd = commands.add_parser("sop", help="SOP playbooks").add_subparsers(required=True)
+    for name, func, text in (
+        ("list", cmd_sop_list, "the SOPs and their steps"),
+        ("check", cmd_sop_check, "validate the playbook files"),
+    ):
+        sub = sop_cmd.add_parser(name, help=text)
+        sub.add_argument("--playbooks", help="a playbook folder (default: [sop] playbooks)")
+        sub.set_defaults(func=func)
+
     parse_date = commands.add_parser(
         "parse-date", help="what due date or birthday a mother's words give (JSON lines)"
     )
@@ -308,11 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except config.ConfigError as exc:
+    except (config.ConfigError, PlaybookError) as exc:
         print(f"mombot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. piped into head: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

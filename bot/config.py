@@ -195,6 +195,10 @@ class StageSettings(_Section):
     refresh_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:30"
 
 
+class SopSettings(_Section):
+    playbooks: str = ""  # a folder of playbook *.toml files; empty: the default playbook
+
+
 class ReportSettings(_Section):
     managers: list[str] = []
 
@@ -231,6 +235,7 @@ class Settings(_Section):
     welcome: WelcomeSettings = WelcomeSettings()
     tags: TagSettings = TagSettings()
     stages: StageSettings = StageSettings()
+    sop: SopSettings = SopSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -1,0 +1,197 @@
+"""SOP playbooks: TOML files that say what to send whom, when, and when to stop.
+
+A playbook file holds `[[sop]]` blocks; each has a target (1:1 contacts or customer groups), a
+trigger, conditions that skip a target, exit rules that cancel what is left, and steps (a day
+offset and a time of day, or immediately) with one action each. Loading validates everything
+and names the file, the SOP and the step at fault.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_DIR = Path(__file__).parent / "default"
+STAGES = ("备孕期", "孕早期", "孕中期", "孕晚期", "新生儿期", "婴儿期", "幼儿期")
+
+
+class PlaybookError(Exception):
+    """A playbook that cannot be used; the message names file, SOP and step."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Model):
+    type: Literal[
+        "contact_added", "stage_entered", "tag_added", "anchor", "group_member_joined", "schedule"
+    ]
+    channel: str = ""  # contact_added: only from this channel code
+    stage: str = ""  # stage_entered
+    tag: str = ""  # tag_added
+    anchor: Literal["", "due_date", "baby_birthday"] = ""  # anchor: plus offset_days
+    offset_days: int = 0
+    every: Literal["", "day", "week"] = ""  # schedule (groups)
+    weekday: Annotated[int, Field(ge=0, le=7)] = 0  # schedule every week: 1 = Monday
+
+    @model_validator(mode="after")
+    def _complete(self) -> Trigger:
+        needs = {"stage_entered": "stage", "tag_added": "tag", "anchor": "anchor",
+                 "schedule": "every"}  # fmt: skip
+        field = needs.get(self.type)
+        if field and not getattr(self, field):
+            raise ValueError(f"a {self.type} trigger needs {field}")
+        if self.type == "stage_entered" and self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}")
+        if self.every == "week" and not self.weekday:
+            raise ValueError("a weekly schedule needs weekday (1 = Monday … 7 = Sunday)")
+        return self
+
+
+class Conditions(_Model):
+    """Targets to skip when a step is due."""
+
+    skip_statuses: list[Literal["new", "contacted", "interested", "signed", "lost"]] = [
+        "signed",
+        "lost",
+    ]
+    skip_opted_out: bool = True
+    skip_tags: list[str] = []
+
+
+class ExitRules(_Model):
+    """What cancels the steps still to come."""
+
+    stage_changed: bool = True
+    status_changed: bool = False
+    contact_deleted: bool = True
+    opted_out: bool = True
+
+
+Action = Literal[
+    "send_text", "send_link", "send_image", "send_miniprogram", "advisor_task", "add_tag",
+    "remove_tag", "mass_send", "group_post",
+]  # fmt: skip
+
+
+class Step(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    day: Annotated[int, Field(ge=0, le=1100)] = 0  # days after the trigger
+    at: str = ""  # "HH:MM" in the configured time zone; empty with immediate
+    immediate: bool = False
+    action: Action
+    text: str = ""
+    title: str = ""
+    url: str = ""
+    desc: str = ""
+    image: str = ""  # a file path or a WeCom pic_url
+    appid: str = ""
+    page: str = ""
+    tag: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Step:
+        if self.immediate == bool(self.at):
+            raise ValueError('give either at = "HH:MM" or immediate = true')
+        if self.at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.at):
+            raise ValueError(f"at must be HH:MM, not {self.at!r}")
+        required = {
+            "send_text": ("text",), "advisor_task": ("text",), "mass_send": ("text",),
+            "group_post": ("text",), "send_link": ("title", "url"), "send_image": ("image",),
+            "send_miniprogram": ("title", "appid", "page", "image"), "add_tag": ("tag",),
+            "remove_tag": ("tag",),
+        }[self.action]  # fmt: skip
+        missing = [name for name in required if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"{self.action} needs {', '.join(missing)}")
+        return self
+
+
+class Sop(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")]
+    name: Annotated[str, Field(min_length=1)]
+    target: Literal["contact", "group"]
+    trigger: Trigger
+    conditions: Conditions = Conditions()
+    exit: ExitRules = ExitRules()
+    steps: Annotated[list[Step], Field(min_length=1)]
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _fits_target(self) -> Sop:
+        group_triggers = {"group_member_joined", "schedule"}
+        if (self.target == "group") != (self.trigger.type in group_triggers):
+            raise ValueError(f"a {self.trigger.type} trigger does not fit target {self.target}")
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} appears twice")
+            seen.add(step.id)
+            if self.target == "group" and step.action not in {"group_post", "mass_send"}:
+                raise ValueError(f"step {step.id}: a group SOP can only group_post or mass_send")
+        return self
+
+
+def _where(loc: tuple, data: dict) -> str:
+    """'sop "x" step "y" field' from a pydantic error location."""
+    parts: list[str] = []
+    sops = data.get("sop", [])
+    if len(loc) >= 2 and loc[0] == "sop" and isinstance(loc[1], int) and loc[1] < len(sops):
+        parts.append(f'sop "{sops[loc[1]].get("id", loc[1])}"')
+        rest = loc[2:]
+        if len(rest) >= 2 and rest[0] == "steps" and isinstance(rest[1], int):
+            steps = sops[loc[1]].get("steps", [])
+            step_id = steps[rest[1]].get("id", rest[1]) if rest[1] < len(steps) else rest[1]
+            parts.append(f'step "{step_id}"')
+            rest = rest[2:]
+        if rest:
+            parts.append(".".join(str(part) for part in rest))
+    else:
+        parts.append(".".join(str(part) for part in loc))
+    return " ".join(parts)
+
+
+class _File(_Model):
+    sop: list[Sop] = []
+
+
+def load_file(path: Path) -> list[Sop]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PlaybookError(f"{path}: cannot read: {exc}") from None
+    try:
+        return _File.model_validate(data).sop
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{_where(error['loc'], data)}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise PlaybookError(f"{path}: {reasons}") from None
+
+
+def load(directory: Path | None = None) -> list[Sop]:
+    """Every SOP in the *.toml files of a directory (default: the shipped playbook)."""
+    folder = directory or DEFAULT_DIR
+    if not folder.is_dir():
+        raise PlaybookError(f"{folder}: playbook directory not found")
+    sops: list[Sop] = []
+    errors: list[str] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            sops += load_file(path)
+        except PlaybookError as exc:
+            errors.append(str(exc))
+    ids = [sop.id for sop in sops]
+    errors += [
+        f"{folder}: sop id {i!r} is used twice"
+        for i in sorted({i for i in ids if ids.count(i) > 1})
+    ]
+    if errors:
+        raise PlaybookError("\n".join(errors))
+    return sops
