@@ -1,7 +1,8 @@
-"""`mombot worker`: an rq worker on the realtime then bulk queues, rq's scheduler, and the relay.
+"""`mombot worker`: an rq worker on the realtime then bulk queues, rq's scheduler, and the
+ticker (the relay every second, the daily stage refresh).
 
 It is a non-forking worker: heavy one-time set-up (database engine, migrations, handler
-registry, later the jieba dictionary) happens once per process, not once per job. A job that
+registry, the jieba dictionary) happens once per process, not once per job. A job that
 outlives its timeout is interrupted; a worker that dies mid-job leaves a lease that expires,
 after which the relay queues the event again.
 """
