@@ -176,6 +176,7 @@ def cmd_stages_refresh(args: argparse.Namespace) -> int:
 
 def cmd_contacts_set(args: argparse.Namespace) -> int:
     from handlers import stages
+    from handlers.context import Context
     from store import contacts
     from store.db import session
 
@@ -187,12 +188,10 @@ def cmd_contacts_set(args: argparse.Namespace) -> int:
             print(f"mombot: no contact {args.external_userid}", file=sys.stderr)
             return 1
         stages.set_dates(
-            s, contact, today, runtime.settings.stages,
-            due_date=_day(args.due_date), birthday=_day(args.birthday),
-            trying=True if args.trying else None,
+            Context(s, runtime), contact, due_date=_day(args.due_date),
+            birthday=_day(args.birthday), trying=True if args.trying else None,
         )  # fmt: skip
         s.commit()
-        stages.queue_tag_sync(runtime, [contact.id])
         detail = ""
         if contact.due_date and contact.stage in (stages.EARLY, stages.MID, stages.LATE):
             detail = stages.gestational_age(today, contact.due_date)
@@ -207,8 +206,9 @@ def _playbooks(args: argparse.Namespace):
 
     from sop import playbook
 
-    folder = config.load(args.config).sop.playbooks if not args.playbooks else args.playbooks
-    return playbook.load(Path(folder) if folder else None)
+    if args.playbooks:
+        return playbook.load(Path(args.playbooks))
+    return playbook.configured(config.load(args.config))
 
 
 def cmd_sop_list(args: argparse.Namespace) -> int:
@@ -228,6 +228,50 @@ def cmd_sop_list(args: argparse.Namespace) -> int:
 def cmd_sop_check(args: argparse.Namespace) -> int:
     sops = _playbooks(args)
     print(f"ok: {len(sops)} SOPs, {sum(len(sop.steps) for sop in sops)} steps")
+    return 0
+
+
+def cmd_sop_tick(args: argparse.Namespace) -> int:
+    from sop.tick import tick
+
+    runtime = _runtime(args)
+    now = datetime.fromisoformat(args.now) if args.now else None
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=runtime.settings.tz)
+    report = tick(runtime, now, dry_run=args.dry_run)
+    verb = "would send" if args.dry_run else "due"
+    print(f"{report.at:%Y-%m-%d %H:%M} {verb}: {len(report.due)} task(s)")
+    for task_id, sop_id, step_id, target in report.due[:200]:
+        print(f"  #{task_id} {sop_id}/{step_id} → {target}")
+    if not args.dry_run:
+        print(f"queued {report.queued}, deferred out of quiet hours {report.deferred}")
+    return 0
+
+
+def cmd_sop_status(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from store.models import SopTask
+
+    runtime = _runtime(args)
+    table = SopTask.__table__
+    with runtime.engine.connect() as connection:
+        counts = connection.execute(
+            select(table.c.sop_id, table.c.status, func.count())
+            .group_by(table.c.sop_id, table.c.status)
+        ).all()  # fmt: skip
+        targets = dict(connection.execute(
+            select(table.c.sop_id, func.count(table.c.target.distinct())).group_by(table.c.sop_id)
+        ).all())  # fmt: skip
+    by_sop: dict[str, dict[str, int]] = {}
+    for sop_id, status, count in counts:
+        by_sop.setdefault(sop_id, {})[status] = count
+    statuses = ("pending", "queued", "sent", "skipped", "cancelled", "failed")
+    print("sop".ljust(24) + "targets".rjust(8) + "".join(name.rjust(10) for name in statuses))
+    for sop_id in sorted(by_sop):
+        row = by_sop[sop_id]
+        cells = "".join(str(row.get(name, 0)).rjust(10) for name in statuses)
+        print(sop_id.ljust(24) + str(targets.get(sop_id, 0)).rjust(8) + cells)
     return 0
 
 
@@ -331,6 +375,13 @@ def parser() -> argparse.ArgumentParser:
         sub = sop_cmd.add_parser(name, help=text)
         sub.add_argument("--playbooks", help="a playbook folder (default: [sop] playbooks)")
         sub.set_defaults(func=func)
+    tick_cmd = sop_cmd.add_parser("tick", help="queue the SOP steps due now (the worker does it)")
+    tick_cmd.add_argument("--now", help="as if it were this moment (ISO 8601)")
+    tick_cmd.add_argument("--dry-run", action="store_true", help="only show what would be sent")
+    tick_cmd.set_defaults(func=cmd_sop_tick)
+    sop_cmd.add_parser("status", help="per SOP: targets, sent, pending …").set_defaults(
+        func=cmd_sop_status
+    )
 
     parse_date = commands.add_parser(
         "parse-date", help="what due date or birthday a mother's words give (JSON lines)"

@@ -195,8 +195,15 @@ class StageSettings(_Section):
     refresh_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:30"
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
 class SopSettings(_Section):
     playbooks: str = ""  # a folder of playbook *.toml files; empty: the default playbook
+    quiet_start: Annotated[str, Field(pattern=_HHMM)] = "21:30"  # nothing goes out from …
+    quiet_end: Annotated[str, Field(pattern=_HHMM)] = "08:00"  # … until
+    daily_cap: Annotated[int, Field(ge=1, le=20)] = 3  # automated messages per mother per day
+    tag_group: TagName = "SOP标签"  # the tag group of add_tag / remove_tag steps
 
 
 class ReportSettings(_Section):

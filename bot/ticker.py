@@ -1,4 +1,5 @@
-"""The worker's ticker thread: the relay every second, and the daily stage refresh.
+"""The worker's ticker thread: the relay every second, the SOP tick every minute, and the
+daily stage refresh.
 
 Each duty runs under its own guard in Redis, so several workers do not repeat it: the relay
 holds a lock for its pass, the daily refresh is queued once per day (SET NX on the date).
@@ -31,7 +32,18 @@ def queue_daily_refresh(runtime: Runtime) -> bool:
     return True
 
 
-DUTIES = (relay.relay_once, queue_daily_refresh)
+def sop_tick(runtime: Runtime) -> bool:
+    """Move due SOP tasks to the bulk queue, once a minute across all workers."""
+    now = runtime.clock.now()
+    if not runtime.redis.set(f"mombot:sop:tick:{now:%Y%m%d%H%M}", 1, nx=True, ex=180):
+        return False
+    from sop.tick import tick
+
+    tick(runtime, now)
+    return True
+
+
+DUTIES = (relay.relay_once, queue_daily_refresh, sop_tick)
 
 
 def run_forever(runtime: Runtime, stop: threading.Event) -> None:

@@ -8,6 +8,7 @@ from bot.events import ContactEvent
 from bot.wecom import WeComError, is_transient
 from handlers import on, staff, tags, welcome
 from handlers.context import Context
+from sop import planner, playbook
 from store import contacts
 from store.models import Contact
 
@@ -59,6 +60,11 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
             ctx.settings.tags.unknown_channel,
         )
     outcome = welcome.send(ctx, event, contact, channel)
+    now = ctx.clock.now()
+    planner.plan_contact_added(
+        ctx.session.connection(), playbook.configured(ctx.settings), contact.id, event.state,
+        now.date(), ctx.settings.tz, now,
+    )  # fmt: skip
     names = channel.tags if channel else [ctx.settings.tags.unknown_channel]
     try:
         tags.mark(

@@ -79,10 +79,7 @@ def _confirm(talk: Dialog, found: dates.Parsed, today: date) -> list[str]:
 def _save(ctx: Context, contact: Contact, talk: Dialog, today: date) -> list[str]:
     due = talk.pending_date if talk.pending_kind == dates.DUE else None
     birthday = talk.pending_date if talk.pending_kind == dates.BIRTHDAY else None
-    stages.set_dates(ctx.session, contact, today, ctx.settings.stages, due_date=due,
-                     birthday=birthday)  # fmt: skip
-    ctx.session.flush()
-    stages.queue_tag_sync(ctx.runtime, [contact.id])
+    stages.set_dates(ctx, contact, due_date=due, birthday=birthday)
     talk.state, talk.pending_kind, talk.pending_date, talk.failures = "done", None, None, 0
     where = f"你现在处于{contact.stage}，" if contact.stage else ""
     return [f"已记下！{where}接下来我会按阶段给你推送实用的内容，有问题随时问我～"]
@@ -117,9 +114,7 @@ def on_message(ctx: Context, contact: Contact, talk: Dialog, text: str) -> list[
         talk.state = "ask_due" if talk.pending_kind == dates.DUE else "ask_birthday"
         return [ASK_AGAIN]
     if PREPARING.search(text):
-        stages.set_dates(ctx.session, contact, today, ctx.settings.stages, trying=True)
-        ctx.session.flush()
-        stages.queue_tag_sync(ctx.runtime, [contact.id])
+        stages.set_dates(ctx, contact, trying=True)
         talk.state = "done"
         return [PREPARING_SAVED]
     if MOTHER.search(text):

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
 
 from bot.config import StageSettings
 from bot.runtime import BULK, Runtime
@@ -31,7 +30,7 @@ PREPARING, EARLY, MID, LATE = "备孕期", "孕早期", "孕中期", "孕晚期"
 NEWBORN, INFANT, TODDLER = "新生儿期", "婴儿期", "幼儿期"
 STAGES = (PREPARING, EARLY, MID, LATE, NEWBORN, INFANT, TODDLER)
 TERM_DAYS = 280
-NEW_PREGNANCY_AFTER = timedelta(days=60)  # a due date this long after a birthday is 二宝
+NEW_PREGNANCY_AFTER = timedelta(days=280)  # a due date this long after a birth is 二宝
 BATCH = 5000
 TAG_JOB_SIZE = 100
 
@@ -102,6 +101,9 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
         table.c.trying_to_conceive, table.c.status,
     )  # fmt: skip
     overdue_before = day - timedelta(days=rules.overdue_days)
+    from sop import playbook
+
+    sops = playbook.configured(runtime.settings)
     changed_ids: list[int] = []
     last_id = 0
     while True:
@@ -121,7 +123,7 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
             if new == LATE and row.baby_birthday is None and row.due_date < overdue_before:
                 report.overdue.append(row.id)
         if changes:
-            _apply(runtime, changes, day)
+            _apply(runtime, changes, day, sops)
             changed_ids += [contact_id for contact_id, _, _ in changes]
             for _, _, new in changes:
                 key = new or "（无）"
@@ -138,7 +140,11 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
     return report
 
 
-def _apply(runtime: Runtime, changes: list[tuple[int, str | None, str | None]], day: date) -> None:
+def _apply(
+    runtime: Runtime, changes: list[tuple[int, str | None, str | None]], day: date, sops: list
+) -> None:
+    from sop import planner
+
     table, events = Contact.__table__, StageEvent.__table__
     now = runtime.clock.now()
     with runtime.engine.begin() as connection:
@@ -157,6 +163,10 @@ def _apply(runtime: Runtime, changes: list[tuple[int, str | None, str | None]], 
         ]  # fmt: skip
         if entered:
             connection.execute(insert(events), entered)
+            planner.plan_stage_entered(
+                connection, sops, [(e["contact_id"], e["stage"], day) for e in entered],
+                runtime.settings.tz, now,
+            )  # fmt: skip
 
 
 def queue_tag_sync(runtime: Runtime, contact_ids: list[int]) -> int:
@@ -216,28 +226,39 @@ def _sync_one(ctx: Context, contact: Contact | None) -> int:
 
 
 def set_dates(
-    s: Session,
+    ctx: Context,
     contact: Contact,
-    day: date,
-    rules: StageSettings,
     *,
     due_date: date | None = None,
     birthday: date | None = None,
     trying: bool | None = None,
 ) -> str | None:
-    """Record what she told us and move her stage at once; the new stage if it changed."""
+    """Record what she told us, move her stage at once, plan the SOP steps that start from it
+    and from her dates, and queue her tag update; the new stage if it changed."""
+    from sop import planner, playbook
+
+    day, now = ctx.clock.now().date(), ctx.clock.now()
     if due_date is not None:
         contact.due_date = due_date
     if birthday is not None:
         contact.baby_birthday = birthday
     if trying is not None:
         contact.trying_to_conceive = trying
+    rules = ctx.settings.stages
     new = stage_on(day, contact.due_date, contact.baby_birthday, contact.trying_to_conceive, rules)
-    s.add(contact)
-    if new == contact.stage:
-        return None
-    previous, contact.stage, contact.stage_since = contact.stage, new, day
-    if new:
-        s.add(StageEvent(contact_id=contact.id, stage=new, previous=previous, entered_on=day,
-                         created_at=contact.updated_at))  # fmt: skip
-    return new
+    changed = new != contact.stage
+    if changed:
+        previous, contact.stage, contact.stage_since = contact.stage, new, day
+        if new:
+            ctx.session.add(StageEvent(contact_id=contact.id, stage=new, previous=previous,
+                                       entered_on=day, created_at=now))  # fmt: skip
+    ctx.session.add(contact)
+    ctx.session.flush()
+    sops = playbook.configured(ctx.settings)
+    connection, tz = ctx.session.connection(), ctx.settings.tz
+    if changed and new:
+        planner.plan_stage_entered(connection, sops, [(contact.id, new, day)], tz, now)
+    anchors = {"due_date": contact.due_date, "baby_birthday": contact.baby_birthday}
+    planner.plan_anchors(connection, sops, contact.id, anchors, tz, now)
+    queue_tag_sync(ctx.runtime, [contact.id])
+    return new if changed else None

@@ -61,7 +61,6 @@ class Conditions(_Model):
         "lost",
     ]
     skip_opted_out: bool = True
-    skip_tags: list[str] = []
 
 
 class ExitRules(_Model):
@@ -195,3 +194,10 @@ def load(directory: Path | None = None) -> list[Sop]:
     if errors:
         raise PlaybookError("\n".join(errors))
     return sops
+
+
+def configured(settings) -> list[Sop]:
+    """The SOPs of [sop] playbooks (or the default playbook), read afresh: an edited playbook
+    counts from its next use."""
+    folder = settings.sop.playbooks
+    return load(Path(folder) if folder else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -39,6 +39,14 @@ def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> 
 def finish(session: Session, key: str, status: DeliveryStatus, detail: str, now: datetime) -> None:
     session.connection().execute(
         update(T).where(T.c.key == key).values(status=status, detail=detail[:512], finished_at=now)
+    )
+    session.commit()
+
+
+def release(session: Session, key: str) -> None:
+    """Forget a pending claim whose send got no answer at all, so it can be tried again."""
+    session.connection().execute(
+        delete(T).where(T.c.key == key, T.c.status == DeliveryStatus.PENDING)
     )
     session.commit()
 

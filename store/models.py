@@ -200,3 +200,34 @@ class Dialog(SQLModel, table=True):
     last_customer_at: datetime | None = _at()  # opens the 48 h window
     replies_in_window: int = 0  # at most 5 per customer message
     updated_at: datetime = _at(nullable=False)
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"  # waiting for due_at
+    QUEUED = "queued"  # handed to the bulk queue by the tick
+    SENT = "sent"
+    SKIPPED = "skipped"  # a condition said no (signed, lost, opted out, tagged …)
+    CANCELLED = "cancelled"  # an exit rule ended the sequence
+    FAILED = "failed"
+
+
+class SopTask(SQLModel, table=True):
+    """One step of one SOP for one target, due at a moment: planned once, sent at most once."""
+
+    __tablename__ = "sop_tasks"
+    __table_args__ = (
+        Index("ux_sop_tasks_once", "sop_id", "step_id", "target", "trigger_key", unique=True),
+        Index("ix_sop_tasks_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sop_id: str = Field(max_length=60, index=True)
+    step_id: str = Field(max_length=40)
+    target: str = Field(max_length=80)  # "c:<contact id>" or "g:<chat id>"
+    trigger_key: str = Field(max_length=80)  # which occurrence of the trigger
+    due_at: datetime = _at(nullable=False)
+    status: str = Field(default=TaskStatus.PENDING, max_length=16)
+    attempts: int = 0
+    detail: str = Field(default="", max_length=512)
+    created_at: datetime = _at(nullable=False)
+    updated_at: datetime = _at(nullable=False)

@@ -10,6 +10,7 @@ from bot import worker
 from bot.config import StageSettings
 from bot.ticker import queue_daily_refresh
 from handlers import stages
+from handlers.context import Context
 from handlers.stages import (
     EARLY,
     INFANT,
@@ -51,6 +52,7 @@ DAY = date(2026, 11, 22)
         (None, None, False, None),
         (DAY + timedelta(days=100), date(2025, 6, 1), False, MID),  # 二宝 on the way
         (date(2026, 11, 1), date(2026, 11, 3), False, NEWBORN),  # born: the birthday wins
+        (DAY + timedelta(days=100), DAY, False, NEWBORN),  # born early: still this pregnancy
     ],
 )
 def test_stage_on(due, birthday, trying, stage):
@@ -134,11 +136,9 @@ def test_a_birthday_moves_her_from_late_pregnancy_to_newborn(runtime, sandbox, c
     assert stage_tags(sandbox, external) == [LATE]
     with session(runtime.engine) as s:
         contact = s.get(Contact, contact_id)
-        assert stages.set_dates(s, contact, today, RULES, birthday=today - timedelta(days=1)) == (
-            NEWBORN
-        )
+        born = today - timedelta(days=1)
+        assert stages.set_dates(Context(s, runtime), contact, birthday=born) == NEWBORN
         s.commit()
-    stages.queue_tag_sync(runtime, [contact_id])
     worker.run(runtime, burst=True)
     assert stage_tags(sandbox, external) == [NEWBORN]
 

@@ -52,6 +52,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/update_contact_way": _body(SandboxState.update_contact_way),
     "externalcontact/send_welcome_msg": _body(SandboxState.send_welcome),
     "message/send": _body(SandboxState.send_app_message),
+    "externalcontact/add_msg_template": _body(SandboxState.add_msg_template),
     "kf/add_contact_way": _kf_add_contact_way,
     "kf/sync_msg": _body(SandboxState.kf_sync),
     "kf/send_msg": _body(SandboxState.kf_send),

@@ -23,6 +23,7 @@ MESSAGE_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
 KF_WINDOW = timedelta(hours=48)
 KF_REPLIES_PER_MESSAGE = 5
 KF_TOKEN_TTL = timedelta(minutes=10)
+MASS_SENDS_PER_MONTH = 4  # per customer, from one corp
 
 
 class ApiError(Exception):
@@ -122,6 +123,7 @@ class SandboxState:
         self.kf_sent: list[dict[str, Any]] = []  # what the bot said to mothers
         self.kf_windows: dict[tuple[str, str], list] = {}  # → [last customer msg, replies]
         self.kf_welcome_codes: dict[str, list] = {}  # → [open_kfid, external_userid, used]
+        self.msg_templates: list[dict[str, Any]] = []  # mass sends waiting for the advisor
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._holds: dict[str, threading.Event] = {}
@@ -421,3 +423,25 @@ class SandboxState:
     def kf_said_to(self, external_userid: str) -> list[str]:
         with self.lock:
             return [m["text"]["content"] for m in self.kf_sent if m["touser"] == external_userid]
+
+    # mass sends (群发) ------------------------------------------------------------------------
+    def add_msg_template(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A 1:1 or group mass send that the sender must confirm; customers over their
+        monthly quota come back in fail_list."""
+        if body.get("chat_type", "single") == "single":
+            if body.get("sender") not in self.users:
+                raise ApiError(60111, "invalid sender")
+            month = self.clock.now().strftime("%Y%m")
+            fail, ok = [], []
+            for external in body.get("external_userid", []):
+                used = sum(
+                    1 for t in self.msg_templates
+                    if t["month"] == month and external in t["external_userid"]
+                )  # fmt: skip
+                (fail if used >= MASS_SENDS_PER_MONTH else ok).append(external)
+            if not ok and fail:
+                return {"fail_list": fail, "msgid": ""}
+            self.msg_templates.append({**body, "external_userid": ok, "month": month,
+                                       "at": self.clock.now()})  # fmt: skip
+            return {"fail_list": fail, "msgid": "msg" + secrets.token_hex(8)}
+        raise ApiError(40058, "sandbox takes single mass sends only")

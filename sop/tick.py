@@ -1,0 +1,73 @@
+"""The tick (every minute, from the worker's ticker): due tasks go to the bulk queue in
+batches; during quiet hours they are moved to the end of the quiet hours instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select, update
+
+from bot.config import SopSettings
+from bot.runtime import BULK, Runtime
+from store.models import SopTask, TaskStatus
+
+T = SopTask.__table__
+BATCH = 5000
+JOB_SIZE = 50
+
+
+def quiet(moment: datetime, rules: SopSettings) -> bool:
+    start, end = time.fromisoformat(rules.quiet_start), time.fromisoformat(rules.quiet_end)
+    now = moment.time()
+    return (now >= start or now < end) if start > end else start <= now < end
+
+
+def quiet_ends(moment: datetime, rules: SopSettings) -> datetime:
+    """The first moment at or after `moment` outside quiet hours."""
+    if not quiet(moment, rules):
+        return moment
+    end = datetime.combine(moment.date(), time.fromisoformat(rules.quiet_end), moment.tzinfo)
+    return end if end > moment else end + timedelta(days=1)
+
+
+@dataclass
+class TickReport:
+    at: datetime
+    due: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, sop, step, target
+    queued: int = 0
+    deferred: int = 0
+
+
+def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
+    now = (now or runtime.clock.now()).astimezone(runtime.settings.tz)
+    rules = runtime.settings.sop
+    report = TickReport(now)
+    due_now = (T.c.status == TaskStatus.PENDING) & (T.c.due_at <= now)
+    with runtime.engine.connect() as connection:
+        rows = connection.execute(
+            select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
+            .where(due_now).order_by(T.c.due_at, T.c.id).limit(BATCH)
+        ).all()  # fmt: skip
+    report.due = [tuple(row) for row in rows]
+    if dry_run or not rows:
+        return report
+    ids = [row.id for row in rows]
+    with runtime.engine.begin() as connection:
+        if quiet(now, rules):
+            report.deferred = connection.execute(
+                update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
+                .values(due_at=quiet_ends(now, rules), updated_at=now)
+            ).rowcount  # fmt: skip
+            return report
+        connection.execute(
+            update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
+            .values(status=TaskStatus.QUEUED, updated_at=now)
+        )  # fmt: skip
+    from sop.executor import execute
+
+    queue = runtime.queue(BULK)
+    chunks = [ids[i : i + JOB_SIZE] for i in range(0, len(ids), JOB_SIZE)]
+    queue.enqueue_many([queue.prepare_data(execute, args=tuple(c), result_ttl=300) for c in chunks])
+    report.queued = len(ids)
+    return report

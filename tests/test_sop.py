@@ -1,0 +1,140 @@
+"""SOP sequences carried out from queued jobs, with a moved clock, through the sandbox."""
+
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+
+from bot import worker
+from handlers import stages
+from handlers.context import Context
+from sop.tick import tick
+from store import contacts, deliveries
+from store.db import session
+from store.models import SopTask
+from tests.conftest import TZ
+from tests.flows import added, deliver
+
+
+def at(day: int, hhmm: str) -> datetime:
+    """Day `day` after 2026-11-22 (the tests' today), at HH:MM in Shanghai."""
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime(2026, 11, 22, hour, minute, tzinfo=TZ) + timedelta(days=day)
+
+
+def mid_pregnancy_mother(runtime, sandbox):
+    follow, fields = added(sandbox.state)
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    with session(runtime.engine) as s:
+        contact = contacts.get(s, follow.external_userid)
+        due = runtime.clock.now().date() + timedelta(days=280 - 7 * 20)  # 孕20周 today
+        assert stages.set_dates(Context(s, runtime), contact, due_date=due) == "孕中期"
+        s.commit()
+    return contact.id, follow.external_userid
+
+
+def run_at(runtime, clock, moment):
+    clock.set(moment)
+    report = tick(runtime, moment)
+    worker.run(runtime, burst=True)
+    return report
+
+
+def sent_texts(sandbox, external):
+    return [
+        (t.get("attachments") or [{"link": {"title": t["text"]["content"]}}])[0]["link"]["title"]
+        if t.get("attachments") else t["text"]["content"]
+        for t in sandbox.state.msg_templates if external in t["external_userid"]
+    ]  # fmt: skip
+
+
+def tasks(runtime, contact_id, sop_id="mid-pregnancy"):
+    with session(runtime.engine) as s:
+        rows = s.exec(select(SopTask).where(SopTask.target == f"c:{contact_id}",
+                                            SopTask.sop_id == sop_id)).all()  # fmt: skip
+    return {row.step_id: row.status for row in rows}
+
+
+def test_entering_mid_pregnancy_gets_day_1_3_7_once_each(runtime, sandbox, clock):
+    contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    assert tasks(runtime, contact_id) == {"nutrition": "pending", "live-class": "pending",
+                                          "coupon": "pending"}  # fmt: skip
+    assert run_at(runtime, clock, at(1, "09:59")).due == []
+    run_at(runtime, clock, at(1, "10:00"))
+    run_at(runtime, clock, at(1, "10:01"))  # the next minute's tick finds nothing new
+    assert sent_texts(sandbox, ext) == ["孕中期营养指南"]
+    run_at(runtime, clock, at(3, "19:30"))
+    run_at(runtime, clock, at(7, "11:00"))
+    run_at(runtime, clock, at(7, "11:01"))
+    assert len(sent_texts(sandbox, ext)) == 3
+    assert tasks(runtime, contact_id) == {"nutrition": "sent", "live-class": "sent",
+                                          "coupon": "sent"}  # fmt: skip
+    template = sandbox.state.msg_templates[0]
+    assert template["sender"] == "zhangsan" and template["chat_type"] == "single"
+
+
+def test_quiet_hours_defer_to_the_morning(runtime, sandbox, clock):
+    _contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    report = run_at(runtime, clock, at(3, "22:15"))  # the 19:30 step was missed until 22:15
+    assert report.deferred == 1 and report.queued == 0
+    assert len(sent_texts(sandbox, ext)) == 1
+    assert run_at(runtime, clock, at(4, "07:59")).due == []
+    run_at(runtime, clock, at(4, "08:00"))
+    assert len(sent_texts(sandbox, ext)) == 2
+
+
+def test_a_stage_change_mid_sequence_cancels_the_rest(runtime, sandbox, clock):
+    contact_id, _ext = mid_pregnancy_mother(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    with session(runtime.engine) as s:
+        contact = s.get(contacts.Contact, contact_id)
+        stages.set_dates(Context(s, runtime), contact, birthday=clock.now().date())
+        s.commit()
+    run_at(runtime, clock, at(3, "19:30"))
+    assert tasks(runtime, contact_id) == {"nutrition": "sent", "live-class": "cancelled",
+                                          "coupon": "cancelled"}  # fmt: skip
+    assert "newborn-care" in {t for t in _sops_of(runtime, contact_id)}
+
+
+def _sops_of(runtime, contact_id):
+    with session(runtime.engine) as s:
+        return {
+            r.sop_id for r in s.exec(select(SopTask).where(SopTask.target == f"c:{contact_id}"))
+        }
+
+
+def test_an_opt_out_stops_everything(runtime, sandbox, clock):
+    contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    with session(runtime.engine) as s:
+        contact = s.get(contacts.Contact, contact_id)
+        contact.opted_out = True
+        s.add(contact)
+        s.commit()
+    run_at(runtime, clock, at(3, "19:30"))
+    run_at(runtime, clock, at(7, "11:00"))
+    assert len(sent_texts(sandbox, ext)) == 1
+    assert set(tasks(runtime, contact_id).values()) == {"sent", "cancelled"}
+
+
+def test_a_send_claimed_by_a_worker_that_died_is_not_repeated(runtime, sandbox, clock):
+    contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    clock.set(at(1, "10:00"))
+    tick(runtime, clock.now())
+    with session(runtime.engine) as s:  # a worker claimed it, sent, and died before recording
+        task = s.exec(select(SopTask).where(SopTask.step_id == "nutrition")).one()
+        deliveries.claim(s, f"sop:{task.id}", "sop", task.target, clock.now())
+    worker.run(runtime, burst=True)
+    assert sent_texts(sandbox, ext) == []  # not sent a second time
+    assert tasks(runtime, contact_id)["nutrition"] == "sent"
+
+
+def test_the_advisor_gets_her_tasks(runtime, sandbox, clock):
+    _contact_id, _ = mid_pregnancy_mother(runtime, sandbox)
+    with session(runtime.engine) as s:
+        rows = s.exec(select(SopTask).where(SopTask.sop_id == "due-minus-30")).all()
+    (task,) = rows
+    run_at(runtime, clock, task.due_at.astimezone(TZ))
+    (notice,) = sandbox.state.delivered_to("zhangsan")
+    assert notice.startswith("【SOP】预产期前30天：顾问电话\n客户：小雨\n客户离预产期还有30天")
