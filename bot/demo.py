@@ -172,6 +172,21 @@ def _conversation(driver: CallbackDriver, state: SandboxState, follow, name: str
     say("企业微信标签", "、".join(state.tag_names(follow.userid, ext)))
 
 
+def _sop_day_one(folder: Path, state: SandboxState, follow, name: str) -> None:
+    """Move the clock to tomorrow 10:00: her 孕中期 SOP's day-1 step goes out."""
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    moment = f"{tomorrow.isoformat()}T10:00:00+08:00"
+    print(f"\n⑤ 孕中期 SOP：把时钟拨到明天 10:00（mombot sop tick --now {moment}）")
+    for line in _cli(folder, "sop", "tick", "--now", moment):
+        say("operator", line)
+    ext = follow.external_userid
+    _wait_for(lambda: any("孕中期营养指南" in m for m in state.kf_said_to(ext)), "the day-1 step")
+    # she wrote to the bot within 48 h, so the step goes out there (else: a 1:1 mass send
+    # that her advisor confirms)
+    for line in state.kf_said_to(ext)[-1].splitlines():
+        say(f"{name} 收到", line)
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -219,8 +234,9 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
                 say("", f"  附件：{item['msgtype']}「{item[item['msgtype']].get('title', '')}」")
 
         _conversation(driver, state, follows[0], MOTHERS[0][0])
+        _sop_day_one(folder, state, follows[0], MOTHERS[0][0])
 
-        print("\n⑤ 一位妈妈删除了顾问")
+        print("\n⑥ 一位妈妈删除了顾问")
         leaving, name = follows[2], MOTHERS[2][0]
         state.unfriend(leaving.userid, leaving.external_userid)
         response = driver.post(
@@ -238,7 +254,7 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
             say(f"{ADVISORS[leaving.userid]}收到", line)
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
 
-    print("\n⑥ 结果：mombot channels list")
+    print("\n⑦ 结果：mombot channels list")
     for line in _cli(folder, "channels", "list"):
         say("operator", line)
     engine = make_engine(settings.database_url)

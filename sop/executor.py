@@ -108,12 +108,13 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
             return _finish(ctx, task, TaskStatus.PENDING, f"retrying: {exc}")
         deliveries.finish(ctx.session, key, DeliveryStatus.FAILED, str(exc), ctx.clock.now())
         return _finish(ctx, task, TaskStatus.FAILED, str(exc))
-    if refused:
-        deliveries.finish(ctx.session, key, DeliveryStatus.SKIPPED, refused, ctx.clock.now())
-        return _finish(ctx, task, TaskStatus.SKIPPED, refused)
-    deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
-    detail = TO_HER if step.action in CUSTOMER_FACING else step.action
-    return _finish(ctx, task, TaskStatus.SENT, detail)
+    status = TaskStatus.SKIPPED if refused else TaskStatus.SENT
+    task.status, task.updated_at = status, ctx.clock.now()
+    task.detail = refused or (TO_HER if step.action in CUSTOMER_FACING else step.action)
+    ctx.session.add(task)  # committed with the ledger's outcome, in one transaction
+    ledger = DeliveryStatus.SKIPPED if refused else DeliveryStatus.SENT
+    deliveries.finish(ctx.session, key, ledger, refused, ctx.clock.now())
+    return status
 
 
 def _exit_reason(sop: Sop, contact: Contact) -> str:

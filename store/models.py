@@ -218,6 +218,7 @@ class SopTask(SQLModel, table=True):
     __table_args__ = (
         Index("ux_sop_tasks_once", "sop_id", "step_id", "target", "trigger_key", unique=True),
         Index("ix_sop_tasks_due", "status", "due_at"),
+        Index("ix_sop_tasks_target", "target", "status"),  # exit rules, the daily cap
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -35,6 +35,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sop_tasks", schema=None) as batch_op:
         batch_op.create_index("ix_sop_tasks_due", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sop_tasks_sop_id"), ["sop_id"], unique=False)
+        batch_op.create_index("ix_sop_tasks_target", ["target", "status"], unique=False)
         batch_op.create_index(
             "ux_sop_tasks_once", ["sop_id", "step_id", "target", "trigger_key"], unique=True
         )
@@ -43,6 +44,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("sop_tasks", schema=None) as batch_op:
         batch_op.drop_index("ux_sop_tasks_once")
+        batch_op.drop_index("ix_sop_tasks_target")
         batch_op.drop_index(batch_op.f("ix_sop_tasks_sop_id"))
         batch_op.drop_index("ix_sop_tasks_due")
 
