@@ -25,13 +25,13 @@ AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 CRYPTO = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
 
 
+SECRET = "bench-secret"
+
+
 def write_config(
-    folder: Path,
-    redis_url: str,
-    port: int,
-    api_base: str = "http://127.0.0.1:9",
-    processes: int = 0,
+    folder: Path, redis_url: str, api_base: str = "http://127.0.0.1:9", **sections: dict
 ) -> Path:
+    """A config for a benchmark's corp, with its data under folder; sections add or override."""
     return config.write(
         folder / "config.toml",
         {
@@ -39,14 +39,14 @@ def write_config(
             "wecom": {
                 "corp_id": CORP_ID,
                 "agent_id": 1000002,
-                "secret": "bench-secret",
+                "secret": SECRET,
                 "token": TOKEN,
                 "encoding_aes_key": AES_KEY,
                 "api_base": api_base,
             },
-            "server": {"port": port, "processes": processes},
             "redis": {"url": redis_url},
             "logging": {"level": "WARNING"},
+            **sections,
         },
     )
 

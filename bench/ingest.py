@@ -99,7 +99,8 @@ def measure_mombot(processes: int, requests_file: Path, latency_set) -> dict:
     redis = RedisServer(folder)
     redis.start()
     port = free_port()
-    serve = mombot(folder, write_config(folder, redis.url, port, processes=processes), "serve")
+    config = write_config(folder, redis.url, server={"port": port, "processes": processes})
+    serve = mombot(folder, config, "serve")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         result = {"throughput": wrk(port, requests_file)}

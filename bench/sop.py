@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import AES_KEY, CORP_ID, ROOT, TOKEN, RedisServer
+from bench.common import CORP_ID, ROOT, SECRET, RedisServer, write_config
 from bot import config
 from bot import runtime as runtime_module
 from bot.clock import ManualClock, SystemClock
@@ -33,7 +33,6 @@ from sop import planner, playbook
 from sop.tick import tick
 
 TZ = ZoneInfo("Asia/Shanghai")
-SECRET = "bench-secret"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
 
 
@@ -55,13 +54,7 @@ def main() -> None:
     state = SandboxState(CORP_ID, [SECRET], SystemClock(TZ), {"zhangsan": "张顾问"})
     sandbox = SandboxServer(state).start()
     try:
-        path = config.write(folder / "config.toml", {
-            "data_dir": str(folder / "data"),
-            "wecom": {"corp_id": CORP_ID, "agent_id": 1000002, "secret": SECRET, "token": TOKEN,
-                      "encoding_aes_key": AES_KEY, "api_base": sandbox.url},
-            "redis": {"url": redis.url}, "logging": {"level": "WARNING"},
-            "sop": {"daily_cap": 20},
-        })  # fmt: skip
+        path = write_config(folder, redis.url, sandbox.url, sop={"daily_cap": 20})
         settings = config.load(path)
         runtime = runtime_module.build(settings, ManualClock(NOW))
         database = folder / "data" / "mombot.db"

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import AES_KEY, CORP_ID, ROOT, TOKEN, RedisServer
+from bench.common import CORP_ID, ROOT, SECRET, RedisServer, write_config
 from bot import config
 from bot.clock import SystemClock
 from bot.sandbox.api import SandboxServer
@@ -34,7 +34,6 @@ from handlers.stages import stage_on
 
 CONTACTS = 1_000_000
 DAY = date(2026, 11, 22)
-SECRET = "bench-secret"
 
 
 def seed(database: Path, rules: config.StageSettings) -> None:
@@ -88,13 +87,7 @@ def main() -> None:
                          {"zhangsan": "张顾问"})  # fmt: skip
     sandbox = SandboxServer(state).start()
     try:
-        path = config.write(folder / "config.toml", {
-            "data_dir": str(folder / "data"),
-            "wecom": {"corp_id": CORP_ID, "agent_id": 1000002, "secret": SECRET, "token": TOKEN,
-                      "encoding_aes_key": AES_KEY, "api_base": sandbox.url},
-            "redis": {"url": redis.url},
-            "logging": {"level": "WARNING"},
-        })  # fmt: skip
+        path = write_config(folder, redis.url, sandbox.url)
         mombot(path, "db", "upgrade")
         database = folder / "data" / "mombot.db"
         print("seeding 1,000,000 contacts…", file=sys.stderr)

@@ -20,19 +20,18 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import redis
-from rq import Queue
+from rq import Queue, Worker
 
 from bench.common import (
-    AES_KEY,
     CORP_ID,
     CRYPTO,
-    TOKEN,
+    SECRET,
     RedisServer,
     free_port,
     mombot,
     wait_http,
+    write_config,
 )
-from bot import config
 from bot.clock import SystemClock
 from bot.runtime import BULK, REALTIME
 from bot.sandbox.api import SandboxServer
@@ -42,7 +41,6 @@ from bot.sandbox.state import SandboxState
 BULK_JOBS = 50_000
 MOTHERS = 100
 PER_SECOND = 4
-SECRET = "bench-secret"
 
 
 def bulk_stand_in() -> None:
@@ -58,20 +56,10 @@ def main() -> None:
     state = SandboxState(CORP_ID, [SECRET], SystemClock(tz), {"zhangsan": "张顾问"})
     sandbox = SandboxServer(state).start()
     port = free_port()
-    path = config.write(
-        folder / "config.toml",
-        {
-            "data_dir": str(folder / "data"),
-            "wecom": {"corp_id": CORP_ID, "agent_id": 1000002, "secret": SECRET,
-                      "token": TOKEN, "encoding_aes_key": AES_KEY,
-                      "api_base": sandbox.url},
-            "server": {"port": port},
-            "redis": {"url": redis_server.url},
-            "logging": {"level": "WARNING"},
-            "channels": [{"code": "poster", "name": "门店海报", "tags": ["门店"],
-                          "advisors": ["zhangsan"]}],
-        },
-    )  # fmt: skip
+    channel = {"code": "poster", "name": "门店海报", "tags": ["门店"], "advisors": ["zhangsan"]}
+    path = write_config(
+        folder, redis_server.url, sandbox.url, server={"port": port}, channels=[channel]
+    )
     connection = redis.Redis.from_url(redis_server.url)
     bulk = Queue(BULK, connection=connection)
     print(f"queueing {BULK_JOBS} bulk jobs…", file=sys.stderr)
@@ -80,6 +68,10 @@ def main() -> None:
     serve, work = mombot(folder, path, "serve"), mombot(folder, path, "worker")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
+        deadline = time.monotonic() + 60
+        while not Worker.count(connection=connection):  # started and listening
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.1)
         sent: dict[str, float] = {}
         with httpx.Client(timeout=10) as client:
             driver = CallbackDriver(
