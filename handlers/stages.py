@@ -21,6 +21,7 @@ from bot.wecom import WeComError, is_transient
 from handlers import tags
 from handlers.context import Context
 from handlers.dates import add_months
+from sop import planner, playbook
 from store.db import session
 from store.models import Contact, ContactStatus, StageEvent
 
@@ -101,8 +102,6 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
         table.c.trying_to_conceive, table.c.status,
     )  # fmt: skip
     overdue_before = day - timedelta(days=rules.overdue_days)
-    from sop import playbook
-
     sops = playbook.configured(runtime.settings)
     changed_ids: list[int] = []
     last_id = 0
@@ -143,8 +142,6 @@ def refresh(runtime: Runtime, day: date | None = None) -> RefreshReport:
 def _apply(
     runtime: Runtime, changes: list[tuple[int, str | None, str | None]], day: date, sops: list
 ) -> None:
-    from sop import planner
-
     table, events = Contact.__table__, StageEvent.__table__
     now = runtime.clock.now()
     with runtime.engine.begin() as connection:
@@ -235,8 +232,6 @@ def set_dates(
 ) -> str | None:
     """Record what she told us, move her stage at once, plan the SOP steps that start from it
     and from her dates, and queue her tag update; the new stage if it changed."""
-    from sop import planner, playbook
-
     day, now = ctx.clock.now().date(), ctx.clock.now()
     if due_date is not None:
         contact.due_date = due_date
