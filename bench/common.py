@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from bot import config
+from bot.clock import SystemClock
 from bot.crypto import WeComCrypto
+from bot.sandbox.api import SandboxServer
 from bot.sandbox.driver import CallbackDriver, contact_event, to_xml
+from bot.sandbox.state import SandboxState
 from tests.servers import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +73,35 @@ def signed_add_events(count: int, prefix: str) -> list[tuple[str, bytes]]:
         params, body = driver.envelope(to_xml(fields))
         out.append((urlencode(params), body))
     return out
+
+
+TZ = ZoneInfo("Asia/Shanghai")
+ADVISORS = {"zhangsan": "张顾问"}
+
+
+@dataclass
+class Corp:
+    """A benchmark's world: a scratch folder, a real Redis, the WeCom sandbox."""
+
+    folder: Path
+    redis: RedisServer
+    state: SandboxState
+    sandbox: SandboxServer
+
+
+@contextmanager
+def sandboxed_corp() -> Iterator[Corp]:
+    folder = Path(tempfile.mkdtemp(prefix="mombot-bench-"))
+    redis = RedisServer(folder)
+    redis.start()
+    state = SandboxState(CORP_ID, [SECRET], SystemClock(TZ), dict(ADVISORS))
+    sandbox = SandboxServer(state).start()
+    try:
+        yield Corp(folder, redis, state, sandbox)
+    finally:
+        sandbox.stop()
+        redis.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Process:

@@ -13,26 +13,20 @@ Run: .venv/bin/python -m bench.sop
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from bench.common import CORP_ID, ROOT, SECRET, RedisServer, write_config
+from bench.common import ROOT, TZ, sandboxed_corp, write_config
 from bot import config
 from bot import runtime as runtime_module
-from bot.clock import ManualClock, SystemClock
-from bot.sandbox.api import SandboxServer
-from bot.sandbox.state import SandboxState
+from bot.clock import ManualClock
 from sop import planner, playbook
 from sop.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
 
 
@@ -48,12 +42,8 @@ def seed_contacts(database: Path, count: int) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="mombot-bench-"))
-    redis = RedisServer(folder)
-    redis.start()
-    state = SandboxState(CORP_ID, [SECRET], SystemClock(TZ), {"zhangsan": "张顾问"})
-    sandbox = SandboxServer(state).start()
-    try:
+    with sandboxed_corp() as corp:
+        folder, redis, state, sandbox = corp.folder, corp.redis, corp.state, corp.sandbox
         path = write_config(folder, redis.url, sandbox.url, sop={"daily_cap": 20})
         settings = config.load(path)
         runtime = runtime_module.build(settings, ManualClock(NOW))
@@ -131,10 +121,6 @@ def main() -> None:
                 "SELECT count(*) FROM sop_tasks WHERE status = 'sent'").fetchone()[0]  # fmt: skip
         runtime.close()
         print(json.dumps(result, indent=2))
-    finally:
-        sandbox.stop()
-        redis.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,15 @@ from __future__ import annotations
 import json
 import random
 import resource
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from bench.common import CORP_ID, ROOT, SECRET, RedisServer, write_config
+from bench.common import ROOT, sandboxed_corp, write_config
 from bot import config
-from bot.clock import SystemClock
-from bot.sandbox.api import SandboxServer
-from bot.sandbox.state import SandboxState
 from handlers.stages import stage_on
 
 CONTACTS = 1_000_000
@@ -80,13 +74,8 @@ def mombot(config_path: Path, *args: str) -> tuple[float, str]:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="mombot-bench-"))
-    redis = RedisServer(folder)
-    redis.start()
-    state = SandboxState(CORP_ID, [SECRET], SystemClock(ZoneInfo("Asia/Shanghai")),
-                         {"zhangsan": "张顾问"})  # fmt: skip
-    sandbox = SandboxServer(state).start()
-    try:
+    with sandboxed_corp() as corp:
+        folder, redis, state, sandbox = corp.folder, corp.redis, corp.state, corp.sandbox
         path = write_config(folder, redis.url, sandbox.url)
         mombot(path, "db", "upgrade")
         database = folder / "data" / "mombot.db"
@@ -112,10 +101,6 @@ def main() -> None:
             "wecom_mark_tag_calls": len(calls),
             "tag_jobs_drained_seconds": round(drain_seconds, 1),
         }, indent=2))  # fmt: skip
-    finally:
-        sandbox.stop()
-        redis.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
