@@ -14,6 +14,7 @@ from bot import config, logs
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
 from bot.text import display_width, pad
+from bot.wecom import WeComError
 from sop.playbook import PlaybookError
 
 Command = Callable[[argparse.Namespace], int]
@@ -219,8 +220,13 @@ def cmd_sop_list(args: argparse.Namespace) -> int:
             detail = f"{trigger.anchor} {trigger.offset_days:+d} 天"
         state = "" if sop.enabled else "（停用）"
         print(f"{sop.id}  {sop.name}{state}  [{sop.target}] {trigger.type} {detail}".rstrip())
+        if sop.groups.name_contains or sop.groups.owners:
+            names = "、".join(sop.groups.name_contains) or "任意"
+            print(f"    客户群：名称含 {names}；群主 {', '.join(sop.groups.owners) or '任意'}")
         for step in sop.steps:
             when = "立即" if step.immediate else f"第{step.day}天 {step.at}"
+            if step.minutes is not None:
+                when = f"{step.minutes}分钟后"
             print(f"    {step.id}: {when} {step.action} {step.title or step.text[:30]}")
     return 0
 
@@ -245,6 +251,45 @@ def cmd_sop_tick(args: argparse.Namespace) -> int:
         print(f"  #{task_id} {sop_id}/{step_id} → {target}")
     if not args.dry_run:
         print(f"queued {report.queued}, deferred out of quiet hours {report.deferred}")
+    if report.edited:
+        print(f"edited SOPs applied to running sequences: {', '.join(report.edited)}")
+    return 0
+
+
+def cmd_groups_sync(args: argparse.Namespace) -> int:
+    from handlers.context import Context
+    from handlers.groups import sync
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        report = sync(Context(s, runtime))
+    print(f"groups: {report.groups} read, {report.dismissed} no longer listed (dismissed), "
+          f"{report.unreadable} unreadable")  # fmt: skip
+    return 1 if report.unreadable else 0
+
+
+def cmd_groups_list(args: argparse.Namespace) -> int:
+    from store import groups
+    from store.db import session
+
+    runtime = _runtime(args)
+    with session(runtime.engine) as s:
+        rows = [("chat id", "name", "owner", "customers", "members", "status")]
+        rows += [(g.chat_id, g.name or "-", g.owner_userid, str(g.customers), str(g.members),
+                  "dismissed" if g.dismissed else "active") for g in groups.listing(s)]  # fmt: skip
+    widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join([*(pad(row[i], widths[i]) for i in range(5)), row[5]]))
+    return 0
+
+
+def cmd_appchat_create(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+    users = [u for u in args.users.split(",") if u]
+    answer = runtime.wecom("app").post("appchat/create", json={
+        "name": args.name, "owner": args.owner or users[0], "userlist": users})  # fmt: skip
+    print(answer["chatid"])
     return 0
 
 
@@ -383,6 +428,24 @@ def parser() -> argparse.ArgumentParser:
         func=cmd_sop_status
     )
 
+    group_cmd = commands.add_parser("groups", help="customer groups (客户群)").add_subparsers(
+        required=True
+    )
+    group_cmd.add_parser(
+        "sync", help="read every customer group from WeCom (the callbacks keep them current)"
+    ).set_defaults(func=cmd_groups_sync)
+    group_cmd.add_parser("list", help="customer groups with owner and members").set_defaults(
+        func=cmd_groups_list
+    )
+    appchat = commands.add_parser("appchat", help="internal group chats for appchat_post steps")
+    create = appchat.add_subparsers(required=True).add_parser(
+        "create", help="make an internal group chat; prints its chatid"
+    )
+    create.add_argument("name")
+    create.add_argument("--users", required=True, help="member userids, comma separated (≥ 2)")
+    create.add_argument("--owner", help="default: the first member")
+    create.set_defaults(func=cmd_appchat_create)
+
     parse_date = commands.add_parser(
         "parse-date", help="what due date or birthday a mother's words give (JSON lines)"
     )
@@ -402,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     except (config.ConfigError, PlaybookError) as exc:
         print(f"mombot: {exc}", file=sys.stderr)
         return 2
+    except WeComError as exc:
+        print(f"mombot: WeCom: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. piped into head: not an error

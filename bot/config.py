@@ -203,7 +203,29 @@ class SopSettings(_Section):
     quiet_start: Annotated[str, Field(pattern=_HHMM)] = "21:30"  # nothing goes out from …
     quiet_end: Annotated[str, Field(pattern=_HHMM)] = "08:00"  # … until
     daily_cap: Annotated[int, Field(ge=1, le=20)] = 3  # automated messages per mother per day
+    # group mass sends per customer group per day: WeCom lets a group receive about one a day
+    # (as many a month as the month has days), so more would starve later days
+    group_daily_cap: Annotated[int, Field(ge=1, le=20)] = 1
     tag_group: TagName = "SOP标签"  # the tag group of add_tag / remove_tag steps
+
+
+class FollowUpSettings(_Section):
+    """The follow-up SLA run for every new lead: her advisor is reminded when no follow-up is
+    logged after remind_after_minutes; after escalate_after_minutes the team lead is told and,
+    with public_pool, the lead goes to the public pool (公海) for another advisor to claim."""
+
+    enabled: bool = True
+    remind_after_minutes: Annotated[int, Field(ge=1, le=10080)] = 120
+    escalate_after_minutes: Annotated[int, Field(ge=1, le=43200)] = 1440
+    team_leads: dict[str, str] = {}  # advisor userid → team lead userid; else [report] managers
+    public_pool: bool = False
+    pool_advisors: list[str] = []  # told of pooled leads; empty: every channel's advisors
+
+    @model_validator(mode="after")
+    def _escalate_after_reminding(self) -> FollowUpSettings:
+        if self.escalate_after_minutes <= self.remind_after_minutes:
+            raise ValueError("escalate_after_minutes must be more than remind_after_minutes")
+        return self
 
 
 class ReportSettings(_Section):
@@ -243,6 +265,7 @@ class Settings(_Section):
     tags: TagSettings = TagSettings()
     stages: StageSettings = StageSettings()
     sop: SopSettings = SopSettings()
+    followup: FollowUpSettings = FollowUpSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -16,7 +16,7 @@ Handler = Callable[[Any, Any], None]
 
 _routes: dict[tuple[str, str, str], Handler] = {}
 
-MODULES = ("handlers.contact", "handlers.kf")
+MODULES = ("handlers.contact", "handlers.kf", "handlers.groups", "handlers.commands")
 
 
 def on(msg_type: str, event: str = "", change_type: str = "") -> Callable[[Handler], Handler]:

@@ -35,6 +35,7 @@ def _refresh_profile(ctx: Context, contact: Contact) -> None:
         log.warning("no profile for contact %d: %s", contact.id, exc)
         return
     contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
+    tags.from_profile(ctx, contact, answer.get("follow_user", []))
 
 
 @on("event", "change_external_contact", "add_external_contact")
@@ -63,18 +64,15 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
     now = ctx.clock.now()
     planner.plan_contact_added(
         ctx.session.connection(), playbook.configured(ctx.settings), contact.id, event.state,
-        now.date(), ctx.settings.tz, now,
+        contact.added_at or now, ctx.settings.tz, now,
     )  # fmt: skip
     names = channel.tags if channel else [ctx.settings.tags.unknown_channel]
+    group = ctx.settings.tags.channel_group
     try:
-        tags.mark(
-            ctx.session,
-            ctx.wecom("contact"),
-            event.user_id,
-            event.external_user_id,
-            ctx.settings.tags.channel_group,
-            names,
+        ids = tags.mark(
+            ctx.session, ctx.wecom("contact"), event.user_id, event.external_user_id, group, names
         )
+        tags.remember(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
     except WeComError as exc:
         if is_transient(exc):
             raise  # retried later; the welcome is not sent twice (ledger)

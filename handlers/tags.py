@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.wecom import WeComClient, WeComError
-from store import tags
+from handlers.context import Context
+from sop import planner, playbook
+from store import contact_tags, tags
+from store.models import Contact
 
 INVALID_TAG = 40068  # the tag (or group) was deleted in the WeCom console
 
@@ -43,21 +46,52 @@ def mark(
     external_userid: str,
     group_name: str,
     names: list[str],
-) -> list[str]:
-    """Give her these tags (as seen by this advisor); returns the tag ids. A tag deleted in the
-    console meanwhile is made again, once."""
+    remove: bool = False,
+) -> dict[str, str]:
+    """Give her these tags (or take them away) as seen by this advisor; returns name → tag id.
+    A tag deleted in the console meanwhile is made again, once."""
+    field = "remove_tag" if remove else "add_tag"
     for attempt in (1, 2):
-        ids = list(ensure(session, client, group_name, names).values())
+        ids = ensure(session, client, group_name, names)
         if not ids:
-            return []
+            return {}
         try:
             client.post(
                 "externalcontact/mark_tag",
-                json={"userid": userid, "external_userid": external_userid, "add_tag": ids},
-            )
+                json={"userid": userid, "external_userid": external_userid,
+                      field: list(ids.values())},
+            )  # fmt: skip
             return ids
         except WeComError as exc:
             if exc.errcode != INVALID_TAG or attempt == 2:
                 raise
             tags.forget_group(session, group_name)
-    return []
+    return {}
+
+
+def remember(
+    ctx: Context,
+    contact: Contact,
+    added: dict[str, tuple[str, str]],
+    removed: set[str] = frozenset(),
+    replace: bool = False,
+) -> list[str]:
+    """Record her tags (tag id → (name, group)) and start the tag_added SOPs of the new ones;
+    returns the new names."""
+    now = ctx.clock.now()
+    new = contact_tags.update(ctx.session, contact.id, added, set(removed), now, replace)
+    if new:
+        planner.plan_tag_added(ctx.session.connection(), playbook.configured(ctx.settings),
+                               contact.id, new, ctx.settings.tz, now)  # fmt: skip
+    return new
+
+
+def from_profile(ctx: Context, contact: Contact, follow_users: list[dict]) -> list[str]:
+    """Her tags as her owner sees them in externalcontact/get's follow_user (corp tags only);
+    returns the names that are new to mombot."""
+    mine = next((f for f in follow_users if f.get("userid") == contact.owner_userid), None)
+    if mine is None:
+        return []
+    corp = {t["tag_id"]: (t.get("tag_name", ""), t.get("group_name", ""))
+            for t in mine.get("tags", []) if t.get("type", 1) == 1 and t.get("tag_id")}  # fmt: skip
+    return remember(ctx, contact, corp, replace=True)

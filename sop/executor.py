@@ -4,33 +4,30 @@ A task is sent at most once: its key is claimed in the delivery ledger before an
 WeCom. A text to a mother goes through the welcome bot when its 48 h window is open; otherwise
 it becomes a 1:1 mass-send task (add_msg_template) that her advisor confirms in WeCom, which is
 the only way WeCom lets an app reach a customer unprompted. Transient WeCom errors put the task
-back with a backoff; after five attempts it fails, visibly (`mombot sop status`).
+back with a backoff; after five attempts it fails, visibly (`mombot sop status`). Customer
+groups' tasks are carried out by sop.group_executor.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from sqlalchemy import func, select, update
 
 from bot import runtime as runtime_module
-from bot.wecom import WeComError, is_transient
+from bot.wecom import WeComError
 from handlers import kf, staff, tags
 from handlers.context import Context
 from handlers.dialog import responsible
-from sop import playbook
+from sop import group_executor, playbook, records
 from sop.playbook import Sop, Step
-from store import deliveries
+from sop.render import render
+from store import contact_tags, deliveries, followups
 from store import kf as kf_store
 from store.db import session
-from store.models import Contact, ContactStatus, DeliveryStatus, SopTask, TaskStatus
+from store.models import Contact, ContactStatus, SopTask, TaskStatus
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 CUSTOMER_FACING = {"send_text", "send_link", "send_image", "send_miniprogram", "mass_send"}
-TO_HER = "sent to her"  # detail of a sent customer-facing task: what the daily cap counts
 
 
 def execute(*task_ids: int) -> dict[str, int]:
@@ -40,81 +37,48 @@ def execute(*task_ids: int) -> dict[str, int]:
     outcome: dict[str, int] = {}
     with session(runtime.engine) as s:
         ctx = Context(s, runtime)
-        for task_id in task_ids:
-            task = s.get(SopTask, task_id)
-            if task is None or task.status != TaskStatus.QUEUED:
-                continue
-            status = _carry_out(ctx, task, sops.get(task.sop_id))
-            outcome[status] = outcome.get(status, 0) + 1
+        queued = [task for task in (s.get(SopTask, i) for i in task_ids)
+                  if task is not None and task.status == TaskStatus.QUEUED]  # fmt: skip
+        statuses = [_carry_out(ctx, t, sops.get(t.sop_id)) for t in queued
+                    if t.target.startswith("c:")]  # fmt: skip
+        statuses += group_executor.carry_out(ctx, [t for t in queued if t.target.startswith("g:")],
+                                             sops)  # fmt: skip
+    for status in statuses:
+        outcome[status] = outcome.get(status, 0) + 1
     return outcome
 
 
-def _finish(ctx: Context, task: SopTask, status: str, detail: str = "") -> str:
-    task.status, task.detail, task.updated_at = status, detail[:512], ctx.clock.now()
-    ctx.session.add(task)
-    ctx.session.commit()
-    return status
-
-
-def _cancel_rest(ctx: Context, task: SopTask, reason: str) -> None:
-    table = SopTask.__table__
-    ctx.session.connection().execute(
-        update(table)
-        .where(table.c.sop_id == task.sop_id, table.c.target == task.target,
-               table.c.status == TaskStatus.PENDING)
-        .values(status=TaskStatus.CANCELLED, detail=reason, updated_at=ctx.clock.now())
-    )  # fmt: skip
-
-
-def _sent_today(ctx: Context, task: SopTask) -> int:
-    local_midnight = ctx.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    table = SopTask.__table__
-    return ctx.session.connection().execute(
-        select(func.count()).where(
-            table.c.target == task.target, table.c.status == TaskStatus.SENT,
-            table.c.updated_at >= local_midnight, table.c.detail == TO_HER,
-        )
-    ).scalar_one()  # fmt: skip
+def step_of(sop: Sop | None, task: SopTask) -> Step | None:
+    if sop is None or not sop.enabled:
+        return None
+    return next((step for step in sop.steps if step.id == task.step_id), None)
 
 
 def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
-    step = next((s for s in sop.steps if s.id == task.step_id), None) if sop else None
-    if sop is None or step is None or not sop.enabled:
-        return _finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
+    step = step_of(sop, task)
+    if sop is None or step is None:
+        return records.finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
     contact = ctx.session.get(Contact, int(task.target.removeprefix("c:")))
     if contact is None:
-        return _finish(ctx, task, TaskStatus.CANCELLED, "contact deleted")
+        return records.finish(ctx, task, TaskStatus.CANCELLED, "contact deleted")
     exit_reason = _exit_reason(sop, contact)
     if exit_reason:
-        _cancel_rest(ctx, task, exit_reason)
-        return _finish(ctx, task, TaskStatus.CANCELLED, exit_reason)
-    skip = _skip_reason(ctx, sop, contact)
+        records.cancel_rest(ctx, task, exit_reason)
+        return records.finish(ctx, task, TaskStatus.CANCELLED, exit_reason)
+    skip = _skip_reason(ctx, sop, contact, task)
     if skip:
-        return _finish(ctx, task, TaskStatus.SKIPPED, skip)
-    if step.action in CUSTOMER_FACING and _sent_today(ctx, task) >= ctx.settings.sop.daily_cap:
-        task.status, task.due_at = TaskStatus.PENDING, task.due_at + timedelta(days=1)
-        return _finish(ctx, task, TaskStatus.PENDING, "daily cap reached: moved to tomorrow")
+        return records.finish(ctx, task, TaskStatus.SKIPPED, skip)
+    facing = step.action in CUSTOMER_FACING
+    if facing and records.sent_today(ctx, task.target) >= ctx.settings.sop.daily_cap:
+        return records.to_tomorrow(ctx, task, "daily cap reached")
     key = f"sop:{task.id}"
     if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
-        return _finish(ctx, task, TaskStatus.SENT, "already handed over")
+        return records.finish(ctx, task, TaskStatus.SENT, "already handed over")
     try:
         refused = _act(ctx, sop, step, contact, key)
     except WeComError as exc:
-        ctx.session.rollback()
-        if is_transient(exc) and task.attempts + 1 < MAX_ATTEMPTS:
-            deliveries.release(ctx.session, key)  # the request never got an answer: try again
-            task.attempts += 1
-            task.due_at = ctx.clock.now() + timedelta(minutes=5 * 2**task.attempts)
-            return _finish(ctx, task, TaskStatus.PENDING, f"retrying: {exc}")
-        deliveries.finish(ctx.session, key, DeliveryStatus.FAILED, str(exc), ctx.clock.now())
-        return _finish(ctx, task, TaskStatus.FAILED, str(exc))
-    status = TaskStatus.SKIPPED if refused else TaskStatus.SENT
-    task.status, task.updated_at = status, ctx.clock.now()
-    task.detail = refused or (TO_HER if step.action in CUSTOMER_FACING else step.action)
-    ctx.session.add(task)  # committed with the ledger's outcome, in one transaction
-    ledger = DeliveryStatus.SKIPPED if refused else DeliveryStatus.SENT
-    deliveries.finish(ctx.session, key, ledger, refused, ctx.clock.now())
-    return status
+        return records.failed_call(ctx, task, key, exc)
+    return records.done(ctx, task, key, refused, records.TO_THEM if facing else step.action)
 
 
 def _exit_reason(sop: Sop, contact: Contact) -> str:
@@ -130,47 +94,64 @@ def _exit_reason(sop: Sop, contact: Contact) -> str:
     return ""
 
 
-def _skip_reason(ctx: Context, sop: Sop, contact: Contact) -> str:
+def _skip_reason(ctx: Context, sop: Sop, contact: Contact, task: SopTask) -> str:
     conditions = sop.conditions
     if contact.status in conditions.skip_statuses:
         return f"status {contact.status}"
     if conditions.skip_opted_out and contact.opted_out:
         return "opted out"
+    if conditions.skip_tags:
+        present = contact_tags.names(ctx.session, contact.id) & set(conditions.skip_tags)
+        if present:
+            return f"tagged {', '.join(sorted(present))}"
+    since = task.trigger_at or contact.added_at
+    if conditions.skip_followed_up and since and followups.logged_since(ctx.session, contact.id,
+                                                                         since):  # fmt: skip
+        return "followed up"
     return ""
 
 
-def _text_of(step: Step) -> str:
-    if step.action == "send_link":
-        return f"{step.title}\n{step.desc}\n{step.url}".replace("\n\n", "\n")
-    return step.text or step.title
+def _values(ctx: Context, contact: Contact) -> dict[str, str]:
+    advisor = staff.advisor_name(ctx, contact.owner_userid) if contact.owner_userid else "顾问"
+    return {"name": contact.name or "未命名客户", "advisor": advisor,
+            "stage": contact.stage or "未登记", "no": str(contact.id)}  # fmt: skip
 
 
 def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
     """Do the step; "" when done, else why WeCom would not take it (not worth retrying)."""
+    values = _values(ctx, contact)
+    text = render(step.text, values)
     if step.action == "advisor_task":
-        name = contact.name or "未命名客户"
+        task = f"【SOP】{sop.name}\n客户：{values['name']}（编号 {contact.id}）\n{text}"
         for userid in responsible(ctx, contact):
-            staff.notify(
-                ctx, f"{key}:{userid}", userid, f"【SOP】{sop.name}\n客户：{name}\n{step.text}"
-            )
-        return
+            staff.notify(ctx, f"{key}:{userid}", userid, task)
+        return ""
+    if step.action == "escalate":
+        escalate(ctx, contact, values, key, text)
+        return ""
+    if step.action == "appchat_post":
+        ctx.wecom("app").post("appchat/send", json={
+            "chatid": step.chat, "msgtype": "text", "text": {"content": text}})  # fmt: skip
+        return ""
     if step.action in ("add_tag", "remove_tag"):
-        ids = tags.ensure(ctx.session, ctx.wecom("contact"), ctx.settings.sop.tag_group, [step.tag])
-        field = "add_tag" if step.action == "add_tag" else "remove_tag"
-        ctx.wecom("contact").post("externalcontact/mark_tag", json={
-            "userid": contact.owner_userid, "external_userid": contact.external_userid,
-            field: list(ids.values()),
-        })  # fmt: skip
+        group = ctx.settings.sop.tag_group
+        ids = tags.mark(ctx.session, ctx.wecom("contact"), contact.owner_userid,
+                        contact.external_userid, group, [step.tag],
+                        remove=step.action == "remove_tag")  # fmt: skip
+        if step.action == "add_tag":
+            tags.remember(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
+        else:
+            tags.remember(ctx, contact, {}, removed=set(ids.values()))
         return ""
     talk = kf_store.find_dialog(ctx.session, contact.external_userid)
     if step.action != "mass_send" and talk is not None and kf.window_open(ctx, talk):
-        kf.say(ctx, contact, talk, _text_of(step), f"{key}:kf")
+        kf.say(ctx, contact, talk, _text_of(step, text), f"{key}:kf")
         return ""
     body: dict = {
         "chat_type": "single",
         "external_userid": [contact.external_userid],
         "sender": contact.owner_userid,
-        "text": {"content": step.text or step.title},
+        "text": {"content": text or step.title},
     }
     if step.action == "send_link":
         link = {"title": step.title, "url": step.url, "desc": step.desc}
@@ -179,3 +160,38 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
     if contact.external_userid in answer.get("fail_list", []):
         return "her monthly mass-send quota is used up"
     return ""
+
+
+def _text_of(step: Step, text: str) -> str:
+    if step.action == "send_link":
+        return f"{step.title}\n{step.desc}\n{step.url}".replace("\n\n", "\n")
+    return text or step.title
+
+
+def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, extra: str) -> None:
+    """No follow-up in time: tell the team lead and, with [followup] public_pool, put her in the
+    public pool (公海) for the pool's advisors to claim."""
+    rules, owner = ctx.settings.followup, contact.owner_userid
+    lead = rules.team_leads.get(owner)
+    leads = [lead] if lead else list(ctx.settings.report.managers)
+    hours = (ctx.clock.now() - contact.added_at).total_seconds() / 3600 if contact.added_at else 0
+    text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{values['advisor']}负责，"
+            f"添加已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
+    if rules.public_pool:
+        contact.pooled_at = ctx.clock.now()
+        ctx.session.add(contact)
+        text += "\n她已进入公海，其他顾问可以认领。"
+    if extra:
+        text += "\n" + extra
+    if not leads:
+        log.warning("contact %d escalated, but no team lead or manager is configured", contact.id)
+    for userid in leads:
+        staff.notify(ctx, f"{key}:{userid}", userid, text)
+    if not rules.public_pool:
+        return
+    pool = rules.pool_advisors or sorted({a for c in ctx.settings.channels for a in c.advisors})
+    offer = (f"公海线索：客户「{values['name']}」（阶段：{values['stage']}）等待跟进。\n"
+             f"回复「认领 {contact.id}」认领她。")  # fmt: skip
+    for userid in pool:
+        if userid != owner:
+            staff.notify(ctx, f"{key}:pool:{userid}", userid, offer)

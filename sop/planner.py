@@ -1,41 +1,61 @@
 """Turning triggers into task rows: one row per (SOP, step, target, trigger occurrence), with
 its due moment in the configured time zone. Planning the same trigger twice changes nothing
 (a unique index), so re-running a refresh or a handler never repeats a step.
+
+Each row keeps the moment its steps count from (`trigger_at`), so an edited playbook can
+re-time the steps still to come and add new steps to sequences already running.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from sop.playbook import Sop
-from store.models import SopTask, TaskStatus
+from sop.playbook import Sop, Step
+from store.models import CustomerGroup, SopTask, TaskStatus
 
 T = SopTask.__table__
+G = CustomerGroup.__table__
 
 
 def contact_target(contact_id: int) -> str:
     return f"c:{contact_id}"
 
 
+def group_target(chat_id: str) -> str:
+    return f"g:{chat_id}"
+
+
+def midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tz)
+
+
+def due_at(step: Step, trigger_at: datetime, tz: tzinfo, now: datetime) -> datetime:
+    if step.immediate:
+        return now
+    if step.minutes is not None:
+        return trigger_at + timedelta(minutes=step.minutes)
+    start = trigger_at.astimezone(tz).date() + timedelta(days=step.day)
+    return datetime.combine(start, time.fromisoformat(step.at), tz)
+
+
 def _rows(
-    sop: Sop, target: str, trigger_key: str, start: date, tz: tzinfo, now: datetime
-) -> Iterable[dict]:
+    sop: Sop, target: str, trigger_key: str, trigger_at: datetime, tz: tzinfo, now: datetime,
+    future_only: bool = False,
+) -> Iterable[dict]:  # fmt: skip
     for step in sop.steps:
-        if step.immediate:
-            due = now
-        else:
-            due = datetime.combine(
-                start + timedelta(days=step.day), time.fromisoformat(step.at), tz
-            )
+        due = due_at(step, trigger_at, tz, now)
+        if future_only and due < now:
+            continue
         yield {
             "sop_id": sop.id, "step_id": step.id, "target": target, "trigger_key": trigger_key,
-            "due_at": due, "status": TaskStatus.PENDING, "attempts": 0, "detail": "",
-            "created_at": now, "updated_at": now,
+            "trigger_at": trigger_at, "due_at": due, "status": TaskStatus.PENDING, "attempts": 0,
+            "detail": "", "created_at": now, "updated_at": now,
         }  # fmt: skip
 
 
@@ -50,6 +70,18 @@ def _insert(connection: Connection, rows: list[dict]) -> int:
     return len(rows)
 
 
+def plan(
+    connection: Connection, sop: Sop, target: str, trigger_key: str, trigger_at: datetime,
+    tz: tzinfo, now: datetime,
+) -> int:  # fmt: skip
+    """One occurrence of one SOP's trigger for one target."""
+    return _insert(connection, list(_rows(sop, target, trigger_key, trigger_at, tz, now)))
+
+
+def _enabled(sops: Sequence[Sop], target: str, trigger: str) -> list[Sop]:
+    return [s for s in sops if s.enabled and s.target == target and s.trigger.type == trigger]
+
+
 def plan_stage_entered(
     connection: Connection,
     sops: Sequence[Sop],
@@ -59,28 +91,45 @@ def plan_stage_entered(
 ) -> int:
     """Tasks for contacts that entered a stage: (contact id, stage, day) each."""
     by_stage: dict[str, list[Sop]] = {}
-    for sop in sops:
-        if sop.enabled and sop.target == "contact" and sop.trigger.type == "stage_entered":
-            by_stage.setdefault(sop.trigger.stage, []).append(sop)
+    for sop in _enabled(sops, "contact", "stage_entered"):
+        by_stage.setdefault(sop.trigger.stage, []).append(sop)
     rows = [
         row
         for contact_id, stage, day in entered
         for sop in by_stage.get(stage, [])
-        for row in _rows(sop, contact_target(contact_id), f"stage:{stage}:{day}", day, tz, now)
+        for row in _rows(
+            sop, contact_target(contact_id), f"stage:{stage}:{day}", midnight(day, tz), tz, now
+        )
     ]
     return _insert(connection, rows)
 
 
 def plan_contact_added(
-    connection: Connection, sops: Sequence[Sop], contact_id: int, channel: str, day: date,
-    tz: tzinfo, now: datetime,
+    connection: Connection, sops: Sequence[Sop], contact_id: int, channel: str,
+    added_at: datetime, tz: tzinfo, now: datetime,
 ) -> int:  # fmt: skip
+    key = f"added:{added_at.astimezone(tz).date()}"
     rows = [
         row
-        for sop in sops
-        if sop.enabled and sop.trigger.type == "contact_added"
-        and sop.trigger.channel in ("", channel)
-        for row in _rows(sop, contact_target(contact_id), f"added:{day}", day, tz, now)
+        for sop in _enabled(sops, "contact", "contact_added")
+        if sop.trigger.channel in ("", channel)
+        for row in _rows(sop, contact_target(contact_id), key, added_at, tz, now)
+    ]
+    return _insert(connection, rows)
+
+
+def plan_tag_added(
+    connection: Connection, sops: Sequence[Sop], contact_id: int, names: Iterable[str],
+    tz: tzinfo, now: datetime,
+) -> int:  # fmt: skip
+    """Tasks for tags she was just given (by name); once per tag and day."""
+    added = set(names)
+    rows = [
+        row
+        for sop in _enabled(sops, "contact", "tag_added")
+        if sop.trigger.tag in added
+        for row in _rows(sop, contact_target(contact_id),
+                         f"tag:{sop.trigger.tag}:{now.astimezone(tz).date()}", now, tz, now)
     ]  # fmt: skip
     return _insert(connection, rows)
 
@@ -96,12 +145,106 @@ def plan_anchors(
     """Tasks counted from her due date or her baby's birthday; steps already past are left
     out (a date told late does not send last month's messages)."""
     rows = []
-    for sop in sops:
-        anchor = anchors.get(sop.trigger.anchor) if sop.trigger.type == "anchor" else None
-        if not sop.enabled or anchor is None:
+    for sop in _enabled(sops, "contact", "anchor"):
+        anchor = anchors.get(sop.trigger.anchor)
+        if anchor is None:
             continue
-        start = anchor + timedelta(days=sop.trigger.offset_days)
+        start = midnight(anchor + timedelta(days=sop.trigger.offset_days), tz)
         key = f"anchor:{sop.trigger.anchor}:{anchor}"
-        rows += [r for r in _rows(sop, contact_target(contact_id), key, start, tz, now)
-                 if r["due_at"] >= now]  # fmt: skip
+        rows += _rows(sop, contact_target(contact_id), key, start, tz, now, future_only=True)
     return _insert(connection, rows)
+
+
+def plan_group_joined(
+    connection: Connection, sops: Sequence[Sop], group: CustomerGroup,
+    joins: Iterable[tuple[str, datetime]], tz: tzinfo, now: datetime,
+) -> int:  # fmt: skip
+    """Tasks for customers who joined a group: (external userid, joined at) each."""
+    fitting = [s for s in _enabled(sops, "group", "group_member_joined")
+               if s.groups.matches(group.name, group.owner_userid)]  # fmt: skip
+    rows = [
+        row
+        for member_id, joined_at in joins
+        for sop in fitting
+        for row in _rows(sop, group_target(group.chat_id),
+                         f"joined:{member_id}:{int(joined_at.timestamp())}", joined_at, tz, now)
+    ]  # fmt: skip
+    return _insert(connection, rows)
+
+
+def fires_on(sop: Sop, day: date) -> bool:
+    trigger = sop.trigger
+    return trigger.every == "day" or (
+        trigger.every == "week" and day.isoweekday() == trigger.weekday
+    )
+
+
+def plan_schedules(
+    connection: Connection, sops: Sequence[Sop], day: date, tz: tzinfo, now: datetime,
+    chat_id: str | None = None,
+) -> int:  # fmt: skip
+    """The day's occurrence of scheduled group SOPs, for every group they fit (or one)."""
+    due = [s for s in _enabled(sops, "group", "schedule") if fires_on(s, day)]
+    if not due:
+        return 0
+    query = select(G.c.chat_id, G.c.name, G.c.owner_userid).where(G.c.dismissed.is_(False))
+    if chat_id is not None:
+        query = query.where(G.c.chat_id == chat_id)
+    groups = connection.execute(query).all()
+    rows = [
+        row
+        for sop in due
+        for group in groups
+        if sop.groups.matches(group.name, group.owner_userid)
+        for row in _rows(
+            sop, group_target(group.chat_id), f"schedule:{day}", midnight(day, tz), tz, now
+        )
+    ]
+    return _insert(connection, rows)
+
+
+def fingerprint(sop: Sop) -> str:
+    return hashlib.sha256(sop.model_dump_json().encode()).hexdigest()[:16]
+
+
+def apply_edit(connection: Connection, sop: Sop, tz: tzinfo, now: datetime) -> tuple[int, int]:
+    """An edited SOP, for the sequences already running: steps still pending are re-timed,
+    new steps are added where they are still ahead. Nothing already sent is repeated (a step
+    keeps its id). Returns (re-timed, added)."""
+    steps = {step.id: step for step in sop.steps}
+    pending = connection.execute(
+        select(T.c.id, T.c.step_id, T.c.trigger_at, T.c.due_at)
+        .where(T.c.sop_id == sop.id, T.c.status == TaskStatus.PENDING, T.c.attempts == 0,
+               T.c.trigger_at.is_not(None))
+    ).all()  # fmt: skip
+    moves = []
+    for row in pending:
+        step = steps.get(row.step_id)
+        if step is None or step.immediate:
+            continue
+        due = due_at(step, row.trigger_at, tz, now)
+        if due != row.due_at and due >= now:
+            moves.append({"task_id": row.id, "new_due": due})
+    if moves:
+        connection.execute(
+            update(T).where(T.c.id == bindparam("task_id"))
+            .values(due_at=bindparam("new_due"), updated_at=now),
+            moves,
+        )  # fmt: skip
+    sequences = connection.execute(
+        select(T.c.target, T.c.trigger_key, T.c.trigger_at)
+        .where(T.c.sop_id == sop.id, T.c.trigger_at.is_not(None))
+        .group_by(T.c.target, T.c.trigger_key, T.c.trigger_at)
+    ).all()  # fmt: skip
+    rows = [
+        row
+        for target, trigger_key, trigger_at in sequences
+        for row in _rows(sop, target, trigger_key, trigger_at, tz, now, future_only=True)
+    ]
+    before = _count(connection, sop.id)
+    _insert(connection, rows)
+    return len(moves), _count(connection, sop.id) - before
+
+
+def _count(connection: Connection, sop_id: str) -> int:
+    return connection.execute(select(func.count()).where(T.c.sop_id == sop_id)).scalar_one()

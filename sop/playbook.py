@@ -61,6 +61,8 @@ class Conditions(_Model):
         "lost",
     ]
     skip_opted_out: bool = True
+    skip_tags: list[str] = []  # she has any of these tags (names)
+    skip_followed_up: bool = False  # her advisor logged a follow-up since she was added
 
 
 class ExitRules(_Model):
@@ -74,15 +76,18 @@ class ExitRules(_Model):
 
 Action = Literal[
     "send_text", "send_link", "send_image", "send_miniprogram", "advisor_task", "add_tag",
-    "remove_tag", "mass_send", "group_post",
+    "remove_tag", "mass_send", "appchat_post", "escalate",
 ]  # fmt: skip
+GROUP_ACTIONS = {"mass_send", "advisor_task", "appchat_post"}
+MOMENT_TRIGGERS = {"contact_added", "tag_added", "group_member_joined"}  # minutes count from it
 
 
 class Step(_Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
     day: Annotated[int, Field(ge=0, le=1100)] = 0  # days after the trigger
-    at: str = ""  # "HH:MM" in the configured time zone; empty with immediate
+    at: str = ""  # "HH:MM" in the configured time zone; empty with immediate or minutes
     immediate: bool = False
+    minutes: Annotated[int, Field(ge=1, le=525600)] | None = None  # after the trigger moment
     action: Action
     text: str = ""
     title: str = ""
@@ -92,16 +97,18 @@ class Step(_Model):
     appid: str = ""
     page: str = ""
     tag: str = ""
+    chat: str = ""  # appchat_post: the internal group chat's chatid (appchat/create)
 
     @model_validator(mode="after")
     def _complete(self) -> Step:
-        if self.immediate == bool(self.at):
-            raise ValueError('give either at = "HH:MM" or immediate = true')
+        if [bool(self.at), self.immediate, self.minutes is not None].count(True) != 1:
+            raise ValueError('give one of at = "HH:MM", immediate = true or minutes = N')
         if self.at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.at):
             raise ValueError(f"at must be HH:MM, not {self.at!r}")
         required = {
             "send_text": ("text",), "advisor_task": ("text",), "mass_send": ("text",),
-            "group_post": ("text",), "send_link": ("title", "url"), "send_image": ("image",),
+            "appchat_post": ("chat", "text"), "escalate": (), "send_link": ("title", "url"),
+            "send_image": ("image",),
             "send_miniprogram": ("title", "appid", "page", "image"), "add_tag": ("tag",),
             "remove_tag": ("tag",),
         }[self.action]  # fmt: skip
@@ -109,6 +116,17 @@ class Step(_Model):
         if missing:
             raise ValueError(f"{self.action} needs {', '.join(missing)}")
         return self
+
+
+class GroupFilter(_Model):
+    """Which customer groups a group SOP is for (default: all of them)."""
+
+    name_contains: list[str] = []  # any of these in the group's name
+    owners: list[str] = []  # owned by one of these userids
+
+    def matches(self, name: str, owner: str) -> bool:
+        named = not self.name_contains or any(part in name for part in self.name_contains)
+        return named and (not self.owners or owner in self.owners)
 
 
 class Sop(_Model):
@@ -119,6 +137,7 @@ class Sop(_Model):
     conditions: Conditions = Conditions()
     exit: ExitRules = ExitRules()
     steps: Annotated[list[Step], Field(min_length=1)]
+    groups: GroupFilter = GroupFilter()
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -131,8 +150,14 @@ class Sop(_Model):
             if step.id in seen:
                 raise ValueError(f"step id {step.id!r} appears twice")
             seen.add(step.id)
-            if self.target == "group" and step.action not in {"group_post", "mass_send"}:
-                raise ValueError(f"step {step.id}: a group SOP can only group_post or mass_send")
+            if self.target == "group" and step.action not in GROUP_ACTIONS:
+                raise ValueError(f"step {step.id}: a group SOP can only "
+                                 + ", ".join(sorted(GROUP_ACTIONS)))  # fmt: skip
+            if step.minutes is not None and self.trigger.type not in MOMENT_TRIGGERS:
+                raise ValueError(f"step {step.id}: minutes only count from "
+                                 + ", ".join(sorted(MOMENT_TRIGGERS)))  # fmt: skip
+            if self.trigger.type == "schedule" and not step.at:
+                raise ValueError(f'step {step.id}: a scheduled step needs at = "HH:MM"')
         return self
 
 
@@ -198,6 +223,35 @@ def load(directory: Path | None = None) -> list[Sop]:
 
 def configured(settings) -> list[Sop]:
     """The SOPs of [sop] playbooks (or the default playbook), read afresh: an edited playbook
-    counts from its next use."""
+    counts from its next use; plus the follow-up SLA of [followup]."""
     folder = settings.sop.playbooks
-    return load(Path(folder) if folder else None)
+    sops = load(Path(folder) if folder else None)
+    if not settings.followup.enabled:
+        return sops
+    if any(sop.id == FOLLOWUP_SLA for sop in sops):
+        raise PlaybookError(f"sop id {FOLLOWUP_SLA!r} is mombot's follow-up SLA ([followup])")
+    return [*sops, followup_sla(settings.followup)]
+
+
+FOLLOWUP_SLA = "followup-sla"
+
+
+def followup_sla(rules) -> Sop:
+    """The follow-up SLA as a SOP: remind her advisor, then escalate, unless a follow-up was
+    logged (or her status moved on) meanwhile."""
+    remind = (
+        "新客户「{name}」添加已{minutes}分钟，还没有跟进记录。\n"
+        "跟进后回复「跟进 {no} 备注」记录，例如：跟进 {no} 已电话沟通"
+    )
+    return Sop(
+        id=FOLLOWUP_SLA, name="新线索跟进时效", target="contact",
+        trigger=Trigger(type="contact_added"),
+        conditions=Conditions(skip_statuses=["contacted", "interested", "signed", "lost"],
+                              skip_followed_up=True),
+        exit=ExitRules(stage_changed=False, status_changed=True),
+        steps=[
+            Step(id="remind", minutes=rules.remind_after_minutes, action="advisor_task",
+                 text=remind.replace("{minutes}", str(rules.remind_after_minutes))),
+            Step(id="escalate", minutes=rules.escalate_after_minutes, action="escalate"),
+        ],
+    )  # fmt: skip

@@ -1,5 +1,6 @@
-"""The tick (every minute, from the worker's ticker): due tasks go to the bulk queue in
-batches; during quiet hours they are moved to the end of the quiet hours instead."""
+"""The tick (every minute, from the worker's ticker): today's scheduled group posts are planned,
+an edited playbook is applied to the sequences already running, then due tasks go to the bulk
+queue in batches; during quiet hours they are moved to the end of the quiet hours instead."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot.config import SopSettings
 from bot.runtime import BULK, Runtime
+from sop import planner, playbook
 from store.models import SopTask, TaskStatus
 
 T = SopTask.__table__
@@ -37,33 +39,62 @@ class TickReport:
     due: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, sop, step, target
     queued: int = 0
     deferred: int = 0
+    planned: int = 0  # scheduled group posts planned by this tick
+    edited: list[str] = field(default_factory=list)  # SOPs whose edits were applied
+
+
+FINGERPRINTS = "mombot:sop:fingerprints"  # Redis hash: sop id → fingerprint last applied
+
+
+def _apply_edits(runtime: Runtime, connection, sops, now: datetime, dry_run: bool) -> list[str]:
+    """Re-time and extend the running sequences of SOPs edited since the last tick."""
+    seen = runtime.redis.hgetall(FINGERPRINTS)
+    edited = []
+    for sop in sops:
+        mark = planner.fingerprint(sop)
+        before = seen.get(sop.id.encode())
+        if before is not None and before.decode() != mark:
+            planner.apply_edit(connection, sop, runtime.settings.tz, now)
+            edited.append(sop.id)
+        if not dry_run and before != mark.encode():
+            runtime.redis.hset(FINGERPRINTS, sop.id, mark)
+    return edited
 
 
 def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
     now = (now or runtime.clock.now()).astimezone(runtime.settings.tz)
     rules = runtime.settings.sop
     report = TickReport(now)
+    sops = playbook.configured(runtime.settings)
     due_now = (T.c.status == TaskStatus.PENDING) & (T.c.due_at <= now)
     with runtime.engine.connect() as connection:
+        transaction = connection.begin()  # a dry run rolls back what planning wrote
+        report.planned = planner.plan_schedules(connection, sops, now.date(),
+                                                runtime.settings.tz, now)  # fmt: skip
+        report.edited = _apply_edits(runtime, connection, sops, now, dry_run)
         rows = connection.execute(
             select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
             .where(due_now).order_by(T.c.due_at, T.c.id).limit(BATCH)
         ).all()  # fmt: skip
-    report.due = [tuple(row) for row in rows]
-    if dry_run or not rows:
-        return report
-    ids = [row.id for row in rows]
-    with runtime.engine.begin() as connection:
-        if quiet(now, rules):
+        report.due = [tuple(row) for row in rows]
+        ids = [row.id for row in rows]
+        if dry_run:
+            transaction.rollback()
+            return report
+        if ids and quiet(now, rules):
             report.deferred = connection.execute(
                 update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
                 .values(due_at=quiet_ends(now, rules), updated_at=now)
             ).rowcount  # fmt: skip
-            return report
-        connection.execute(
-            update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
-            .values(status=TaskStatus.QUEUED, updated_at=now)
-        )  # fmt: skip
+            ids = []
+        if ids:
+            connection.execute(
+                update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
+                .values(status=TaskStatus.QUEUED, updated_at=now)
+            )  # fmt: skip
+        transaction.commit()
+    if not ids:
+        return report
     from sop.executor import execute
 
     queue = runtime.queue(BULK)

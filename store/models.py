@@ -85,6 +85,7 @@ class Contact(SQLModel, table=True):
     lost_at: datetime | None = _at()
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
     transfer_failed_at: datetime | None = _at()
+    pooled_at: datetime | None = _at()  # in the public pool (公海) since, for anyone to claim
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
 
@@ -226,9 +227,69 @@ class SopTask(SQLModel, table=True):
     step_id: str = Field(max_length=40)
     target: str = Field(max_length=80)  # "c:<contact id>" or "g:<chat id>"
     trigger_key: str = Field(max_length=80)  # which occurrence of the trigger
+    trigger_at: datetime | None = _at()  # the moment the steps count from
     due_at: datetime = _at(nullable=False)
     status: str = Field(default=TaskStatus.PENDING, max_length=16)
     attempts: int = 0
     detail: str = Field(default="", max_length=512)
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
+
+
+class CustomerGroup(SQLModel, table=True):
+    """A customer group (客户群) the app can see, kept from change_external_chat and
+    groupchat/get."""
+
+    __tablename__ = "customer_groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: str = Field(max_length=64, unique=True)
+    name: str = Field(default="", max_length=128)
+    owner_userid: str = Field(default="", max_length=64, index=True)
+    dismissed: bool = False
+    members: int = 0
+    customers: int = 0  # external members
+    created_in_wecom: datetime | None = _at()
+    synced_at: datetime = _at(nullable=False)
+
+
+class GroupMember(SQLModel, table=True):
+    """Someone in a customer group: staff (type 1) or a customer (type 2)."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ux_group_members", "chat_id", "member_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: str = Field(max_length=64)
+    member_id: str = Field(max_length=64)  # userid or external_userid
+    type: int = 2
+    name: str = Field(default="", max_length=128)
+    join_scene: int = 0
+    joined_at: datetime | None = _at()
+    left_at: datetime | None = _at()  # None while she is in the group
+
+
+class ContactTag(SQLModel, table=True):
+    """A corp tag her owner sees on her in WeCom, as last read (externalcontact/get) or set."""
+
+    __tablename__ = "contact_tags"
+    __table_args__ = (Index("ux_contact_tags", "contact_id", "tag_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id")
+    tag_id: str = Field(max_length=64)
+    name: str = Field(default="", max_length=30, index=True)
+    group_name: str = Field(default="", max_length=30)
+    added_at: datetime = _at(nullable=False)
+
+
+class FollowUp(SQLModel, table=True):
+    """An advisor's logged follow-up with a contact (a call, a chat, a visit)."""
+
+    __tablename__ = "follow_ups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    userid: str = Field(max_length=64, index=True)
+    note: str = Field(default="", max_length=1000)
+    created_at: datetime = _at(nullable=False)

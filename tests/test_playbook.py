@@ -30,6 +30,31 @@ def test_the_default_playbook_has_what_a_brand_needs():
     ]
     assert sops["due-minus-30"].trigger.offset_days == -30
     assert sops["group-daily-tip"].target == "group"
+    assert sops["group-daily-tip"].steps[0].action == "mass_send"
+    assert sops["group-welcome"].trigger.type == "group_member_joined"
+
+
+def test_group_sops_keep_to_what_groups_can_receive(tmp_path):
+    write(tmp_path, "g.toml", '[[sop]]\nid = "g"\nname = "G"\ntarget = "group"\n'
+          'trigger = { type = "schedule", every = "day" }\n' + GOOD_STEP)  # fmt: skip
+    with pytest.raises(playbook.PlaybookError, match='sop "g": step s1: a group SOP can only'):
+        playbook.load(tmp_path)
+    write(tmp_path, "g.toml", '[[sop]]\nid = "g"\nname = "G"\ntarget = "group"\n'
+          'trigger = { type = "schedule", every = "day" }\n'
+          'steps = [{ id = "now", immediate = true, action = "mass_send", text = "hi" }]')  # fmt: skip
+    with pytest.raises(playbook.PlaybookError, match="step now: a scheduled step needs at"):
+        playbook.load(tmp_path)
+
+
+def test_the_follow_up_sla_comes_from_the_config(tmp_path):
+    from bot.config import FollowUpSettings
+
+    sla = playbook.followup_sla(FollowUpSettings(remind_after_minutes=60,
+                                                 escalate_after_minutes=480))  # fmt: skip
+    assert [(s.id, s.minutes, s.action) for s in sla.steps] == [
+        ("remind", 60, "advisor_task"), ("escalate", 480, "escalate")]  # fmt: skip
+    with pytest.raises(ValueError, match="escalate_after_minutes must be more"):
+        FollowUpSettings(remind_after_minutes=60, escalate_after_minutes=60)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +63,7 @@ def test_the_default_playbook_has_what_a_brand_needs():
         (
             'trigger = { type = "stage_entered", stage = "孕中期" }\n'
             'steps = [{ id = "coupon", day = 7, action = "send_text", text = "券" }]',
-            'sop "x" step "coupon": give either at = "HH:MM" or immediate = true',
+            'sop "x" step "coupon": give one of at = "HH:MM", immediate = true or minutes = N',
         ),
         (
             'trigger = { type = "stage_entered", stage = "孕中期" }\n'
@@ -57,6 +82,11 @@ def test_the_default_playbook_has_what_a_brand_needs():
         (
             'trigger = { type = "schedule", every = "day" }\n' + GOOD_STEP,
             'sop "x": a schedule trigger does not fit target contact',
+        ),
+        (
+            'trigger = { type = "stage_entered", stage = "孕中期" }\n'
+            'steps = [{ id = "soon", minutes = 30, action = "send_text", text = "hi" }]',
+            'sop "x": step soon: minutes only count from contact_added, group_member_joined',
         ),
         (
             'trigger = { type = "stage_entered", stage = "孕中期" }\ncolour = "red"\n' + GOOD_STEP,

@@ -23,7 +23,7 @@ MESSAGE_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
 KF_WINDOW = timedelta(hours=48)
 KF_REPLIES_PER_MESSAGE = 5
 KF_TOKEN_TTL = timedelta(minutes=10)
-MASS_SENDS_PER_MONTH = 4  # per customer, from one corp
+MAX_CHAT_IDS = 2000  # per group mass send
 
 
 class ApiError(Exception):
@@ -91,6 +91,18 @@ class Call:
 
 
 @dataclass
+class GroupChat:
+    """A customer group (客户群) and its members (type 1 staff, 2 customers)."""
+
+    chat_id: str
+    name: str
+    owner: str
+    create_time: int
+    members: list[dict[str, Any]] = field(default_factory=list)
+    dismissed: bool = False
+
+
+@dataclass
 class _Fault:
     errcode: int
     times: int
@@ -124,6 +136,10 @@ class SandboxState:
         self.kf_windows: dict[tuple[str, str], list] = {}  # → [last customer msg, replies]
         self.kf_welcome_codes: dict[str, list] = {}  # → [open_kfid, external_userid, used]
         self.msg_templates: list[dict[str, Any]] = []  # mass sends waiting for the advisor
+        self.groups: dict[str, GroupChat] = {}
+        self.appchats: dict[str, dict[str, Any]] = {}  # internal group chats (appchat)
+        self.appchat_posts: list[dict[str, Any]] = []
+        self.transfers: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._holds: dict[str, threading.Event] = {}
@@ -287,6 +303,27 @@ class SandboxState:
         follow.tag_ids += [t for t in body.get("add_tag", []) if t not in follow.tag_ids]
         return {}
 
+    def _tag_label(self, tag_id: str) -> dict[str, str]:
+        for group in self.tag_groups:
+            for tag in group["tag"]:
+                if tag["id"] == tag_id:
+                    return {"group_name": group["group_name"], "tag_name": tag["name"]}
+        return {}
+
+    def tag_in_console(self, userid: str, external_userid: str, group_name: str, name: str) -> str:
+        """An advisor tags a customer in WeCom (making the tag if needed); returns its id.
+        WeCom then sends edit_external_contact."""
+        group = next((g for g in self.tag_groups if g["group_name"] == group_name), None)
+        tag = next((t for t in (group or {}).get("tag", []) if t["name"] == name), None)
+        if tag is None:
+            body: dict[str, Any] = {"tag": [{"name": name}]}
+            body.update({"group_id": group["group_id"]} if group else {"group_name": group_name})
+            tag = self.add_corp_tags(body)["tag_group"]["tag"][0]
+        self.mark_tag(
+            {"userid": userid, "external_userid": external_userid, "add_tag": [tag["id"]]}
+        )
+        return tag["id"]
+
     def tag_names(self, userid: str, external_userid: str) -> list[str]:
         names = {t["id"]: t["name"] for g in self.tag_groups for t in g["tag"]}
         follow = self.follows.get((userid, external_userid))
@@ -339,7 +376,9 @@ class SandboxState:
                     "remark": f.remark,
                     "createtime": f.createtime,
                     "state": f.state,
-                    "tags": [{"tag_id": tag, "type": 1} for tag in f.tag_ids],
+                    "tags": [
+                        {"tag_id": tag, "type": 1, **self._tag_label(tag)} for tag in f.tag_ids
+                    ],
                 }
                 for f in follows
             ],
@@ -425,23 +464,142 @@ class SandboxState:
             return [m["text"]["content"] for m in self.kf_sent if m["touser"] == external_userid]
 
     # mass sends (群发) ------------------------------------------------------------------------
+    def _quota_used(self, key: str, field_name: str) -> bool:
+        """WeCom lets a customer (or group) receive as many mass sends a month as the month
+        has days."""
+        now = self.clock.now()
+        month = now.strftime("%Y%m")
+        days = ((now.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        used = sum(1 for t in self.msg_templates if t["month"] == month and key in t[field_name])
+        return used >= days
+
     def add_msg_template(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A 1:1 or group mass send that the sender must confirm; customers over their
-        monthly quota come back in fail_list."""
-        if body.get("chat_type", "single") == "single":
-            if body.get("sender") not in self.users:
-                raise ApiError(60111, "invalid sender")
-            month = self.clock.now().strftime("%Y%m")
-            fail, ok = [], []
-            for external in body.get("external_userid", []):
-                used = sum(
-                    1 for t in self.msg_templates
-                    if t["month"] == month and external in t["external_userid"]
-                )  # fmt: skip
-                (fail if used >= MASS_SENDS_PER_MONTH else ok).append(external)
-            if not ok and fail:
-                return {"fail_list": fail, "msgid": ""}
-            self.msg_templates.append({**body, "external_userid": ok, "month": month,
-                                       "at": self.clock.now()})  # fmt: skip
-            return {"fail_list": fail, "msgid": "msg" + secrets.token_hex(8)}
-        raise ApiError(40058, "sandbox takes single mass sends only")
+        """A 1:1 or group mass send that the sender must confirm; customers or groups over
+        their monthly quota come back in fail_list."""
+        chat_type = body.get("chat_type", "single")
+        if chat_type not in ("single", "group"):
+            raise ApiError(40058, "invalid chat_type")
+        sender = body.get("sender", "")
+        if (sender or chat_type == "group") and sender not in self.users:
+            raise ApiError(60111, "invalid sender")
+        if not body.get("text", {}).get("content") and not body.get("attachments"):
+            raise ApiError(41048, "empty message")
+        field_name = "external_userid" if chat_type == "single" else "chat_id_list"
+        wanted = list(body.get(field_name, []))
+        if chat_type == "group":
+            if len(wanted) > MAX_CHAT_IDS:
+                raise ApiError(40058, "too many chat ids")
+            for chat_id in wanted:
+                group = self.groups.get(chat_id)
+                if group is None or group.dismissed or group.owner != sender:
+                    raise ApiError(40050, f"chat {chat_id} is not the sender's group")
+        fail = [key for key in wanted if self._quota_used(key, field_name)]
+        ok = [key for key in wanted if key not in fail]
+        if not ok and fail:
+            return {"fail_list": fail, "msgid": ""}
+        single = chat_type == "single"
+        self.msg_templates.append({
+            **body, "external_userid": ok if single else [], "chat_id_list": [] if single else ok,
+            "month": self.clock.now().strftime("%Y%m"), "at": self.clock.now(),
+        })  # fmt: skip
+        return {"fail_list": fail, "msgid": "msg" + secrets.token_hex(8)}
+
+    # customer groups (客户群) ------------------------------------------------------------------
+    def _group_callback(self, chat_id: str, change_type: str, **extra: Any) -> dict[str, Any]:
+        return {"ToUserName": self.corp_id, "FromUserName": "sys",
+                "CreateTime": int(self.clock.now().timestamp()), "MsgType": "event",
+                "Event": "change_external_chat", "ChatId": chat_id, "ChangeType": change_type,
+                **extra}  # fmt: skip
+
+    def _member(self, member_id: str, scene: int = 1) -> dict[str, Any]:
+        staff = member_id in self.users
+        name = self.users[member_id] if staff else self.contacts[member_id].name
+        return {"userid": member_id, "type": 1 if staff else 2, "name": name,
+                "join_time": int(self.clock.now().timestamp()), "join_scene": scene}  # fmt: skip
+
+    def create_group(self, owner: str, name: str, customers: list[str]) -> tuple[str, dict]:
+        """An advisor makes a customer group; returns its chat id and the create callback."""
+        with self.lock:
+            chat_id = "wr" + secrets.token_hex(15)
+            group = GroupChat(chat_id, name, owner, int(self.clock.now().timestamp()))
+            group.members = [self._member(owner)] + [self._member(c) for c in customers]
+            self.groups[chat_id] = group
+            return chat_id, self._group_callback(chat_id, "create")
+
+    def join_group(self, chat_id: str, external_userids: list[str], scene: int = 3) -> dict:
+        """Customers join (3: by QR code); returns the update/add_member callback."""
+        with self.lock:
+            group = self.groups[chat_id]
+            group.members += [self._member(e, scene) for e in external_userids]
+            return self._group_callback(chat_id, "update", UpdateDetail="add_member",
+                                        JoinScene=scene, QuitScene=0,
+                                        MemChangeCnt=len(external_userids))  # fmt: skip
+
+    def leave_group(self, chat_id: str, member_id: str) -> dict:
+        with self.lock:
+            group = self.groups[chat_id]
+            group.members = [m for m in group.members if m["userid"] != member_id]
+            return self._group_callback(chat_id, "update", UpdateDetail="del_member",
+                                        JoinScene=0, QuitScene=0, MemChangeCnt=1)  # fmt: skip
+
+    def dismiss_group(self, chat_id: str) -> dict:
+        with self.lock:
+            self.groups[chat_id].dismissed = True
+            return self._group_callback(chat_id, "dismiss")
+
+    def group_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        limit = int(body.get("limit", 0))
+        if not 1 <= limit <= 1000:
+            raise ApiError(40058, "limit must be 1 to 1000")
+        owners = body.get("owner_filter", {}).get("userid_list")
+        chats = [g for g in self.groups.values()
+                 if not g.dismissed and (not owners or g.owner in owners)]  # fmt: skip
+        start = int(body.get("cursor") or 0)
+        page = chats[start : start + limit]
+        more = start + limit < len(chats)
+        return {"group_chat_list": [{"chat_id": g.chat_id, "status": 0} for g in page],
+                "next_cursor": str(start + limit) if more else ""}  # fmt: skip
+
+    def group_get(self, body: dict[str, Any]) -> dict[str, Any]:
+        group = self.groups.get(str(body.get("chat_id", "")))
+        if group is None or group.dismissed:
+            raise ApiError(40050, "chat not exists")
+        named = bool(body.get("need_name"))
+        members = [m if named else {k: v for k, v in m.items() if k != "name"}
+                   for m in group.members]  # fmt: skip
+        return {"group_chat": {"chat_id": group.chat_id, "name": group.name,
+                               "owner": group.owner, "create_time": group.create_time,
+                               "member_list": members, "admin_list": [],
+                               "member_version": secrets.token_hex(8)}}  # fmt: skip
+
+    # internal group chats (appchat) and transfers ---------------------------------------------
+    def appchat_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        users = body.get("userlist", [])
+        if len(users) < 2 or any(u not in self.users for u in users):
+            raise ApiError(86004, "invalid userlist: at least 2 members")
+        chatid = body.get("chatid") or secrets.token_hex(8)
+        self.appchats[chatid] = {**body, "chatid": chatid}
+        return {"chatid": chatid}
+
+    def appchat_send(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("chatid") not in self.appchats:
+            raise ApiError(86003, "chatid not exists")
+        self.appchat_posts.append({**body, "at": self.clock.now()})
+        return {}
+
+    def transfer_customer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """在职继承: the customers move to the takeover advisor (WeCom waits 24 h; at once here)."""
+        handover, takeover = body.get("handover_userid"), body.get("takeover_userid")
+        if handover not in self.users or takeover not in self.users:
+            raise ApiError(60111, "invalid userid")
+        results = []
+        for external in body.get("external_userid", []):
+            follow = self.follows.pop((handover, external), None)
+            if follow is None:
+                results.append({"external_userid": external, "errcode": 84061})
+                continue
+            follow.userid = takeover
+            self.follows[(takeover, external)] = follow
+            self.transfers.append({**body, "external_userid": external, "at": self.clock.now()})
+            results.append({"external_userid": external, "errcode": 0})
+        return {"customer": results}

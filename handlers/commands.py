@@ -1,0 +1,97 @@
+"""What staff write to the app: 跟进 (log a follow-up), 认领 (claim a lead from the public
+pool), 帮助. Each answer is an app message, sent once per message (ledger)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.events import TextMessage
+from bot.wecom import WeComError, is_transient
+from handlers import on, staff
+from handlers.context import Context
+from sop import planner, playbook
+from store import followups
+from store.models import Contact, ContactStatus
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "可以这样回复我：\n"
+    "跟进 编号 备注 —— 记录一次跟进，例如：跟进 12 已电话沟通，下周到店\n"
+    "认领 编号 —— 认领公海里的客户\n"
+    "编号在提醒消息里，写在客户名字后面。"
+)
+
+
+def _contact(ctx: Context, number: str) -> Contact | None:
+    return ctx.session.get(Contact, int(number)) if number.isdigit() else None
+
+
+def follow_up(ctx: Context, userid: str, args: list[str]) -> str:
+    contact = _contact(ctx, args[0]) if args else None
+    if contact is None:
+        return "没找到这位客户，请写上提醒里的编号，例如：跟进 12 已电话沟通"
+    if userid != contact.owner_userid and userid not in ctx.settings.report.managers:
+        return f"客户「{contact.name or contact.id}」不是你负责的，不能替别人记录跟进。"
+    note = args[1] if len(args) > 1 else ""
+    followups.log(ctx.session, contact, userid, note, ctx.clock.now())
+    return f"已记录对「{contact.name or '未命名客户'}」的跟进。" + (
+        f"\n备注：{note}" if note else ""
+    )
+
+
+def claim(ctx: Context, userid: str, args: list[str]) -> str:
+    contact = _contact(ctx, args[0]) if args else None
+    if contact is None:
+        return "没找到这位客户，请写上公海提醒里的编号，例如：认领 12"
+    name = contact.name or "未命名客户"
+    if contact.pooled_at is None or contact.status == ContactStatus.LOST:
+        return f"客户「{name}」不在公海里（可能已经被认领）。"
+    previous, now = contact.owner_userid, ctx.clock.now()
+    if userid == previous:
+        return f"客户「{name}」本来就是你负责的，直接跟进就好。"
+    if not followups.claim(ctx.session, contact.id, userid, now):
+        return f"客户「{name}」已经被其他顾问认领了。"
+    try:
+        answer = ctx.wecom("contact").post("externalcontact/transfer_customer", json={
+            "handover_userid": previous, "takeover_userid": userid,
+            "external_userid": [contact.external_userid],
+            "transfer_success_msg": "你好，之后由我来为你服务，有任何问题都可以找我～",
+        })  # fmt: skip
+        errcode = next((c.get("errcode", 0) for c in answer.get("customer", [])), 0)
+    except WeComError as exc:
+        if is_transient(exc):
+            raise  # the claim is rolled back with the session; the message is handled again
+        errcode = exc.errcode
+    if errcode:
+        ctx.session.rollback()
+        log.warning("transfer of contact %d to %s refused: %s", contact.id, userid, errcode)
+        return f"认领没有成功：企业微信拒绝了转接（错误码 {errcode}），客户仍在公海。"
+    ctx.session.refresh(contact)
+    sla = next((s for s in playbook.configured(ctx.settings) if s.id == playbook.FOLLOWUP_SLA),
+               None)  # fmt: skip
+    if sla is not None:  # her new advisor's clock starts now
+        planner.plan(ctx.session.connection(), sla, planner.contact_target(contact.id),
+                     f"claimed:{int(now.timestamp())}", now, ctx.settings.tz, now)  # fmt: skip
+    ctx.session.commit()
+    taker = staff.advisor_name(ctx, userid)
+    staff.notify(ctx, f"claimed:{contact.id}:{now.isoformat()}", previous,
+                 f"客户「{name}」超时未跟进，已由{taker}认领。")  # fmt: skip
+    return (f"认领成功：客户「{name}」转给你了（她会收到转接提示）。"
+            f"请尽快跟进，跟进后回复「跟进 {contact.id} 备注」。")  # fmt: skip
+
+
+COMMANDS: dict[str, Callable[[Context, str, list[str]], str]] = {
+    "跟进": follow_up,
+    "认领": claim,
+}
+
+
+@on("text")
+def staff_wrote(event: TextMessage, ctx: Context) -> None:
+    words = event.content.strip().removeprefix("/").split(maxsplit=2)
+    command = COMMANDS.get(words[0]) if words else None
+    answer = command(ctx, event.from_user, words[1:]) if command else HELP
+    ctx.session.commit()
+    staff.notify(ctx, f"reply:{event.msg_id or event.create_time}", event.from_user, answer)

@@ -1,0 +1,147 @@
+"""Carrying out due SOP tasks for customer groups (客户群).
+
+Tasks of one step that fall due together are carried out together: newcomers to a group are
+welcomed in one message, and a group mass send goes to each owner as one add_msg_template with
+all of that owner's groups (chat_id_list), so an owner confirms once, not once per group.
+Every task is still claimed in the delivery ledger first, so none is ever sent twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from bot.wecom import WeComError
+from handlers import staff
+from handlers.context import Context
+from sop import records
+from sop.playbook import Sop, Step
+from sop.render import render
+from store import deliveries, groups
+from store.models import CustomerGroup, SopTask, TaskStatus
+
+
+def carry_out(ctx: Context, tasks: Sequence[SopTask], sops: dict[str, Sop]) -> list[str]:
+    statuses: list[str] = []
+    batches: dict[tuple[str, str], list[SopTask]] = defaultdict(list)
+    for task in tasks:
+        batches[(task.sop_id, task.step_id)].append(task)
+    for (sop_id, _step_id), batch in batches.items():
+        statuses += _batch(ctx, sops.get(sop_id), batch)
+    return statuses
+
+
+def _step(sop: Sop | None, task: SopTask) -> Step | None:
+    if sop is None or not sop.enabled:
+        return None
+    return next((step for step in sop.steps if step.id == task.step_id), None)
+
+
+def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
+           group: CustomerGroup | None) -> str:  # fmt: skip
+    """ "" if the task may go out now, else the status it ended in."""
+    if sop is None or step is None:
+        return records.finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
+    if group is None or group.dismissed:
+        records.cancel_rest(ctx, task, "group dismissed")
+        return records.finish(ctx, task, TaskStatus.CANCELLED, "group dismissed")
+    if not sop.groups.matches(group.name, group.owner_userid):
+        return records.finish(ctx, task, TaskStatus.SKIPPED, "the group no longer fits the SOP")
+    if task.trigger_key.startswith("schedule:"):
+        day = date.fromisoformat(task.trigger_key.removeprefix("schedule:"))
+        if ctx.clock.now().date() > day:
+            return records.finish(ctx, task, TaskStatus.SKIPPED, f"missed its day ({day})")
+    if group.customers == 0:
+        return records.finish(ctx, task, TaskStatus.SKIPPED, "no customers in the group")
+    if step.action == "mass_send" and (
+        records.sent_today(ctx, task.target) >= ctx.settings.sop.group_daily_cap
+    ):
+        return records.to_tomorrow(ctx, task, "the group's daily mass send is used")
+    return ""
+
+
+def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
+    step = _step(sop, tasks[0])
+    statuses: list[str] = []
+    by_group: dict[str, list[SopTask]] = defaultdict(list)
+    chats: dict[str, CustomerGroup] = {}
+    for task in tasks:
+        chat_id = task.target.removeprefix("g:")
+        group = chats.get(chat_id) or groups.get(ctx.session, chat_id)
+        if group is not None:
+            chats[chat_id] = group
+        status = _ready(ctx, sop, step, task, group)
+        if status:
+            statuses.append(status)
+            continue
+        if step.action == "mass_send" and by_group[chat_id]:  # one mass send per group per batch
+            statuses.append(records.to_tomorrow(ctx, task, "the group's daily mass send is used"))
+            continue
+        key = f"sop:{task.id}"
+        if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
+            statuses.append(records.finish(ctx, task, TaskStatus.SENT, "already handed over"))
+            continue
+        by_group[chat_id].append(task)
+    if not by_group:
+        return statuses
+    assert sop is not None and step is not None
+    texts = {chat_id: render(step.text, _values(ctx, chats[chat_id], claimed))
+             for chat_id, claimed in by_group.items()}  # fmt: skip
+    if step.action == "mass_send":
+        sends: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for chat_id in by_group:
+            sends[(chats[chat_id].owner_userid, texts[chat_id])].append(chat_id)
+        for (owner, text), chat_ids in sends.items():
+            statuses += _mass_send(ctx, step, owner, text, {c: by_group[c] for c in chat_ids})
+        return statuses
+    for chat_id, claimed in by_group.items():
+        statuses += _notify(ctx, sop, step, chats[chat_id], texts[chat_id], claimed)
+    return statuses
+
+
+def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask]) -> dict[str, str]:
+    joined = [t.trigger_key.split(":")[1] for t in tasks if t.trigger_key.startswith("joined:")]
+    names = groups.member_names(ctx.session, group.chat_id, joined) if joined else []
+    return {"group": group.name or "客户群", "newcomers": "、".join(names) or "新朋友",
+            "advisor": staff.advisor_name(ctx, group.owner_userid)}  # fmt: skip
+
+
+def _ended(ctx: Context, tasks: list[SopTask], refused: dict[str, str], detail: str) -> list[str]:
+    return [records.done(ctx, task, f"sop:{task.id}", refused.get(task.target, ""), detail)
+            for task in tasks]  # fmt: skip
+
+
+def _failed(ctx: Context, tasks: list[SopTask], exc: WeComError) -> list[str]:
+    return [records.failed_call(ctx, task, f"sop:{task.id}", exc) for task in tasks]
+
+
+def _mass_send(ctx: Context, step: Step, owner: str, text: str,
+               tasks_by_group: dict[str, list[SopTask]]) -> list[str]:  # fmt: skip
+    """One group mass send (add_msg_template, chat_type group) the owner confirms once."""
+    body = {"chat_type": "group", "sender": owner, "chat_id_list": list(tasks_by_group),
+            "text": {"content": text}}  # fmt: skip
+    tasks = [task for claimed in tasks_by_group.values() for task in claimed]
+    try:
+        answer = ctx.wecom("contact").post("externalcontact/add_msg_template", json=body)
+    except WeComError as exc:
+        return _failed(ctx, tasks, exc)
+    refused = {f"g:{chat_id}": "the group's monthly mass-send quota is used up"
+               for chat_id in answer.get("fail_list", [])}  # fmt: skip
+    return _ended(ctx, tasks, refused, records.TO_THEM)
+
+
+def _notify(ctx: Context, sop: Sop, step: Step, group: CustomerGroup, text: str,
+            tasks: list[SopTask]) -> list[str]:  # fmt: skip
+    """advisor_task (an app message to the group's owner) or appchat_post (an internal group)."""
+    key = f"sop:{tasks[0].id}"
+    try:
+        if step.action == "appchat_post":
+            ctx.wecom("app").post("appchat/send", json={
+                "chatid": step.chat, "msgtype": "text", "text": {"content": text}})  # fmt: skip
+        else:
+            task = f"【SOP】{sop.name}\n客户群：{group.name or group.chat_id}\n{text}"
+            staff.notify(ctx, f"{key}:{group.owner_userid}", group.owner_userid, task)
+    except WeComError as exc:
+        return _failed(ctx, tasks, exc)
+    return _ended(ctx, tasks, {}, step.action)

@@ -1,0 +1,41 @@
+"""The corp tags each contact has in WeCom, as mombot last read or set them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from store.models import ContactTag
+
+
+def names(session: Session, contact_id: int) -> set[str]:
+    return set(session.exec(select(ContactTag.name).where(ContactTag.contact_id == contact_id)))
+
+
+def update(
+    session: Session,
+    contact_id: int,
+    added: dict[str, tuple[str, str]],
+    removed: set[str],
+    now: datetime,
+    replace: bool = False,
+) -> list[str]:
+    """Add tags (tag_id → (name, group name)) and drop tag ids; with replace, the tags are
+    exactly `added` afterwards. Returns the names she did not have before."""
+    rows = session.exec(select(ContactTag).where(ContactTag.contact_id == contact_id))
+    have = {row.tag_id: row for row in rows}
+    gone = set(have) - set(added) if replace else removed & set(have)
+    if gone:
+        session.exec(
+            delete(ContactTag).where(
+                ContactTag.contact_id == contact_id, ContactTag.tag_id.in_(gone)
+            )
+        )
+    new = {tag_id: value for tag_id, value in added.items() if tag_id not in have}
+    for tag_id, (name, group_name) in new.items():
+        session.add(ContactTag(contact_id=contact_id, tag_id=tag_id, name=name[:30],
+                               group_name=group_name[:30], added_at=now))  # fmt: skip
+    session.flush()
+    return [name for name, _group in new.values()]

@@ -1,0 +1,44 @@
+"""Advisors' logged follow-ups (跟进记录), and the public pool (公海) of leads to claim."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from store.models import Contact, ContactStatus, FollowUp
+
+
+def log(session: Session, contact: Contact, userid: str, note: str, now: datetime) -> FollowUp:
+    """Record a follow-up; a new lead becomes 已沟通."""
+    entry = FollowUp(contact_id=contact.id, userid=userid, note=note[:1000], created_at=now)
+    session.add(entry)
+    if contact.status == ContactStatus.NEW:
+        contact.status, contact.updated_at = ContactStatus.CONTACTED, now
+        session.add(contact)
+    session.flush()
+    return entry
+
+
+def logged_since(session: Session, contact_id: int, moment: datetime) -> bool:
+    return (
+        session.exec(
+            select(FollowUp.id).where(
+                FollowUp.contact_id == contact_id, FollowUp.created_at >= moment
+            )
+        ).first()
+        is not None
+    )
+
+
+def claim(session: Session, contact_id: int, userid: str, now: datetime) -> bool:
+    """Take a pooled lead; True for the one advisor who got her, however many tried at once."""
+    table = Contact.__table__
+    taken = session.connection().execute(
+        update(table)
+        .where(table.c.id == contact_id, table.c.pooled_at.is_not(None))
+        .values(owner_userid=userid, pooled_at=None, updated_at=now)
+        .returning(table.c.id)
+    ).first()  # fmt: skip
+    return taken is not None
