@@ -101,7 +101,8 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
 
 
 def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask]) -> dict[str, str]:
-    joined = [t.trigger_key.split(":")[1] for t in tasks if t.trigger_key.startswith("joined:")]
+    joined = list(dict.fromkeys(t.trigger_key.split(":")[1] for t in tasks
+                                if t.trigger_key.startswith("joined:")))  # fmt: skip
     names = groups.member_names(ctx.session, group.chat_id, joined) if joined else []
     return {"group": group.name or "客户群", "newcomers": "、".join(names) or "新朋友",
             "advisor": staff.advisor_name(ctx, group.owner_userid)}  # fmt: skip

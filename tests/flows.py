@@ -49,3 +49,11 @@ def settings_data(runtime) -> dict:
 
 def reconfigure(runtime, data: dict) -> None:
     runtime.settings = type(runtime.settings).model_validate(data)
+
+
+def staff_says(runtime, userid: str, text: str, msg_id: int, create_time: int = 1763776800):
+    """A member writes to the app (e.g. 跟进 12 已电话沟通)."""
+    return deliver(runtime, {
+        "ToUserName": CORP_ID, "FromUserName": userid, "CreateTime": create_time,
+        "MsgType": "text", "Content": text, "MsgId": str(msg_id), "AgentID": 1000002,
+    })  # fmt: skip

@@ -41,7 +41,8 @@ def test_group_sops_keep_to_what_groups_can_receive(tmp_path):
         playbook.load(tmp_path)
     write(tmp_path, "g.toml", '[[sop]]\nid = "g"\nname = "G"\ntarget = "group"\n'
           'trigger = { type = "schedule", every = "day" }\n'
-          'steps = [{ id = "now", immediate = true, action = "mass_send", text = "hi" }]')  # fmt: skip
+          'steps = [{ id = "now", immediate = true, action = "mass_send", '
+          'text = "hi" }]')  # fmt: skip
     with pytest.raises(playbook.PlaybookError, match="step now: a scheduled step needs at"):
         playbook.load(tmp_path)
 

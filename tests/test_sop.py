@@ -5,14 +5,16 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from bot import worker
+from bot.sandbox.driver import contact_event
 from handlers import stages
 from handlers.context import Context
+from sop import playbook
 from sop.tick import tick
-from store import contacts, deliveries
+from store import contact_tags, contacts, deliveries
 from store.db import session
 from store.models import SopTask
-from tests.conftest import TZ
-from tests.flows import added, deliver
+from tests.conftest import CORP_ID, TZ
+from tests.flows import added, deliver, reconfigure, settings_data
 
 
 def at(day: int, hhmm: str) -> datetime:
@@ -141,4 +143,91 @@ def test_the_advisor_gets_her_tasks(runtime, sandbox, clock):
     (task,) = rows
     run_at(runtime, clock, task.due_at.astimezone(TZ))
     (notice,) = [m for m in sandbox.state.delivered_to("zhangsan") if "预产期前30天" in m]
-    assert notice.startswith("【SOP】预产期前30天：顾问电话\n客户：小雨（编号 1）\n客户离预产期还有30天")
+    assert notice.startswith(
+        "【SOP】预产期前30天：顾问电话\n客户：小雨（编号 1）\n客户离预产期还有30天"
+    )
+
+
+def edit_playbook(runtime, tmp_path, old: str, new: str):
+    folder = tmp_path / "playbooks"
+    folder.mkdir(exist_ok=True)
+    text = (playbook.DEFAULT_DIR / "playbook.toml").read_text(encoding="utf-8")
+    assert old in text
+    (folder / "playbook.toml").write_text(text.replace(old, new), encoding="utf-8")
+    data = settings_data(runtime)
+    data["sop"]["playbooks"] = str(folder)
+    reconfigure(runtime, data)
+
+
+def test_an_edited_playbook_changes_running_sequences_without_repeating(
+    runtime, sandbox, clock, tmp_path
+):
+    contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    coupon = '{ id = "coupon", day = 7, at = "11:00"'
+    edit_playbook(runtime, tmp_path, coupon,
+                  '{ id = "check", day = 5, at = "10:00", action = "send_text", '
+                  'text = "产检了吗？" },\n'
+                  '  { id = "coupon", day = 7, at = "15:00"')  # fmt: skip
+    report = run_at(runtime, clock, at(2, "10:00"))
+    assert report.edited == ["mid-pregnancy"]
+    run_at(runtime, clock, at(5, "10:00"))
+    run_at(runtime, clock, at(7, "11:00"))
+    assert sent_texts(sandbox, ext)[-1] == "产检了吗？"
+    run_at(runtime, clock, at(7, "15:00"))
+    assert len(sent_texts(sandbox, ext)) == 4 and sent_texts(sandbox, ext)[-1].startswith("送你")
+    assert tasks(runtime, contact_id) == {"nutrition": "sent", "live-class": "sent",
+                                          "check": "sent", "coupon": "sent"}  # fmt: skip
+
+
+def test_a_tag_given_in_wecom_starts_its_sop(runtime, sandbox, clock):
+    follow, fields = added(sandbox.state)
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    state = sandbox.state
+    clock.set(at(0, "14:00"))
+    state.tag_in_console("zhangsan", follow.external_userid, "客户意向", "到店意向")
+    edited = contact_event("edit_external_contact", CORP_ID, "zhangsan", follow.external_userid,
+                           int(clock.now().timestamp()))  # fmt: skip
+    deliver(runtime, edited)
+    deliver(runtime, edited | {"CreateTime": edited["CreateTime"] + 60})  # edited again
+    worker.run(runtime, burst=True)
+    run_at(runtime, clock, at(0, "14:01"))
+    (task,) = [m for m in state.delivered_to("zhangsan") if "到店意向" in m]
+    assert task.startswith("【SOP】到店意向：顾问跟进\n客户：小雨")
+    with session(runtime.engine) as s:
+        contact = contacts.get(s, follow.external_userid)
+        assert {"小红书", "纸尿裤", "到店意向"} <= contact_tags.names(s, contact.id)
+
+
+def test_a_tag_she_has_skips_the_step(runtime, sandbox, clock, tmp_path):
+    folder = tmp_path / "tagged"
+    folder.mkdir()
+    (folder / "p.toml").write_text(
+        '[[sop]]\nid = "trial"\nname = "试用回访"\ntarget = "contact"\n'
+        'trigger = { type = "contact_added" }\nconditions = { skip_tags = ["已购买"] }\n'
+        'steps = [{ id = "ask", minutes = 60, action = "send_text", '
+        'text = "{name}，试用装用得怎么样？" }]\n',
+        encoding="utf-8",
+    )
+    data = settings_data(runtime)
+    data["sop"]["playbooks"] = str(folder)
+    reconfigure(runtime, data)
+    first, fields = added(sandbox.state, "小雨")
+    deliver(runtime, fields)
+    second, fields = added(sandbox.state, "小雪")
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    sandbox.state.tag_in_console("zhangsan", second.external_userid, "客户状态", "已购买")
+    edited = contact_event(
+        "edit_external_contact", CORP_ID, "zhangsan", second.external_userid, 1763790000
+    )
+    deliver(runtime, edited)
+    worker.run(runtime, burst=True)
+    run_at(runtime, clock, at(0, "11:00"))
+    assert sent_texts(sandbox, first.external_userid) == ["小雨，试用装用得怎么样？"]
+    assert sent_texts(sandbox, second.external_userid) == []
+    with session(runtime.engine) as s:
+        (task,) = s.exec(select(SopTask).where(SopTask.sop_id == "trial",
+                                               SopTask.status == "skipped")).all()  # fmt: skip
+    assert task.detail == "tagged 已购买"
