@@ -52,7 +52,7 @@ CHANNELS = [
 ]  # fmt: skip
 KF = "wkDEMOBOT0000001"
 MOTHERS = [("小雨", 0), ("阿敏", 1), ("婷婷", 2), ("静静", 1)]
-STATUS_LABELS = {"new": "新线索", "lost": "已流失"}
+STATUS_LABELS = {"new": "新线索", "contacted": "已沟通", "lost": "已流失"}
 LOST_LABELS = {"customer_deleted": "客户删除了顾问", "advisor_deleted": "顾问删除了客户"}
 
 
@@ -187,6 +187,56 @@ def _sop_day_one(folder: Path, state: SandboxState, follow, name: str) -> None:
         say(f"{name} 收到", line)
 
 
+def _said_to(state: SandboxState, userid: str, fragment: str) -> list[str]:
+    with state.lock:
+        return [m for m in state.delivered_to(userid) if fragment in m]
+
+
+def _follow_up(driver: CallbackDriver, state: SandboxState, settings: Settings) -> None:
+    """The follow-up SLA reminded her advisor; he logs his call by replying to the app."""
+    print("\n⑥ 跟进时效：添加2小时没有跟进记录，顾问收到提醒，回复应用记录跟进")
+    _wait_for(lambda: _said_to(state, "zhangsan", "还没有跟进记录"), "the follow-up reminder")
+    reminder = _said_to(state, "zhangsan", "还没有跟进记录")[0]
+    for line in reminder.splitlines():
+        say("张顾问收到", line)
+    number = reminder.split("跟进 ", 1)[1].split(" ", 1)[0]
+    text = f"跟进 {number} 已电话沟通，周末到店"
+    say("张顾问", text)
+    driver.post({"ToUserName": settings.wecom.corp_id, "FromUserName": "zhangsan",
+                 "CreateTime": int(time.time()), "MsgType": "text", "Content": text,
+                 "MsgId": str(secrets.randbelow(10**15)),
+                 "AgentID": settings.wecom.agent_id})  # fmt: skip
+    _wait_for(lambda: _said_to(state, "zhangsan", "已记录"), "the follow-up receipt")
+    say("张顾问收到", _said_to(state, "zhangsan", "已记录")[0].replace("\n", " "))
+
+
+def _group(folder: Path, driver: CallbackDriver, state: SandboxState, follows) -> None:
+    """An advisor makes a customer group: he is asked to welcome the newcomers, and at 20:00
+    the group's daily tip is handed to him as one mass send to confirm."""
+    print("\n⑦ 客户群 SOP：张顾问建了「孕妈交流群」，小雨和婷婷入群")
+    chat_id, created = state.create_group(
+        "zhangsan", "孕妈交流群", [follows[0].external_userid, follows[2].external_userid]
+    )
+    driver.post(created)
+    say("WeCom → mombot", "change_external_chat（create）")
+    _wait_for(lambda: any(line.startswith(chat_id) for line in _cli(folder, "groups", "list")),
+              "the group to be recorded")  # fmt: skip
+    evening = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    moment = f"{evening.isoformat()}T20:00:00+08:00"
+    say("operator", f"把时钟拨到明晚 20:00：mombot sop tick --now {moment}")
+    _cli(folder, "sop", "tick", "--now", moment)
+    _wait_for(lambda: _said_to(state, "zhangsan", "新人进群欢迎"), "the newcomers' welcome task")
+    for line in _said_to(state, "zhangsan", "新人进群欢迎")[0].splitlines():
+        say("张顾问收到", line)
+
+    def posts() -> list[dict]:
+        with state.lock:
+            return [t for t in state.msg_templates if t["chat_type"] == "group"]
+
+    _wait_for(posts, "the daily group tip")
+    say("张顾问收到群发任务", f"「{posts()[0]['text']['content']}」→ 孕妈交流群（确认后发出）")
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -235,8 +285,10 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
 
         _conversation(driver, state, follows[0], MOTHERS[0][0])
         _sop_day_one(folder, state, follows[0], MOTHERS[0][0])
+        _follow_up(driver, state, settings)
+        _group(folder, driver, state, follows)
 
-        print("\n⑥ 一位妈妈删除了顾问")
+        print("\n⑧ 一位妈妈删除了顾问")
         leaving, name = follows[2], MOTHERS[2][0]
         state.unfriend(leaving.userid, leaving.external_userid)
         response = driver.post(
@@ -249,12 +301,12 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
             "WeCom → mombot",
             f"{name} 删除了{ADVISORS[leaving.userid]}：HTTP {response.status_code}",
         )
-        _wait_for(lambda: state.delivered_to(leaving.userid), "the loss notice")
-        for line in state.delivered_to(leaving.userid)[0].splitlines():
+        _wait_for(lambda: _said_to(state, leaving.userid, "流失提醒"), "the loss notice")
+        for line in _said_to(state, leaving.userid, "流失提醒")[0].splitlines():
             say(f"{ADVISORS[leaving.userid]}收到", line)
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
 
-    print("\n⑦ 结果：mombot channels list")
+    print("\n⑨ 结果：mombot channels list")
     for line in _cli(folder, "channels", "list"):
         say("operator", line)
     engine = make_engine(settings.database_url)
