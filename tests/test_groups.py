@@ -14,7 +14,7 @@ from store import groups
 from store.db import session
 from store.models import SopTask
 from tests.conftest import TZ
-from tests.flows import added, deliver
+from tests.flows import added, deliver, reconfigure, settings_data
 
 
 def at(day: int, hhmm: str) -> datetime:
@@ -157,3 +157,31 @@ def test_groups_list_and_sop_list_show_groups(runtime, sandbox, capsys, tmp_path
         assert [g.name for g in groups.listing(s)] == ["孕妈群"]
     assert main(["sop", "list", "--playbooks", "sop/default"]) == 0
     assert "group-daily-tip  孕妈群每日小知识  [group] schedule day" in capsys.readouterr().out
+
+
+def test_weekly_posts_and_posts_to_an_internal_group(runtime, sandbox, clock, tmp_path):
+    chatid = runtime.wecom("app").post(
+        "appchat/create", json={"name": "顾问群", "userlist": ["zhangsan", "lisi"]}
+    )["chatid"]
+    folder = tmp_path / "weekly"
+    folder.mkdir()
+    (folder / "p.toml").write_text(
+        '[[sop]]\nid = "weekly"\nname = "周一群周报"\ntarget = "group"\n'
+        'trigger = { type = "schedule", every = "week", weekday = 1 }\n'
+        'groups = { name_contains = ["孕妈"] }\n'
+        f'steps = [{{ id = "report", at = "09:00", action = "appchat_post", chat = "{chatid}", '
+        'text = "本周「{group}」由{advisor}值班，记得每天分享小知识。" }]\n',
+        encoding="utf-8",
+    )
+    data = settings_data(runtime)
+    data["sop"]["playbooks"] = str(folder)
+    reconfigure(runtime, data)
+    (xiaoyu,) = mothers(runtime, sandbox, "小雨")
+    for name in ("孕妈群", "老客户群"):
+        deliver(runtime, sandbox.state.create_group("zhangsan", name, [xiaoyu])[1])
+    worker.run(runtime, burst=True)
+    run_at(runtime, clock, at(1, "09:00"))  # 2026-11-23 is a Monday
+    run_at(runtime, clock, at(2, "09:00"))
+    (post,) = sandbox.state.appchat_posts
+    assert post["chatid"] == chatid
+    assert post["text"]["content"] == "本周「孕妈群」由张顾问值班，记得每天分享小知识。"
