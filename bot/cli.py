@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot import config, logs
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
-from bot.text import display_width, pad
+from bot.text import table
 from bot.wecom import WeComError
 from sop.playbook import PlaybookError
 
@@ -145,10 +145,7 @@ def cmd_channels_list(args: argparse.Namespace) -> int:
     others = sum(n for code, n in counts.items() if code not in known)
     if others:
         rows.append(("-", runtime.settings.tags.unknown_channel, str(others), ""))
-    widths = [max(display_width(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        cells = [pad(row[i], widths[i]) for i in range(3)]
-        print("  ".join([*cells, row[3]]))
+    print("\n".join(table(rows)))
     return 0
 
 
@@ -278,9 +275,7 @@ def cmd_groups_list(args: argparse.Namespace) -> int:
         rows = [("chat id", "name", "owner", "customers", "members", "status")]
         rows += [(g.chat_id, g.name or "-", g.owner_userid, str(g.customers), str(g.members),
                   "dismissed" if g.dismissed else "active") for g in groups.listing(s)]  # fmt: skip
-    widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        print("  ".join([*(pad(row[i], widths[i]) for i in range(5)), row[5]]))
+    print("\n".join(table(rows)))
     return 0
 
 
