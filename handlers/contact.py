@@ -144,6 +144,22 @@ def transfer_failed(event: ContactEvent, ctx: Context) -> None:
         return
     contacts.record_transfer_failure(ctx.session, contact, event.fail_reason, ctx.clock.now())
     name = contact.name or "未命名客户"
-    text = f"转接失败：客户「{name}」没有转给 {event.user_id}（{reason}），仍由你跟进。"
     key = f"transfer_fail:{event.external_user_id}:{event.user_id}:{event.create_time}"
+    if contact.owner_userid == event.user_id:  # mombot had already moved her (a 公海 claim)
+        _owner_from_wecom(ctx, contact, not_userid=event.user_id)
+        told = f"转接失败：客户「{name}」没有转给你（{reason}），仍由原顾问跟进。"
+        staff.notify(ctx, f"{key}:taker", event.user_id, told)
+    text = f"转接失败：客户「{name}」没有转给 {event.user_id}（{reason}），仍由你跟进。"
     staff.notify(ctx, key, contact.owner_userid, text)
+
+
+def _owner_from_wecom(ctx: Context, contact: Contact, not_userid: str) -> None:
+    """Her owner is whoever else still has her in WeCom (externalcontact/get)."""
+    answer = ctx.wecom("contact").get(
+        "externalcontact/get", external_userid=contact.external_userid
+    )
+    others = [f for f in answer.get("follow_user", []) if f.get("userid") != not_userid]
+    if others:
+        contact.owner_userid = max(others, key=lambda f: f.get("createtime", 0))["userid"]
+        ctx.session.add(contact)
+        ctx.session.flush()

@@ -320,3 +320,23 @@ def test_the_20_seconds_run_from_receipt_or_a_believable_create_time(runtime, sa
     assert [w.external_userid for w in sandbox.state.welcomes] == [skewed.external_userid]
     with session(runtime.engine) as s:
         assert deliveries.get(s, f"welcome:{late.welcome_code}").status == "skipped"
+
+
+def test_a_claim_whose_transfer_fails_goes_back_to_her_advisor(runtime, sandbox):
+    follow, fields = added(sandbox.state)
+    deliver(runtime, fields)
+    run(runtime)
+    with session(runtime.engine) as s:  # lisi claimed her from the public pool
+        claimed = contacts.get(s, follow.external_userid)
+        claimed.owner_userid = "lisi"
+        s.add(claimed)
+        s.commit()
+    failed = contact_event("transfer_fail", CORP_ID, "lisi", follow.external_userid,
+                           follow.createtime + 60, FailReason="customer_refused")  # fmt: skip
+    deliver(runtime, failed)
+    run(runtime)
+    assert contact(runtime, follow.external_userid).owner_userid == "zhangsan"
+    assert sandbox.state.delivered_to("lisi") == [
+        "转接失败：客户「小雨」没有转给你（客户拒绝了转接），仍由原顾问跟进。"
+    ]
+    assert "仍由你跟进" in sandbox.state.delivered_to("zhangsan")[-1]
