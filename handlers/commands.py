@@ -46,6 +46,10 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
     if contact is None:
         return "没找到这位客户，请写上公海提醒里的编号，例如：认领 12"
     name = contact.name or "未命名客户"
+    rules = ctx.settings.followup
+    pool = rules.pool_advisors or {a for c in ctx.settings.channels for a in c.advisors}
+    if not rules.public_pool or userid not in pool:
+        return "你不在公海认领名单里；需要的话请联系管理员。"
     if contact.pooled_at is None or contact.status == ContactStatus.LOST:
         return f"客户「{name}」不在公海里（可能已经被认领）。"
     previous, now = contact.owner_userid, ctx.clock.now()

@@ -23,7 +23,7 @@ TRANSFER_FAILURES = {
 }
 
 
-def _refresh_profile(ctx: Context, contact: Contact) -> None:
+def _refresh_profile(ctx: Context, contact: Contact, just_added: bool = False) -> None:
     """Fill in her WeChat profile; transient WeCom errors raise (retry), others are logged."""
     try:
         answer = ctx.wecom("contact").get(
@@ -35,7 +35,7 @@ def _refresh_profile(ctx: Context, contact: Contact) -> None:
         log.warning("no profile for contact %d: %s", contact.id, exc)
         return
     contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
-    tags.from_profile(ctx, contact, answer.get("follow_user", []))
+    tags.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
 
 
 @on("event", "change_external_contact", "add_external_contact")
@@ -51,7 +51,7 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         added_at=event.created_at,
         now=ctx.clock.now(),
     )
-    _refresh_profile(ctx, contact)
+    _refresh_profile(ctx, contact, just_added=True)
     if channel is None:
         log.log(
             logging.WARNING if event.state else logging.INFO,
@@ -129,6 +129,10 @@ def customer_left(event: ContactEvent, ctx: Context) -> None:
 def advisor_removed(event: ContactEvent, ctx: Context) -> None:
     """The advisor deleted her; a transfer to another advisor is not a loss."""
     if event.source == TRANSFER:
+        contact = contacts.get(ctx.session, event.external_user_id)
+        if contact is not None and contact.handover_userid == event.user_id:
+            contact.handover_userid = None  # the 公海 claim's transfer is complete
+            ctx.session.add(contact)
         log.info("contact transferred away from %s", event.user_id)
         return
     _lost(event, ctx, "advisor_deleted")
@@ -145,21 +149,10 @@ def transfer_failed(event: ContactEvent, ctx: Context) -> None:
     contacts.record_transfer_failure(ctx.session, contact, event.fail_reason, ctx.clock.now())
     name = contact.name or "未命名客户"
     key = f"transfer_fail:{event.external_user_id}:{event.user_id}:{event.create_time}"
-    if contact.owner_userid == event.user_id:  # mombot had already moved her (a 公海 claim)
-        _owner_from_wecom(ctx, contact, not_userid=event.user_id)
+    if contact.owner_userid == event.user_id and contact.handover_userid:  # a 公海 claim
+        contact.owner_userid, contact.handover_userid = contact.handover_userid, None
+        ctx.session.add(contact)
         told = f"转接失败：客户「{name}」没有转给你（{reason}），仍由原顾问跟进。"
         staff.notify(ctx, f"{key}:taker", event.user_id, told)
     text = f"转接失败：客户「{name}」没有转给 {event.user_id}（{reason}），仍由你跟进。"
     staff.notify(ctx, key, contact.owner_userid, text)
-
-
-def _owner_from_wecom(ctx: Context, contact: Contact, not_userid: str) -> None:
-    """Her owner is whoever else still has her in WeCom (externalcontact/get)."""
-    answer = ctx.wecom("contact").get(
-        "externalcontact/get", external_userid=contact.external_userid
-    )
-    others = [f for f in answer.get("follow_user", []) if f.get("userid") != not_userid]
-    if others:
-        contact.owner_userid = max(others, key=lambda f: f.get("createtime", 0))["userid"]
-        ctx.session.add(contact)
-        ctx.session.flush()

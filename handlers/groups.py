@@ -24,8 +24,8 @@ from store.models import SopTask, TaskStatus
 
 log = logging.getLogger(__name__)
 
-# A group first seen through an update: members who joined this long before the event count
-# as just joined (the callback may be handled a little late).
+# A group first seen through a callback: members who joined up to this long before the event
+# count as just joined (WeCom's clocks differ by a second or so; a callback may wait a little).
 FIRST_SIGHT_SLACK = timedelta(minutes=10)
 
 
@@ -65,9 +65,7 @@ def group_changed(event: GroupChatEvent, ctx: Context) -> None:
     if info is None:
         return
     known = groups.get(ctx.session, event.chat_id) is not None
-    since = event.created_at - (
-        timedelta(0) if event.change_type == "create" else FIRST_SIGHT_SLACK
-    )
+    since = event.created_at - FIRST_SIGHT_SLACK
     group, joins = groups.record(ctx.session, info, now, joins_since=since)
     sops = playbook.configured(ctx.settings)
     connection, tz = ctx.session.connection(), ctx.settings.tz
@@ -104,7 +102,10 @@ def sync(ctx: Context) -> SyncReport:
         if info is None:
             report.unreadable += 1
             continue
-        groups.record(ctx.session, info, now, joins_since=None)
+        group, joins = groups.record(ctx.session, info, now, joins_since=None)
+        # in a group mombot already knew, newcomers are newcomers (their callback may be queued)
+        planner.plan_group_joined(ctx.session.connection(), sops, group, joins,
+                                  ctx.settings.tz, now)  # fmt: skip
         report.groups += 1
     report.dismissed = groups.mark_gone(ctx.session, listed, now)
     planner.plan_schedules(ctx.session.connection(), sops, now.date(), ctx.settings.tz, now)

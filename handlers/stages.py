@@ -22,6 +22,7 @@ from handlers import tags
 from handlers.context import Context
 from handlers.dates import add_months
 from sop import planner, playbook
+from store import contact_tags, contacts
 from store.db import session
 from store.models import Contact, ContactStatus, StageEvent
 
@@ -204,7 +205,7 @@ def _sync_one(ctx: Context, contact: Contact | None) -> int:
     if wanted == contact.stage_tag_id:
         return 0
     body = {
-        "userid": contact.owner_userid,
+        "userid": contacts.wecom_userid(contact),
         "external_userid": contact.external_userid,
         "add_tag": [wanted] if wanted else [],
         "remove_tag": [tag_id for tag_id in ids.values() if tag_id != wanted],
@@ -218,6 +219,9 @@ def _sync_one(ctx: Context, contact: Contact | None) -> int:
         return 1
     contact.stage_tag_id = wanted
     ctx.session.add(contact)
+    group = ctx.settings.stages.tag_group
+    contact_tags.update(ctx.session, contact.id, {wanted: (contact.stage, group)} if wanted else {},
+                        set(ids.values()) - {wanted}, ctx.clock.now())  # fmt: skip
     ctx.session.commit()
     return 1
 

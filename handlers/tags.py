@@ -7,7 +7,7 @@ from sqlmodel import Session
 from bot.wecom import WeComClient, WeComError
 from handlers.context import Context
 from sop import planner, playbook
-from store import contact_tags, tags
+from store import contact_tags, contacts, tags
 from store.models import Contact
 
 INVALID_TAG = 40068  # the tag (or group) was deleted in the WeCom console
@@ -86,12 +86,22 @@ def remember(
     return new
 
 
-def from_profile(ctx: Context, contact: Contact, follow_users: list[dict]) -> list[str]:
-    """Her tags as her owner sees them in externalcontact/get's follow_user (corp tags only);
-    returns the names that are new to mombot."""
-    mine = next((f for f in follow_users if f.get("userid") == contact.owner_userid), None)
+def from_profile(
+    ctx: Context, contact: Contact, follow_users: list[dict], just_added: bool
+) -> list[str]:
+    """Her tags as her advisor sees them in externalcontact/get's follow_user (corp tags only);
+    returns the names that are new to mombot. The first read of a contact mombot knew before
+    (an edit) is a baseline: tags she has had for months start nothing."""
+    userid = contacts.wecom_userid(contact)
+    mine = next((f for f in follow_users if f.get("userid") == userid), None)
     if mine is None:
         return []
     corp = {t["tag_id"]: (t.get("tag_name", ""), t.get("group_name", ""))
             for t in mine.get("tags", []) if t.get("type", 1) == 1 and t.get("tag_id")}  # fmt: skip
+    baseline = contact.tags_read_at is None and not just_added
+    contact.tags_read_at = contact.tags_read_at or ctx.clock.now()
+    ctx.session.add(contact)
+    if baseline:
+        contact_tags.update(ctx.session, contact.id, corp, set(), ctx.clock.now(), replace=True)
+        return []
     return remember(ctx, contact, corp, replace=True)

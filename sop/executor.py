@@ -20,7 +20,7 @@ from handlers.dialog import responsible
 from sop import group_executor, playbook, records
 from sop.playbook import Sop, Step
 from sop.render import render
-from store import contact_tags, deliveries, followups
+from store import contact_tags, contacts, deliveries, followups
 from store import kf as kf_store
 from store.db import session
 from store.models import Contact, ContactStatus, SopTask, TaskStatus
@@ -135,7 +135,7 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
         return ""
     if step.action in ("add_tag", "remove_tag"):
         group = ctx.settings.sop.tag_group
-        ids = tags.mark(ctx.session, ctx.wecom("contact"), contact.owner_userid,
+        ids = tags.mark(ctx.session, ctx.wecom("contact"), contacts.wecom_userid(contact),
                         contact.external_userid, group, [step.tag],
                         remove=step.action == "remove_tag")  # fmt: skip
         if step.action == "add_tag":
@@ -150,7 +150,7 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
     body: dict = {
         "chat_type": "single",
         "external_userid": [contact.external_userid],
-        "sender": contact.owner_userid,
+        "sender": contacts.wecom_userid(contact),
         "text": {"content": text or step.title},
     }
     if step.action == "send_link":

@@ -57,8 +57,17 @@ def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
     if step.action == "mass_send" and (
         records.sent_today(ctx, task.target) >= ctx.settings.sop.group_daily_cap
     ):
-        return records.to_tomorrow(ctx, task, "the group's daily mass send is used")
+        return _capped(ctx, task)
     return ""
+
+
+def _capped(ctx: Context, task: SopTask) -> str:
+    """The group had its mass sends for today: a scheduled post is for today only (skipped),
+    anything else waits a day."""
+    why = "the group's daily mass send is used"
+    if task.trigger_key.startswith("schedule:"):
+        return records.finish(ctx, task, TaskStatus.SKIPPED, why)
+    return records.to_tomorrow(ctx, task, why)
 
 
 def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
@@ -75,8 +84,8 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
         if status:
             statuses.append(status)
             continue
-        if step.action == "mass_send" and by_group[chat_id]:  # one mass send per group per batch
-            statuses.append(records.to_tomorrow(ctx, task, "the group's daily mass send is used"))
+        if step.action == "mass_send" and by_group.get(chat_id):  # one per group per batch
+            statuses.append(_capped(ctx, task))
             continue
         key = f"sop:{task.id}"
         if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):

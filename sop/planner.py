@@ -46,11 +46,12 @@ def due_at(step: Step, trigger_at: datetime, tz: tzinfo, now: datetime) -> datet
 
 def _rows(
     sop: Sop, target: str, trigger_key: str, trigger_at: datetime, tz: tzinfo, now: datetime,
-    future_only: bool = False,
+    future_only: bool = False, not_before: datetime | None = None,
 ) -> Iterable[dict]:  # fmt: skip
+    not_before = now if future_only else not_before
     for step in sop.steps:
         due = due_at(step, trigger_at, tz, now)
-        if future_only and due < now:
+        if not_before is not None and due < not_before:
             continue
         yield {
             "sop_id": sop.id, "step_id": step.id, "target": target, "trigger_key": trigger_key,
@@ -172,6 +173,11 @@ def plan_group_joined(
     return _insert(connection, rows)
 
 
+# A scheduled post is planned up to this long after its time (a tick that came late, a group
+# made just after); later than that, today's post is left out rather than sent late.
+SCHEDULE_GRACE = timedelta(hours=1)
+
+
 def fires_on(sop: Sop, day: date) -> bool:
     trigger = sop.trigger
     return trigger.every == "day" or (
@@ -197,7 +203,13 @@ def plan_schedules(
         for group in groups
         if sop.groups.matches(group.name, group.owner_userid)
         for row in _rows(
-            sop, group_target(group.chat_id), f"schedule:{day}", midnight(day, tz), tz, now
+            sop,
+            group_target(group.chat_id),
+            f"schedule:{day}",
+            midnight(day, tz),
+            tz,
+            now,
+            not_before=now - SCHEDULE_GRACE,
         )
     ]
     return _insert(connection, rows)
@@ -231,15 +243,17 @@ def apply_edit(connection: Connection, sop: Sop, tz: tzinfo, now: datetime) -> t
             .values(due_at=bindparam("new_due"), updated_at=now),
             moves,
         )  # fmt: skip
-    sequences = connection.execute(
+    live = T.c.status.in_([TaskStatus.PENDING, TaskStatus.QUEUED])
+    sequences = connection.execute(  # still running: a step of it is still to come
         select(T.c.target, T.c.trigger_key, T.c.trigger_at)
-        .where(T.c.sop_id == sop.id, T.c.trigger_at.is_not(None))
+        .where(T.c.sop_id == sop.id, T.c.trigger_at.is_not(None), live)
         .group_by(T.c.target, T.c.trigger_key, T.c.trigger_at)
     ).all()  # fmt: skip
+    timed = sop.model_copy(update={"steps": [s for s in sop.steps if not s.immediate]})
     rows = [
         row
         for target, trigger_key, trigger_at in sequences
-        for row in _rows(sop, target, trigger_key, trigger_at, tz, now, future_only=True)
+        for row in _rows(timed, target, trigger_key, trigger_at, tz, now, future_only=True)
     ]
     before = _count(connection, sop.id)
     _insert(connection, rows)

@@ -46,19 +46,22 @@ class TickReport:
 FINGERPRINTS = "mombot:sop:fingerprints"  # Redis hash: sop id → fingerprint last applied
 
 
-def _apply_edits(runtime: Runtime, connection, sops, now: datetime, dry_run: bool) -> list[str]:
-    """Re-time and extend the running sequences of SOPs edited since the last tick."""
+def _apply_edits(
+    runtime: Runtime, connection, sops, now: datetime
+) -> tuple[dict[str, str], list[str]]:
+    """Re-time and extend the running sequences of SOPs edited since the last tick; returns the
+    fingerprints to remember once this is committed, and the SOPs edited."""
     seen = runtime.redis.hgetall(FINGERPRINTS)
-    edited = []
+    marks, edited = {}, []
     for sop in sops:
         mark = planner.fingerprint(sop)
         before = seen.get(sop.id.encode())
         if before is not None and before.decode() != mark:
             planner.apply_edit(connection, sop, runtime.settings.tz, now)
             edited.append(sop.id)
-        if not dry_run and before != mark.encode():
-            runtime.redis.hset(FINGERPRINTS, sop.id, mark)
-    return edited
+        if before != mark.encode():
+            marks[sop.id] = mark
+    return marks, edited
 
 
 def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
@@ -71,7 +74,7 @@ def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -
         transaction = connection.begin()  # a dry run rolls back what planning wrote
         report.planned = planner.plan_schedules(connection, sops, now.date(),
                                                 runtime.settings.tz, now)  # fmt: skip
-        report.edited = _apply_edits(runtime, connection, sops, now, dry_run)
+        marks, report.edited = _apply_edits(runtime, connection, sops, now)
         rows = connection.execute(
             select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
             .where(due_now).order_by(T.c.due_at, T.c.id).limit(BATCH)
@@ -87,12 +90,14 @@ def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -
                 .values(due_at=quiet_ends(now, rules), updated_at=now)
             ).rowcount  # fmt: skip
             ids = []
-        if ids:
-            connection.execute(
+        if ids:  # only what this tick moved: another tick may have taken some meanwhile
+            ids = sorted(connection.execute(
                 update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
-                .values(status=TaskStatus.QUEUED, updated_at=now)
-            )  # fmt: skip
+                .values(status=TaskStatus.QUEUED, updated_at=now).returning(T.c.id)
+            ).scalars())  # fmt: skip
         transaction.commit()
+    for sop_id, mark in marks.items():  # applied: remembered once committed
+        runtime.redis.hset(FINGERPRINTS, sop_id, mark)
     if not ids:
         return report
     from sop.executor import execute

@@ -9,6 +9,12 @@ from sqlmodel import Session, func, select
 from store.models import Contact, ContactStatus
 
 
+def wecom_userid(contact: Contact) -> str:
+    """The advisor who has her in WeCom now: her owner, or while a 公海 claim's transfer is
+    pending (WeCom completes it within 24 h), the advisor she was claimed from."""
+    return contact.handover_userid or contact.owner_userid
+
+
 def get(session: Session, external_userid: str) -> Contact | None:
     return session.exec(select(Contact).where(Contact.external_userid == external_userid)).first()
 

@@ -11,12 +11,13 @@ from store.models import Contact, ContactStatus, FollowUp
 
 
 def log(session: Session, contact: Contact, userid: str, note: str, now: datetime) -> FollowUp:
-    """Record a follow-up; a new lead becomes 已沟通."""
+    """Record a follow-up; a new lead becomes 已沟通 and leaves the public pool."""
     entry = FollowUp(contact_id=contact.id, userid=userid, note=note[:1000], created_at=now)
     session.add(entry)
     if contact.status == ContactStatus.NEW:
-        contact.status, contact.updated_at = ContactStatus.CONTACTED, now
-        session.add(contact)
+        contact.status = ContactStatus.CONTACTED
+    contact.pooled_at, contact.updated_at = None, now
+    session.add(contact)
     session.flush()
     return entry
 
@@ -33,12 +34,15 @@ def logged_since(session: Session, contact_id: int, moment: datetime) -> bool:
 
 
 def claim(session: Session, contact_id: int, userid: str, now: datetime) -> bool:
-    """Take a pooled lead; True for the one advisor who got her, however many tried at once."""
+    """Take a pooled lead; True for the one advisor who got her, however many tried at once.
+    Her advisor until then is kept as handover_userid: she has her in WeCom until the transfer
+    completes."""
     table = Contact.__table__
     taken = session.connection().execute(
         update(table)
         .where(table.c.id == contact_id, table.c.pooled_at.is_not(None))
-        .values(owner_userid=userid, pooled_at=None, updated_at=now)
+        .values(handover_userid=table.c.owner_userid, owner_userid=userid, pooled_at=None,
+                updated_at=now)
         .returning(table.c.id)
     ).first()  # fmt: skip
     return taken is not None

@@ -48,9 +48,11 @@ def record(
     for member in listed:
         member_id = str(member.get("userid", ""))[:64]
         present.add(member_id)
-        joined_at = _moment(member.get("join_time")) or now
+        stamped = _moment(member.get("join_time"))
+        joined_at = stamped or now
         row = rows.get(member_id)
-        new = row is None or row.left_at is not None
+        rejoined = row is not None and stamped is not None and row.joined_at != stamped
+        new = row is None or row.left_at is not None or rejoined
         if row is None:
             row = GroupMember(chat_id=chat_id, member_id=member_id)
         row.type, row.name = int(member.get("type", CUSTOMER)), str(member.get("name", ""))[:128]

@@ -86,6 +86,9 @@ class Contact(SQLModel, table=True):
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
     transfer_failed_at: datetime | None = _at()
     pooled_at: datetime | None = _at()  # in the public pool (公海) since, for anyone to claim
+    # claimed from this advisor; she still has her in WeCom until the transfer completes
+    handover_userid: str | None = Field(default=None, max_length=64)
+    tags_read_at: datetime | None = _at()  # her tags were first read from WeCom (contact_tags)
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
 

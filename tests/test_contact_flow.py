@@ -328,7 +328,7 @@ def test_a_claim_whose_transfer_fails_goes_back_to_her_advisor(runtime, sandbox)
     run(runtime)
     with session(runtime.engine) as s:  # lisi claimed her from the public pool
         claimed = contacts.get(s, follow.external_userid)
-        claimed.owner_userid = "lisi"
+        claimed.owner_userid, claimed.handover_userid = "lisi", "zhangsan"
         s.add(claimed)
         s.commit()
     failed = contact_event("transfer_fail", CORP_ID, "lisi", follow.external_userid,

@@ -94,7 +94,13 @@ def test_no_follow_up_goes_to_the_team_lead_and_the_public_pool(runtime, sandbox
     assert (transfer["handover_userid"], transfer["takeover_userid"]) == ("zhangsan", "lisi")
     with session(runtime.engine) as s:
         claimed = s.get(type(contact), contact.id)
-    assert claimed.owner_userid == "lisi" and claimed.pooled_at is None
+    assert (claimed.owner_userid, claimed.handover_userid) == ("lisi", "zhangsan")
+    assert claimed.pooled_at is None
+    deliver(runtime, sandbox.state.complete_transfer(transfer))  # WeCom moves her, 24 h later
+    worker.run(runtime, burst=True)
+    with session(runtime.engine) as s:
+        moved = s.get(type(contact), contact.id)
+    assert (moved.owner_userid, moved.handover_userid, moved.status) == ("lisi", None, "new")
     run_at(runtime, clock, at(1, "12:00"))  # her new advisor's SLA runs from the claim
     assert said_to(sandbox, "lisi", "还没有跟进记录")
 
@@ -117,7 +123,7 @@ def test_only_her_advisor_logs_her_follow_ups_and_strangers_get_help(runtime, sa
     assert said_to(sandbox, "lisi", "不是你负责的")
     assert said_to(sandbox, "lisi", "可以这样回复我")
     assert said_to(sandbox, "lisi", "没找到这位客户")
-    assert said_to(sandbox, "lisi", "不在公海里")
+    assert said_to(sandbox, "lisi", "你不在公海认领名单里")  # no public pool configured
     run_at(runtime, clock, at(0, "12:00"))
     assert said_to(sandbox, "zhangsan", "还没有跟进记录")  # lisi's note did not count
 
@@ -127,3 +133,15 @@ def test_the_sla_can_be_switched_off(runtime, sandbox, clock):
     new_lead(runtime, sandbox)
     run_at(runtime, clock, at(1, "10:00"))
     assert said_to(sandbox, "zhangsan", "还没有跟进记录") == []
+
+
+def test_a_pooled_lead_her_advisor_follows_up_cannot_be_claimed(runtime, sandbox, clock):
+    configure(runtime, public_pool=True)
+    contact = new_lead(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    staff_says(runtime, "zhangsan", f"跟进 {contact.id} 刚打过电话", msg_id=9)
+    worker.run(runtime, burst=True)
+    staff_says(runtime, "lisi", f"认领 {contact.id}", msg_id=10)
+    worker.run(runtime, burst=True)
+    assert said_to(sandbox, "lisi", "不在公海里")
+    assert sandbox.state.transfers == []

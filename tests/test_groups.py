@@ -88,6 +88,15 @@ def test_newcomers_are_welcomed_by_the_owner_and_every_group_gets_the_daily_tip(
         assert groups.get(s, chat_b).dismissed
 
 
+def test_members_who_joined_as_the_group_was_made_are_welcomed(runtime, sandbox, clock):
+    (xiaoyu,) = mothers(runtime, sandbox, "小雨")
+    _chat, created = sandbox.state.create_group("zhangsan", "孕妈群", [xiaoyu])
+    deliver(runtime, created | {"CreateTime": created["CreateTime"] + 2})  # WeCom's clock
+    worker.run(runtime, burst=True)
+    run_at(runtime, clock, at(0, "10:01"))
+    assert len(welcomes(sandbox)) == 1
+
+
 def test_a_scheduled_post_missed_on_its_day_is_not_sent_late(runtime, sandbox, clock):
     (xiaoyu,) = mothers(runtime, sandbox, "小雨")
     chat, created = sandbox.state.create_group("zhangsan", "孕妈群", [xiaoyu])

@@ -168,6 +168,7 @@ def test_an_edited_playbook_changes_running_sequences_without_repeating(
     edit_playbook(runtime, tmp_path, coupon,
                   '{ id = "check", day = 5, at = "10:00", action = "send_text", '
                   'text = "产检了吗？" },\n'
+                  '  { id = "hello", immediate = true, action = "send_text", text = "嗨" },\n'
                   '  { id = "coupon", day = 7, at = "15:00"')  # fmt: skip
     report = run_at(runtime, clock, at(2, "10:00"))
     assert report.edited == ["mid-pregnancy"]

@@ -588,18 +588,30 @@ class SandboxState:
         return {}
 
     def transfer_customer(self, body: dict[str, Any]) -> dict[str, Any]:
-        """在职继承: the customers move to the takeover advisor (WeCom waits 24 h; at once here)."""
+        """在职继承: WeCom moves the customers to the takeover advisor 24 h later unless they
+        refuse (`complete_transfer`)."""
         handover, takeover = body.get("handover_userid"), body.get("takeover_userid")
         if handover not in self.users or takeover not in self.users:
             raise ApiError(60111, "invalid userid")
         results = []
         for external in body.get("external_userid", []):
-            follow = self.follows.pop((handover, external), None)
-            if follow is None:
+            if (handover, external) not in self.follows:
                 results.append({"external_userid": external, "errcode": 84061})
                 continue
-            follow.userid = takeover
-            self.follows[(takeover, external)] = follow
             self.transfers.append({**body, "external_userid": external, "at": self.clock.now()})
             results.append({"external_userid": external, "errcode": 0})
         return {"customer": results}
+
+    def complete_transfer(self, transfer: dict[str, Any]) -> dict[str, Any]:
+        """The transfer happens; returns the del_external_contact callback the handover
+        advisor's side produces (Source DELETE_BY_TRANSFER)."""
+        with self.lock:
+            handover, external = transfer["handover_userid"], transfer["external_userid"]
+            follow = self.follows.pop((handover, external))
+            follow.userid = transfer["takeover_userid"]
+            self.follows[(follow.userid, external)] = follow
+            return {"ToUserName": self.corp_id, "FromUserName": "sys",
+                    "CreateTime": int(self.clock.now().timestamp()), "MsgType": "event",
+                    "Event": "change_external_contact", "ChangeType": "del_external_contact",
+                    "UserID": handover, "ExternalUserID": external,
+                    "Source": "DELETE_BY_TRANSFER"}  # fmt: skip

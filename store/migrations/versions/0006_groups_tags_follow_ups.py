@@ -88,6 +88,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pooled_at", store.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(
+            sa.Column("handover_userid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
+        )
+        batch_op.add_column(sa.Column("tags_read_at", store.types.UTCDateTime(), nullable=True))
 
     with op.batch_alter_table("sop_tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("trigger_at", store.types.UTCDateTime(), nullable=True))
@@ -98,6 +102,8 @@ def downgrade() -> None:
         batch_op.drop_column("trigger_at")
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("tags_read_at")
+        batch_op.drop_column("handover_userid")
         batch_op.drop_column("pooled_at")
 
     with op.batch_alter_table("follow_ups", schema=None) as batch_op:
