@@ -48,14 +48,8 @@ def execute(*task_ids: int) -> dict[str, int]:
     return outcome
 
 
-def step_of(sop: Sop | None, task: SopTask) -> Step | None:
-    if sop is None or not sop.enabled:
-        return None
-    return next((step for step in sop.steps if step.id == task.step_id), None)
-
-
 def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
-    step = step_of(sop, task)
+    step = records.step_of(sop, task)
     if sop is None or step is None:
         return records.finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
     contact = ctx.session.get(Contact, int(task.target.removeprefix("c:")))

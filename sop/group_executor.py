@@ -32,12 +32,6 @@ def carry_out(ctx: Context, tasks: Sequence[SopTask], sops: dict[str, Sop]) -> l
     return statuses
 
 
-def _step(sop: Sop | None, task: SopTask) -> Step | None:
-    if sop is None or not sop.enabled:
-        return None
-    return next((step for step in sop.steps if step.id == task.step_id), None)
-
-
 def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
            group: CustomerGroup | None) -> str:  # fmt: skip
     """ "" if the task may go out now, else the status it ended in."""
@@ -71,7 +65,7 @@ def _capped(ctx: Context, task: SopTask) -> str:
 
 
 def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
-    step = _step(sop, tasks[0])
+    step = records.step_of(sop, tasks[0])
     statuses: list[str] = []
     by_group: dict[str, list[SopTask]] = defaultdict(list)
     chats: dict[str, CustomerGroup] = {}

@@ -9,12 +9,20 @@ from sqlalchemy import func, select, update
 
 from bot.wecom import WeComError, is_transient
 from handlers.context import Context
+from sop.playbook import Sop, Step
 from store import deliveries
 from store.models import DeliveryStatus, SopTask, TaskStatus
 
 MAX_ATTEMPTS = 5
 TO_THEM = "sent to her"  # detail of a sent customer-facing task: what the daily caps count
 T = SopTask.__table__
+
+
+def step_of(sop: Sop | None, task: SopTask) -> Step | None:
+    """The task's step as the playbook has it now; None once the SOP or step is gone."""
+    if sop is None or not sop.enabled:
+        return None
+    return next((step for step in sop.steps if step.id == task.step_id), None)
 
 
 def finish(ctx: Context, task: SopTask, status: str, detail: str = "") -> str:
