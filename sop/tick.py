@@ -64,6 +64,19 @@ def _apply_edits(
     return marks, edited
 
 
+def _scheduled_key(sop, now: datetime) -> str:
+    return f"mombot:sop:scheduled:{sop.id}:{planner.fingerprint(sop)}:{now.date()}"
+
+
+def _unplanned_schedules(runtime: Runtime, sops, now: datetime, dry_run: bool) -> list:
+    """Scheduled SOPs whose posts for today are not planned yet (once a day, and again after an
+    edit; groups made later in the day are planned by their own callback or by a sync)."""
+    scheduled = [sop for sop in sops if sop.trigger.type == "schedule"]
+    if dry_run:
+        return scheduled
+    return [sop for sop in scheduled if not runtime.redis.exists(_scheduled_key(sop, now))]
+
+
 def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
     now = (now or runtime.clock.now()).astimezone(runtime.settings.tz)
     rules = runtime.settings.sop
@@ -72,7 +85,8 @@ def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -
     due_now = (T.c.status == TaskStatus.PENDING) & (T.c.due_at <= now)
     with runtime.engine.connect() as connection:
         transaction = connection.begin()  # a dry run rolls back what planning wrote
-        report.planned = planner.plan_schedules(connection, sops, now.date(),
+        unplanned = _unplanned_schedules(runtime, sops, now, dry_run)
+        report.planned = planner.plan_schedules(connection, unplanned, now.date(),
                                                 runtime.settings.tz, now)  # fmt: skip
         marks, report.edited = _apply_edits(runtime, connection, sops, now)
         rows = connection.execute(
@@ -98,6 +112,8 @@ def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -
         transaction.commit()
     for sop_id, mark in marks.items():  # applied: remembered once committed
         runtime.redis.hset(FINGERPRINTS, sop_id, mark)
+    for sop in unplanned:
+        runtime.redis.set(_scheduled_key(sop, now), 1, ex=2 * 24 * 3600)
     if not ids:
         return report
     from sop.executor import execute

@@ -194,3 +194,13 @@ def test_weekly_posts_and_posts_to_an_internal_group(runtime, sandbox, clock, tm
     (post,) = sandbox.state.appchat_posts
     assert post["chatid"] == chatid
     assert post["text"]["content"] == "本周「孕妈群」由张顾问值班，记得每天分享小知识。"
+
+
+def test_the_tick_plans_a_days_posts_once(runtime, sandbox, clock):
+    (xiaoyu,) = mothers(runtime, sandbox, "小雨")
+    sandbox.state.create_group("zhangsan", "孕妈群", [xiaoyu])
+    with session(runtime.engine) as s:
+        sync(Context(s, runtime))
+    assert tick(runtime, at(1, "00:01")).planned == 1
+    assert tick(runtime, at(1, "00:02")).planned == 0
+    assert tick(runtime, at(1, "00:03"), dry_run=True).planned == 1  # a dry run looks afresh
