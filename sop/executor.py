@@ -63,16 +63,20 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
     if skip:
         return records.finish(ctx, task, TaskStatus.SKIPPED, skip)
     facing = step.action in CUSTOMER_FACING
-    if facing and records.sent_today(ctx, task.target) >= ctx.settings.sop.daily_cap:
+    slot = records.take_slot(ctx, task.target, ctx.settings.sop.daily_cap) if facing else None
+    if facing and slot is None:
         return records.to_tomorrow(ctx, task, "daily cap reached")
     key = f"sop:{task.id}"
     if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
+        if slot:
+            deliveries.release(ctx.session, slot)
         return records.finish(ctx, task, TaskStatus.SENT, "already handed over")
     try:
         refused = _act(ctx, sop, step, contact, key)
     except WeComError as exc:
-        return records.failed_call(ctx, task, key, exc)
-    return records.done(ctx, task, key, refused, records.TO_THEM if facing else step.action)
+        return records.failed_call(ctx, task, key, exc, slot)
+    detail = records.TO_THEM if facing else step.action
+    return records.done(ctx, task, key, refused, detail, slot)
 
 
 def _exit_reason(sop: Sop, contact: Contact) -> str:

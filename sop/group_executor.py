@@ -48,10 +48,6 @@ def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
             return records.finish(ctx, task, TaskStatus.SKIPPED, f"missed its day ({day})")
     if group.customers == 0:
         return records.finish(ctx, task, TaskStatus.SKIPPED, "no customers in the group")
-    if step.action == "mass_send" and (
-        records.sent_today(ctx, task.target) >= ctx.settings.sop.group_daily_cap
-    ):
-        return _capped(ctx, task)
     return ""
 
 
@@ -69,6 +65,7 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
     statuses: list[str] = []
     by_group: dict[str, list[SopTask]] = defaultdict(list)
     chats: dict[str, CustomerGroup] = {}
+    slots: dict[int, str] = {}  # task id → its group's daily mass-send slot
     for task in tasks:
         chat_id = task.target.removeprefix("g:")
         group = chats.get(chat_id) or groups.get(ctx.session, chat_id)
@@ -78,11 +75,17 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
         if status:
             statuses.append(status)
             continue
-        if step.action == "mass_send" and by_group.get(chat_id):  # one per group per batch
-            statuses.append(_capped(ctx, task))
-            continue
+        if step.action == "mass_send":
+            slot = None if by_group.get(chat_id) else records.take_slot(
+                ctx, task.target, ctx.settings.sop.group_daily_cap)  # fmt: skip
+            if slot is None:
+                statuses.append(_capped(ctx, task))
+                continue
+            slots[task.id] = slot
         key = f"sop:{task.id}"
         if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
+            if task.id in slots:
+                deliveries.release(ctx.session, slots.pop(task.id))
             statuses.append(records.finish(ctx, task, TaskStatus.SENT, "already handed over"))
             continue
         by_group[chat_id].append(task)
@@ -96,7 +99,7 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
         for chat_id in by_group:
             sends[(chats[chat_id].owner_userid, texts[chat_id])].append(chat_id)
         for (owner, text), chat_ids in sends.items():
-            statuses += _mass_send(ctx, step, owner, text, {c: by_group[c] for c in chat_ids})
+            statuses += _mass_send(ctx, owner, text, {c: by_group[c] for c in chat_ids}, slots)
         return statuses
     for chat_id, claimed in by_group.items():
         statuses += _notify(ctx, sop, step, chats[chat_id], texts[chat_id], claimed)
@@ -111,17 +114,20 @@ def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask]) -> dict[st
             "advisor": staff.advisor_name(ctx, group.owner_userid)}  # fmt: skip
 
 
-def _ended(ctx: Context, tasks: list[SopTask], refused: dict[str, str], detail: str) -> list[str]:
-    return [records.done(ctx, task, f"sop:{task.id}", refused.get(task.target, ""), detail)
+def _ended(ctx: Context, tasks: list[SopTask], refused: dict[str, str], detail: str,
+           slots: dict[int, str]) -> list[str]:  # fmt: skip
+    return [records.done(ctx, task, f"sop:{task.id}", refused.get(task.target, ""), detail,
+                         slots.get(task.id)) for task in tasks]  # fmt: skip
+
+
+def _failed(ctx: Context, tasks: list[SopTask], exc: WeComError,
+            slots: dict[int, str]) -> list[str]:  # fmt: skip
+    return [records.failed_call(ctx, task, f"sop:{task.id}", exc, slots.get(task.id))
             for task in tasks]  # fmt: skip
 
 
-def _failed(ctx: Context, tasks: list[SopTask], exc: WeComError) -> list[str]:
-    return [records.failed_call(ctx, task, f"sop:{task.id}", exc) for task in tasks]
-
-
-def _mass_send(ctx: Context, step: Step, owner: str, text: str,
-               tasks_by_group: dict[str, list[SopTask]]) -> list[str]:  # fmt: skip
+def _mass_send(ctx: Context, owner: str, text: str, tasks_by_group: dict[str, list[SopTask]],
+               slots: dict[int, str]) -> list[str]:  # fmt: skip
     """One group mass send (add_msg_template, chat_type group) the owner confirms once."""
     body = {"chat_type": "group", "sender": owner, "chat_id_list": list(tasks_by_group),
             "text": {"content": text}}  # fmt: skip
@@ -129,10 +135,10 @@ def _mass_send(ctx: Context, step: Step, owner: str, text: str,
     try:
         answer = ctx.wecom("contact").post("externalcontact/add_msg_template", json=body)
     except WeComError as exc:
-        return _failed(ctx, tasks, exc)
+        return _failed(ctx, tasks, exc, slots)
     refused = {f"g:{chat_id}": "the group's monthly mass-send quota is used up"
                for chat_id in answer.get("fail_list", [])}  # fmt: skip
-    return _ended(ctx, tasks, refused, records.TO_THEM)
+    return _ended(ctx, tasks, refused, records.TO_THEM, slots)
 
 
 def _notify(ctx: Context, sop: Sop, step: Step, group: CustomerGroup, text: str,
@@ -147,5 +153,5 @@ def _notify(ctx: Context, sop: Sop, step: Step, group: CustomerGroup, text: str,
             task = f"【SOP】{sop.name}\n客户群：{group.name or group.chat_id}\n{text}"
             staff.notify(ctx, f"{key}:{group.owner_userid}", group.owner_userid, task)
     except WeComError as exc:
-        return _failed(ctx, tasks, exc)
-    return _ended(ctx, tasks, {}, step.action)
+        return _failed(ctx, tasks, exc, {})
+    return _ended(ctx, tasks, {}, step.action, {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from bot.wecom import WeComError, is_transient
 from handlers.context import Context
@@ -14,7 +14,7 @@ from store import deliveries
 from store.models import DeliveryStatus, SopTask, TaskStatus
 
 MAX_ATTEMPTS = 5
-TO_THEM = "sent to her"  # detail of a sent customer-facing task: what the daily caps count
+TO_THEM = "sent to her"  # detail of a sent customer-facing task
 T = SopTask.__table__
 
 
@@ -41,15 +41,16 @@ def cancel_rest(ctx: Context, task: SopTask, reason: str) -> None:
     )  # fmt: skip
 
 
-def sent_today(ctx: Context, target: str) -> int:
-    """Customer-facing steps sent to a target since local midnight."""
-    local_midnight = ctx.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    return ctx.session.connection().execute(
-        select(func.count()).where(
-            T.c.target == target, T.c.status == TaskStatus.SENT,
-            T.c.updated_at >= local_midnight, T.c.detail == TO_THEM,
-        )
-    ).scalar_one()  # fmt: skip
+def take_slot(ctx: Context, target: str, cap: int) -> str | None:
+    """One of the target's `cap` customer-facing sends for today, claimed in the ledger, so two
+    workers cannot both take the last one; None when all are taken. A slot whose send does not
+    happen is given back (`done`, `failed_call`)."""
+    day = ctx.clock.now().date()
+    for n in range(cap):
+        key = f"cap:{target}:{day}:{n}"
+        if deliveries.claim(ctx.session, key, "cap", target, ctx.clock.now()):
+            return key
+    return None
 
 
 def to_tomorrow(ctx: Context, task: SopTask, why: str) -> str:
@@ -57,10 +58,14 @@ def to_tomorrow(ctx: Context, task: SopTask, why: str) -> str:
     return finish(ctx, task, TaskStatus.PENDING, f"{why}: moved to tomorrow")
 
 
-def failed_call(ctx: Context, task: SopTask, key: str, exc: WeComError) -> str:
+def failed_call(
+    ctx: Context, task: SopTask, key: str, exc: WeComError, slot: str | None = None
+) -> str:
     """After a WeCom error: a transient one puts the task back with a backoff (its ledger key is
     released: the request got no answer), a permanent one, or too many, fails it."""
     ctx.session.rollback()
+    if slot:
+        deliveries.release(ctx.session, slot)
     if is_transient(exc) and task.attempts + 1 < MAX_ATTEMPTS:
         deliveries.release(ctx.session, key)
         task.attempts += 1
@@ -70,11 +75,17 @@ def failed_call(ctx: Context, task: SopTask, key: str, exc: WeComError) -> str:
     return finish(ctx, task, TaskStatus.FAILED, str(exc))
 
 
-def done(ctx: Context, task: SopTask, key: str, refused: str, detail: str) -> str:
+def done(
+    ctx: Context, task: SopTask, key: str, refused: str, detail: str, slot: str | None = None
+) -> str:
     """Record the outcome with the ledger's, in one transaction."""
     status = TaskStatus.SKIPPED if refused else TaskStatus.SENT
     task.status, task.updated_at, task.detail = status, ctx.clock.now(), (refused or detail)[:512]
     ctx.session.add(task)
     ledger = DeliveryStatus.SKIPPED if refused else DeliveryStatus.SENT
     deliveries.finish(ctx.session, key, ledger, refused, ctx.clock.now())
+    if slot and refused:
+        deliveries.release(ctx.session, slot)
+    elif slot:
+        deliveries.finish(ctx.session, slot, DeliveryStatus.SENT, key, ctx.clock.now())
     return status

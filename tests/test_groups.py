@@ -204,3 +204,26 @@ def test_the_tick_plans_a_days_posts_once(runtime, sandbox, clock):
     assert tick(runtime, at(1, "00:01")).planned == 1
     assert tick(runtime, at(1, "00:02")).planned == 0
     assert tick(runtime, at(1, "00:03"), dry_run=True).planned == 1  # a dry run looks afresh
+
+
+def test_a_group_gets_one_mass_send_a_day(runtime, sandbox, clock, tmp_path):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "p.toml").write_text("".join(
+        f'[[sop]]\nid = "{name}"\nname = "{name}"\ntarget = "group"\n'
+        'trigger = { type = "schedule", every = "day" }\n'
+        f'steps = [{{ id = "post", at = "{hhmm}", action = "mass_send", text = "{name}" }}]\n'
+        for name, hhmm in (("tip", "20:00"), ("promo", "20:30"))
+    ), encoding="utf-8")  # fmt: skip
+    data = settings_data(runtime)
+    data["sop"]["playbooks"] = str(folder)
+    reconfigure(runtime, data)
+    (xiaoyu,) = mothers(runtime, sandbox, "小雨")
+    deliver(runtime, sandbox.state.create_group("zhangsan", "孕妈群", [xiaoyu])[1])
+    worker.run(runtime, burst=True)
+    run_at(runtime, clock, at(0, "20:00"))
+    run_at(runtime, clock, at(0, "20:30"))
+    assert [p["text"]["content"] for p in group_posts(sandbox)] == ["tip"]
+    with session(runtime.engine) as s:
+        promo = s.exec(select(SopTask).where(SopTask.sop_id == "promo")).one()
+    assert promo.status == "skipped" and promo.detail == "the group's daily mass send is used"

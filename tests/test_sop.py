@@ -232,3 +232,19 @@ def test_a_tag_she_has_skips_the_step(runtime, sandbox, clock, tmp_path):
         (task,) = s.exec(select(SopTask).where(SopTask.sop_id == "trial",
                                                SopTask.status == "skipped")).all()  # fmt: skip
     assert task.detail == "tagged 已购买"
+
+
+def test_the_daily_cap_holds_when_another_worker_took_the_last_send(runtime, sandbox, clock):
+    data = settings_data(runtime)
+    data["sop"]["daily_cap"] = 1
+    reconfigure(runtime, data)
+    contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    clock.set(at(1, "10:00"))
+    with session(runtime.engine) as s:  # a send by another worker, this very moment
+        assert deliveries.claim(s, f"cap:c:{contact_id}:{at(1, '10:00').date()}:0", "cap",
+                                f"c:{contact_id}", clock.now())  # fmt: skip
+    run_at(runtime, clock, at(1, "10:00"))
+    assert sent_texts(sandbox, ext) == []
+    assert tasks(runtime, contact_id)["nutrition"] == "pending"  # moved to tomorrow
+    run_at(runtime, clock, at(2, "10:00"))
+    assert sent_texts(sandbox, ext) == ["孕中期营养指南"]
