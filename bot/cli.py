@@ -248,6 +248,8 @@ def cmd_sop_tick(args: argparse.Namespace) -> int:
         print(f"  #{task_id} {sop_id}/{step_id} → {target}")
     if not args.dry_run:
         print(f"queued {report.queued}, deferred out of quiet hours {report.deferred}")
+    if report.requeued:
+        print(f"queued again (their job never finished them): {report.requeued}")
     if report.edited:
         print(f"edited SOPs applied to running sequences: {', '.join(report.edited)}")
     return 0

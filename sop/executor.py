@@ -109,15 +109,17 @@ def _skip_reason(ctx: Context, sop: Sop, contact: Contact, task: SopTask) -> str
     return ""
 
 
-def _values(ctx: Context, contact: Contact) -> dict[str, str]:
-    advisor = staff.advisor_name(ctx, contact.owner_userid) if contact.owner_userid else "顾问"
-    return {"name": contact.name or "未命名客户", "advisor": advisor,
-            "stage": contact.stage or "未登记", "no": str(contact.id)}  # fmt: skip
+def _values(ctx: Context, contact: Contact, text: str) -> dict[str, str]:
+    values = {"name": contact.name or "未命名客户", "stage": contact.stage or "未登记",
+              "no": str(contact.id), "advisor": "顾问"}  # fmt: skip
+    if "{advisor}" in text and contact.owner_userid:  # a user/get (cached) only when needed
+        values["advisor"] = staff.advisor_name(ctx, contact.owner_userid)
+    return values
 
 
 def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
     """Do the step; "" when done, else why WeCom would not take it (not worth retrying)."""
-    values = _values(ctx, contact)
+    values = _values(ctx, contact, step.text)
     text = render(step.text, values)
     if step.action == "advisor_task":
         task = f"【SOP】{sop.name}\n客户：{values['name']}（编号 {contact.id}）\n{text}"
@@ -173,7 +175,8 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     lead = rules.team_leads.get(owner)
     leads = [lead] if lead else list(ctx.settings.report.managers)
     hours = (ctx.clock.now() - contact.added_at).total_seconds() / 3600 if contact.added_at else 0
-    text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{values['advisor']}负责，"
+    advisor = staff.advisor_name(ctx, owner) if owner else "（无人）"
+    text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{advisor}负责，"
             f"添加已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
     if rules.public_pool:
         contact.pooled_at = ctx.clock.now()

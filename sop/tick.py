@@ -17,6 +17,10 @@ from store.models import SopTask, TaskStatus
 T = SopTask.__table__
 BATCH = 5000
 JOB_SIZE = 50
+# A task queued this long ago whose job never finished it (the job failed, or Redis lost it)
+# is queued again; the delivery ledger keeps a send that did happen from happening twice.
+STALE_QUEUED = timedelta(minutes=15)
+MAX_REQUEUES = 5
 
 
 def quiet(moment: datetime, rules: SopSettings) -> bool:
@@ -40,6 +44,7 @@ class TickReport:
     queued: int = 0
     deferred: int = 0
     planned: int = 0  # scheduled group posts planned by this tick
+    requeued: int = 0  # queued tasks whose job never finished them
     edited: list[str] = field(default_factory=list)  # SOPs whose edits were applied
 
 
@@ -77,6 +82,18 @@ def _unplanned_schedules(runtime: Runtime, sops, now: datetime, dry_run: bool) -
     return [sop for sop in scheduled if not runtime.redis.exists(_scheduled_key(sop, now))]
 
 
+def _requeue_stale(connection, now: datetime) -> int:
+    stale = (T.c.status == TaskStatus.QUEUED) & (T.c.updated_at < now - STALE_QUEUED)
+    connection.execute(
+        update(T).where(stale, T.c.attempts + 1 >= MAX_REQUEUES)
+        .values(status=TaskStatus.FAILED, detail="its job failed repeatedly", updated_at=now)
+    )  # fmt: skip
+    return connection.execute(
+        update(T).where(stale)
+        .values(status=TaskStatus.PENDING, attempts=T.c.attempts + 1, updated_at=now)
+    ).rowcount  # fmt: skip
+
+
 def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
     now = (now or runtime.clock.now()).astimezone(runtime.settings.tz)
     rules = runtime.settings.sop
@@ -89,6 +106,7 @@ def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -
         report.planned = planner.plan_schedules(connection, unplanned, now.date(),
                                                 runtime.settings.tz, now)  # fmt: skip
         marks, report.edited = _apply_edits(runtime, connection, sops, now)
+        report.requeued = _requeue_stale(connection, now)
         rows = connection.execute(
             select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
             .where(due_now).order_by(T.c.due_at, T.c.id).limit(BATCH)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from store.models import Advisor
 
+T = Advisor.__table__
 FRESH_FOR = timedelta(days=1)
 
 
@@ -19,8 +22,9 @@ def cached_name(session: Session, userid: str, now: datetime) -> str | None:
 
 
 def remember(session: Session, userid: str, name: str, now: datetime) -> None:
-    advisor = session.exec(select(Advisor).where(Advisor.userid == userid)).first()
-    advisor = advisor or Advisor(userid=userid, updated_at=now)
-    advisor.name, advisor.updated_at = name, now
-    session.add(advisor)
-    session.flush()
+    """Cache a name; two workers remembering the same advisor at once is fine (upsert)."""
+    connection = session.connection()
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = maker(T).values(userid=userid, name=name, updated_at=now)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=["userid"], set_={"name": name, "updated_at": now}))  # fmt: skip

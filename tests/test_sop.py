@@ -248,3 +248,17 @@ def test_the_daily_cap_holds_when_another_worker_took_the_last_send(runtime, san
     assert tasks(runtime, contact_id)["nutrition"] == "pending"  # moved to tomorrow
     run_at(runtime, clock, at(2, "10:00"))
     assert sent_texts(sandbox, ext) == ["孕中期营养指南"]
+
+
+def test_a_task_whose_job_was_lost_is_queued_again(runtime, sandbox, clock, redis):
+    _contact_id, ext = mid_pregnancy_mother(runtime, sandbox)
+    clock.set(at(1, "10:00"))
+    assert due(tick(runtime, clock.now()))
+    redis.flushall()  # Redis lost the jobs
+    worker.run(runtime, burst=True)
+    assert sent_texts(sandbox, ext) == []
+    assert tick(runtime, at(1, "10:10")).requeued == 0
+    report = run_at(runtime, clock, at(1, "10:16"))
+    assert report.requeued >= 1
+    run_at(runtime, clock, at(1, "10:17"))
+    assert sent_texts(sandbox, ext) == ["孕中期营养指南"]
