@@ -121,6 +121,8 @@ def main() -> None:
                 "SELECT count(*) FROM sop_tasks WHERE status = 'sent'").fetchone()[0]  # fmt: skip
         runtime.close()
         print(json.dumps(result, indent=2))
+        if result["tasks_sent"] != queued:  # a figure for fewer sends than asked is no figure
+            sys.exit(f"only {result['tasks_sent']} of {queued} tasks were sent")
 
 
 if __name__ == "__main__":
