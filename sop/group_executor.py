@@ -92,7 +92,7 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
     if not by_group:
         return statuses
     assert sop is not None and step is not None
-    texts = {chat_id: render(step.text, _values(ctx, chats[chat_id], claimed))
+    texts = {chat_id: render(step.text, _values(ctx, chats[chat_id], claimed, step.text))
              for chat_id, claimed in by_group.items()}  # fmt: skip
     if step.action == "mass_send":
         sends: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -106,12 +106,17 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
     return statuses
 
 
-def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask]) -> dict[str, str]:
+def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask],
+            text: str) -> dict[str, str]:  # fmt: skip
+    """Placeholder values, looked up only for the placeholders the text uses."""
+    values = {"group": group.name or "客户群", "newcomers": "新朋友", "advisor": "群主"}
     joined = list(dict.fromkeys(t.trigger_key.split(":")[1] for t in tasks
                                 if t.trigger_key.startswith("joined:")))  # fmt: skip
-    names = groups.member_names(ctx.session, group.chat_id, joined) if joined else []
-    return {"group": group.name or "客户群", "newcomers": "、".join(names) or "新朋友",
-            "advisor": staff.advisor_name(ctx, group.owner_userid)}  # fmt: skip
+    if "{newcomers}" in text and joined:
+        values["newcomers"] = "、".join(groups.member_names(ctx.session, group.chat_id, joined))
+    if "{advisor}" in text:
+        values["advisor"] = staff.advisor_name(ctx, group.owner_userid)
+    return values
 
 
 def _ended(ctx: Context, tasks: list[SopTask], refused: dict[str, str], detail: str,

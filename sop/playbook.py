@@ -199,14 +199,30 @@ def load_file(path: Path) -> list[Sop]:
         raise PlaybookError(f"{path}: {reasons}") from None
 
 
+_loaded: dict[Path, tuple[tuple, tuple[Sop, ...]]] = {}  # folder → (files' stamps, its SOPs)
+
+
 def load(directory: Path | None = None) -> list[Sop]:
-    """Every SOP in the *.toml files of a directory (default: the shipped playbook)."""
+    """Every SOP in the *.toml files of a directory (default: the shipped playbook). The files
+    are read again only when one of them changed (name, size or modification time), so every
+    event and job can ask for the playbook and still see an edit at its next use."""
     folder = directory or DEFAULT_DIR
     if not folder.is_dir():
         raise PlaybookError(f"{folder}: playbook directory not found")
+    paths = sorted(folder.glob("*.toml"))
+    stamps = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    cached = _loaded.get(folder)
+    if cached is not None and cached[0] == stamps:
+        return list(cached[1])
+    sops = _read(folder, paths)
+    _loaded[folder] = (stamps, tuple(sops))
+    return sops
+
+
+def _read(folder: Path, paths: list[Path]) -> list[Sop]:
     sops: list[Sop] = []
     errors: list[str] = []
-    for path in sorted(folder.glob("*.toml")):
+    for path in paths:
         try:
             sops += load_file(path)
         except PlaybookError as exc:
