@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bot import config
-from bot.clock import SystemClock
-from bot.crypto import WeComCrypto
-from bot.sandbox.api import SandboxServer
-from bot.sandbox.driver import CallbackDriver, contact_event, to_xml
-from bot.sandbox.state import SandboxState
+from crm import config
+from crm.clock import SystemClock
 from tests.servers import RedisServer, free_port
+from wecom.crypto import WeComCrypto
+from wecom.sandbox.api import SandboxServer
+from wecom.sandbox.driver import CallbackDriver, contact_event, to_xml
+from wecom.sandbox.state import SandboxState
 
 ROOT = Path(__file__).resolve().parents[1]
 CORP_ID = "wwbench000000001"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jieba
 
-from handlers import dates
+from crm import dates
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dates-dev.tsv"
 ROUNDS = 200

@@ -21,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.common import ROOT, TZ, sandboxed_corp, write_config
-from bot import config
 from bot import runtime as runtime_module
-from bot.clock import ManualClock
+from crm import config
+from crm.clock import ManualClock
 from sop import planner, playbook
 from sop.tick import tick
 
@@ -80,7 +80,8 @@ def main() -> None:
             pending_sql = "SELECT count(*) FROM sop_tasks WHERE status = 'pending'"
             pending = connection.execute(pending_sql).fetchone()[0]
         started = time.perf_counter()
-        report = tick(runtime, NOW, dry_run=True)
+        with runtime.context() as ctx:
+            report = tick(ctx, NOW, dry_run=True)
         result["tick_dry_run_1m_pending_s"] = round(time.perf_counter() - started, 3)
         result["pending_tasks"] = pending
         result["due_found"] = len(report.due)
@@ -92,7 +93,8 @@ def main() -> None:
                 " sop_tasks WHERE sop_id = 'mid-pregnancy' AND step_id = 'nutrition' LIMIT 3000)"
             )
         started = time.perf_counter()
-        queued = tick(runtime, NOW).queued
+        with runtime.context() as ctx:
+            queued = tick(ctx, NOW).queued
         result["tick_queueing_3000_s"] = round(time.perf_counter() - started, 3)
         state.users["zhangsan"] = "张顾问"
         started = time.perf_counter()

@@ -23,8 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.common import ROOT, sandboxed_corp, write_config
-from bot import config
-from handlers.stages import stage_on
+from crm import config
+from crm.stages import stage_on
 
 CONTACTS = 1_000_000
 DAY = date(2026, 11, 22)

@@ -28,8 +28,8 @@ from bench.common import (
     wait_http,
     write_config,
 )
-from bot.runtime import BULK, REALTIME
-from bot.sandbox.driver import CallbackDriver, contact_event
+from crm.context import BULK, REALTIME
+from wecom.sandbox.driver import CallbackDriver, contact_event
 
 BULK_JOBS = 50_000
 MOTHERS = 100

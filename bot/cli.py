@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot import config, logs
+from bot import logs
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
 from bot.text import table
-from bot.wecom import WeComError
+from crm import config
 from sop.playbook import PlaybookError
+from wecom.client import WeComError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -107,13 +108,11 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_channels_sync(args: argparse.Namespace) -> int:
-    from handlers.channels import sync
-    from handlers.context import Context
-    from store.db import session
+    from crm.channels import sync
 
     runtime = _runtime(args)
-    with session(runtime.engine) as s:
-        report = sync(Context(s, runtime))
+    with runtime.context() as ctx:
+        report = sync(ctx)
     group = runtime.settings.tags.channel_group
     print(f"tag group 「{group}」: {', '.join(report.tags) or '-'}")
     for label, codes in (
@@ -159,10 +158,11 @@ def _day(value: str | None) -> date | None:
 
 
 def cmd_stages_refresh(args: argparse.Namespace) -> int:
-    from handlers import stages
+    from sop import lifecycle
 
     runtime = _runtime(args)
-    report = stages.refresh(runtime, _day(args.date))
+    with runtime.context() as ctx:
+        report = lifecycle.refresh(ctx, _day(args.date))
     print(f"{report.day}: {report.contacts} contacts, {sum(report.changed.values())} changed")
     for stage, count in sorted(report.changed.items()):
         print(f"  → {stage}: {count}")
@@ -173,28 +173,23 @@ def cmd_stages_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_contacts_set(args: argparse.Namespace) -> int:
-    from handlers import stages
-    from handlers.context import Context
+    from crm import stages
+    from sop import lifecycle
     from store import contacts
-    from store.db import session
 
     runtime = _runtime(args)
     today = runtime.clock.now().date()
-    with session(runtime.engine) as s:
-        contact = contacts.get(s, args.external_userid)
+    with runtime.context() as ctx:
+        contact = contacts.get(ctx.session, args.external_userid)
         if contact is None:
             print(f"mombot: no contact {args.external_userid}", file=sys.stderr)
             return 1
-        stages.set_dates(
-            Context(s, runtime), contact, due_date=_day(args.due_date),
+        lifecycle.set_dates(
+            ctx, contact, due_date=_day(args.due_date),
             birthday=_day(args.birthday), trying=True if args.trying else None,
         )  # fmt: skip
-        s.commit()
-        detail = ""
-        if contact.due_date and contact.stage in (stages.EARLY, stages.MID, stages.LATE):
-            detail = stages.gestational_age(today, contact.due_date)
-        elif contact.baby_birthday and contact.stage:
-            detail = stages.baby_age(today, contact.baby_birthday)
+        ctx.session.commit()
+        detail = stages.how_far(today, contact.stage, contact.due_date, contact.baby_birthday)
         print(f"{contact.name or contact.external_userid}: {contact.stage or '未知'} {detail}")
     return 0
 
@@ -241,7 +236,8 @@ def cmd_sop_tick(args: argparse.Namespace) -> int:
     now = datetime.fromisoformat(args.now) if args.now else None
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=runtime.settings.tz)
-    report = tick(runtime, now, dry_run=args.dry_run)
+    with runtime.context() as ctx:
+        report = tick(ctx, now, dry_run=args.dry_run)
     verb = "would send" if args.dry_run else "due"
     print(f"{report.at:%Y-%m-%d %H:%M} {verb}: {len(report.due)} task(s)")
     for task_id, sop_id, step_id, target in report.due[:200]:
@@ -256,13 +252,11 @@ def cmd_sop_tick(args: argparse.Namespace) -> int:
 
 
 def cmd_groups_sync(args: argparse.Namespace) -> int:
-    from handlers.context import Context
     from handlers.groups import sync
-    from store.db import session
 
     runtime = _runtime(args)
-    with session(runtime.engine) as s:
-        report = sync(Context(s, runtime))
+    with runtime.context() as ctx:
+        report = sync(ctx)
     print(f"groups: {report.groups} read, {report.dismissed} no longer listed (dismissed), "
           f"{report.unreadable} unreadable")  # fmt: skip
     return 1 if report.unreadable else 0
@@ -282,32 +276,20 @@ def cmd_groups_list(args: argparse.Namespace) -> int:
 
 
 def cmd_appchat_create(args: argparse.Namespace) -> int:
+    from wecom import message
+
     runtime = _runtime(args)
     users = [u for u in args.users.split(",") if u]
-    answer = runtime.wecom("app").post("appchat/create", json={
-        "name": args.name, "owner": args.owner or users[0], "userlist": users})  # fmt: skip
-    print(answer["chatid"])
+    print(message.create_appchat(runtime.wecom("app"), args.name, args.owner or users[0], users))
     return 0
 
 
 def cmd_sop_status(args: argparse.Namespace) -> int:
-    from sqlalchemy import func, select
-
-    from store.models import SopTask
+    from store import sop_tasks
 
     runtime = _runtime(args)
-    table = SopTask.__table__
     with runtime.engine.connect() as connection:
-        counts = connection.execute(
-            select(table.c.sop_id, table.c.status, func.count())
-            .group_by(table.c.sop_id, table.c.status)
-        ).all()  # fmt: skip
-        targets = dict(connection.execute(
-            select(table.c.sop_id, func.count(table.c.target.distinct())).group_by(table.c.sop_id)
-        ).all())  # fmt: skip
-    by_sop: dict[str, dict[str, int]] = {}
-    for sop_id, status, count in counts:
-        by_sop.setdefault(sop_id, {})[status] = count
+        by_sop, targets = sop_tasks.status_counts(connection)
     statuses = ("pending", "queued", "sent", "skipped", "cancelled", "failed")
     print("sop".ljust(24) + "targets".rjust(8) + "".join(name.rjust(10) for name in statuses))
     for sop_id in sorted(by_sop):
@@ -318,7 +300,7 @@ def cmd_sop_status(args: argparse.Namespace) -> int:
 
 
 def cmd_parse_date(args: argparse.Namespace) -> int:
-    from handlers import dates
+    from crm import dates
 
     if args.today:
         try:

@@ -28,16 +28,16 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot import redis_conn
-from bot.clock import SystemClock
-from bot.config import Settings, load
-from bot.config import write as write_config
-from bot.crypto import WeComCrypto
-from bot.sandbox.api import SandboxServer
-from bot.sandbox.driver import CallbackDriver, contact_event
-from bot.sandbox.state import SandboxState
 from bot.text import pad
+from crm.clock import SystemClock
+from crm.config import Settings, load
+from crm.config import write as write_config
 from store import contacts, inbox
 from store.db import make_engine, session
+from wecom.crypto import WeComCrypto
+from wecom.sandbox.api import SandboxServer
+from wecom.sandbox.driver import CallbackDriver, contact_event
+from wecom.sandbox.state import SandboxState
 
 CORP_ID = "wwdemo0000000001"
 APP_SECRET = "demo-app-secret-" + "0" * 16

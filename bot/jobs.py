@@ -9,17 +9,16 @@ from datetime import timedelta
 from rq import Queue
 
 import handlers
-from bot import runtime as runtime_module
-from bot.events import parse_event
-from bot.runtime import REALTIME, Runtime
-from handlers.context import Context
+from bot.runtime import RESULT_TTL, Runtime
+from crm.config import Settings
+from crm.context import REALTIME, Context, Services
 from store import inbox
 from store.db import session
 from store.models import InboxStatus
+from wecom.callbacks import parse_event
 
 log = logging.getLogger(__name__)
 
-RESULT_TTL = 300  # the inbox row is the record; rq's copy of the result need not linger
 FAILURE_TTL = 7 * 24 * 3600
 
 
@@ -47,23 +46,24 @@ def enqueue_inbound(runtime: Runtime, rows: Sequence[tuple[int, str]]) -> None:
         pipe.execute()
 
 
-def retry_delay(runtime: Runtime, attempts: int) -> timedelta | None:
+def retry_delay(settings: Settings, attempts: int) -> timedelta | None:
     """Backoff before the next attempt (x4 each time, at most an hour); None: give up."""
-    worker = runtime.settings.worker
+    worker = settings.worker
     if attempts >= worker.max_attempts:
         return None
     return timedelta(seconds=min(worker.retry_base_seconds * 4 ** (attempts - 1), 3600))
 
 
-def handle_inbound(*row_ids: int) -> list[str]:
-    """Handle inbox rows, each exactly once whatever the queue delivers twice."""
-    runtime = runtime_module.current()
-    return [_handle(runtime, row_id) for row_id in row_ids]
+def handle_inbound(ctx: Context, *row_ids: int) -> list[str]:
+    """rq job: handle inbox rows, each exactly once whatever the queue delivers twice; each on
+    a session of its own."""
+    return [_handle(ctx.services, row_id) for row_id in row_ids]
 
 
-def _handle(runtime: Runtime, row_id: int) -> str:
+def _handle(runtime: Services, row_id: int) -> str:
+    lease = timedelta(seconds=runtime.settings.worker.lease_seconds)
     with session(runtime.engine) as s:
-        row = inbox.claim(s, row_id, runtime.clock.now(), runtime.lease)
+        row = inbox.claim(s, row_id, runtime.clock.now(), lease)
         if row is None:
             return "skipped: done or held by another worker"
         if row.attempts > runtime.settings.worker.max_attempts:  # workers kept dying on it
@@ -84,7 +84,7 @@ def _handle(runtime: Runtime, row_id: int) -> str:
             s.commit()
         except Exception as exc:
             s.rollback()
-            delay = retry_delay(runtime, row.attempts)
+            delay = retry_delay(runtime.settings, row.attempts)
             now = runtime.clock.now()
             inbox.retry_later(s, row_id, f"{type(exc).__name__}: {exc}", delay and now + delay, now)
             log.exception(

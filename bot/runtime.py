@@ -1,27 +1,29 @@
-"""The process-wide wiring: settings, clock, database engine, Redis, queues, WeCom clients.
+"""The process's wiring: settings, clock, database engine, Redis, queues, WeCom clients.
 
-Built once per process (`build`), installed for rq jobs (`install` / `current`).
+Built once per process (`build`); it is the `crm.context.Services` that every handler and job
+works with, through the `Context` it hands out (`context`).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
+from typing import Any
 
 import redis
 from rq import Queue
 from sqlalchemy.engine import Engine
 
 from bot import redis_conn
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.wecom import WeComClient
+from crm.clock import Clock, SystemClock
+from crm.config import Settings
+from crm.context import Context
 from store import db
+from wecom.client import WeComClient
 
-REALTIME = "realtime"  # welcomes, replies, everything a person is waiting for
-BULK = "bulk"  # SOP sends and other mass work; served only when realtime is empty
-QUEUE_NAMES = (REALTIME, BULK)
+RESULT_TTL = 300  # what a job did is in the database; rq's copy of its result need not linger
 
 
 @dataclass
@@ -31,10 +33,18 @@ class Runtime:
     engine: Engine
     redis: redis.Redis
     _clients: dict[str, WeComClient] = field(default_factory=dict)
-    _pid: int = field(default_factory=os.getpid)
 
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.redis)
+
+    def enqueue(self, queue: str, func: Callable[..., Any], *args: Any, **options: Any) -> None:
+        self.queue(queue).enqueue(func, *args, **{"result_ttl": RESULT_TTL, **options})
+
+    def enqueue_many(self, queue: str, func: Callable[..., Any], args: list[tuple]) -> None:
+        if args:
+            target = self.queue(queue)
+            target.enqueue_many([target.prepare_data(func, args=a, result_ttl=RESULT_TTL)
+                                 for a in args])  # fmt: skip
 
     def wecom(self, secret: str = "app") -> WeComClient:
         """The client for one of the corp's secrets: "app", "contact" or "kf"."""
@@ -55,9 +65,11 @@ class Runtime:
             )
         return self._clients[secret]
 
-    @property
-    def lease(self) -> timedelta:
-        return timedelta(seconds=self.settings.worker.lease_seconds)
+    @contextmanager
+    def context(self, received_at: datetime | None = None) -> Iterator[Context]:
+        """A Context on a session of its own, closed afterwards."""
+        with db.session(self.engine) as session:
+            yield Context(session, self, received_at)
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -72,20 +84,3 @@ def build(settings: Settings, clock: Clock | None = None, migrate: bool = True) 
         db.upgrade(engine)
     connection = redis_conn.connect(settings.redis.url, settings.data_path)
     return Runtime(settings, clock or SystemClock(settings.tz), engine, connection)
-
-
-_current: Runtime | None = None
-
-
-def install(runtime: Runtime | None) -> None:
-    global _current
-    _current = runtime
-
-
-def current() -> Runtime:
-    if _current is None:
-        raise RuntimeError("no mombot runtime installed in this process")
-    if _current._pid != os.getpid():  # forked: never share pooled connections with the parent
-        _current.engine.dispose(close=False)
-        _current._pid = os.getpid()
-    return _current

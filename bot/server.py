@@ -12,13 +12,13 @@ from aiohttp import web
 
 from bot import redis_conn
 from bot import runtime as runtime_module
-from bot.config import Settings
-from bot.crypto import CallbackError, WeComCrypto
-from bot.events import MalformedXml, dedupe_key, parse_xml, to_event
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
+from crm.config import Settings
 from store import db, inbox
 from store.inbox import NewEvent
+from wecom.callbacks import MalformedXml, dedupe_key, parse_xml, to_event
+from wecom.crypto import CallbackError, WeComCrypto
 
 log = logging.getLogger(__name__)
 

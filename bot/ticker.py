@@ -12,7 +12,10 @@ import threading
 from datetime import time
 
 from bot import relay
-from bot.runtime import BULK, Runtime
+from bot.runtime import Runtime
+from crm.context import BULK
+from sop import lifecycle
+from sop.tick import tick
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,7 @@ def queue_daily_refresh(runtime: Runtime) -> bool:
     key = f"mombot:stages:refresh:{now.date().isoformat()}"
     if not runtime.redis.set(key, now.isoformat(), nx=True, ex=3 * 24 * 3600):
         return False
-    from handlers.stages import refresh_job
-
-    runtime.queue(BULK).enqueue(refresh_job, now.date().isoformat(), job_timeout=3600)
+    runtime.enqueue(BULK, lifecycle.refresh_job, now.date().isoformat(), job_timeout=3600)
     log.info("queued the stage refresh for %s", now.date())
     return True
 
@@ -37,9 +38,8 @@ def sop_tick(runtime: Runtime) -> bool:
     now = runtime.clock.now()
     if not runtime.redis.set(f"mombot:sop:tick:{now:%Y%m%d%H%M}", 1, nx=True, ex=180):
         return False
-    from sop.tick import tick
-
-    tick(runtime, now)
+    with runtime.context() as ctx:
+        tick(ctx, now)
     return True
 
 

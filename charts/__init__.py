@@ -1,1 +1,2 @@
-"""KPI charts for /report: plain data in, PNG bytes out (matplotlib, CJK font)."""
+"""Charts for managers' reports: plain data in, PNG bytes out. Empty until `/report` is built
+(a leaf: it will import nothing else of mombot's)."""

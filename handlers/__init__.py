@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from bot.events import Event
+from wecom.callbacks import Event
 
 Handler = Callable[[Any, Any], None]
 

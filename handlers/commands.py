@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.events import TextMessage
-from bot.wecom import WeComError, is_transient
-from handlers import on, staff
-from handlers.context import Context
+from crm import advisors, outbox
+from crm.context import Context
+from handlers import on
 from sop import planner, playbook
 from store import followups
 from store.models import Contact, ContactStatus
+from wecom import externalcontact
+from wecom.callbacks import TextMessage
+from wecom.client import WeComError, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,10 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
     if not followups.claim(ctx.session, contact.id, userid, now):
         return f"客户「{name}」已经被其他顾问认领了。"
     try:
-        answer = ctx.wecom("contact").post("externalcontact/transfer_customer", json={
-            "handover_userid": previous, "takeover_userid": userid,
-            "external_userid": [contact.external_userid],
-            "transfer_success_msg": "你好，之后由我来为你服务，有任何问题都可以找我～",
-        })  # fmt: skip
-        errcode = next((c.get("errcode", 0) for c in answer.get("customer", [])), 0)
+        errcode = externalcontact.transfer_customer(
+            ctx.wecom("contact"), previous, userid, contact.external_userid,
+            "你好，之后由我来为你服务，有任何问题都可以找我～",
+        )  # fmt: skip
     except WeComError as exc:
         if is_transient(exc):
             raise  # the claim is rolled back with the session; the message is handled again
@@ -79,8 +79,8 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
         planner.plan(ctx.session.connection(), sla, planner.contact_target(contact.id),
                      f"claimed:{int(now.timestamp())}", now, ctx.settings.tz, now)  # fmt: skip
     ctx.session.commit()
-    taker = staff.advisor_name(ctx, userid)
-    staff.notify(ctx, f"claimed:{contact.id}:{now.isoformat()}", previous,
+    taker = advisors.advisor_name(ctx, userid)
+    outbox.notify(ctx, f"claimed:{contact.id}:{now.isoformat()}", previous,
                  f"客户「{name}」超时未跟进，已由{taker}认领。")  # fmt: skip
     return (f"认领成功：客户「{name}」转给你了（她会收到转接提示）。"
             f"请尽快跟进，跟进后回复「跟进 {contact.id} 备注」。")  # fmt: skip
@@ -98,4 +98,4 @@ def staff_wrote(event: TextMessage, ctx: Context) -> None:
     command = COMMANDS.get(words[0]) if words else None
     answer = command(ctx, event.from_user, words[1:]) if command else HELP
     ctx.session.commit()
-    staff.notify(ctx, f"reply:{event.msg_id or event.create_time}", event.from_user, answer)
+    outbox.notify(ctx, f"reply:{event.msg_id or event.create_time}", event.from_user, answer)

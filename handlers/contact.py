@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from bot.events import ContactEvent
-from bot.wecom import WeComError, is_transient
-from handlers import on, staff, tags, welcome
-from handlers.context import Context
-from sop import planner, playbook
+from crm import outbox, tags
+from crm.context import Context
+from handlers import on, welcome
+from sop import planner, playbook, tagging
 from store import contacts
 from store.models import Contact
+from wecom import externalcontact
+from wecom.callbacks import ContactEvent
+from wecom.client import WeComError, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +28,14 @@ TRANSFER_FAILURES = {
 def _refresh_profile(ctx: Context, contact: Contact, just_added: bool = False) -> None:
     """Fill in her WeChat profile; transient WeCom errors raise (retry), others are logged."""
     try:
-        answer = ctx.wecom("contact").get(
-            "externalcontact/get", external_userid=contact.external_userid
-        )
+        answer = externalcontact.get(ctx.wecom("contact"), contact.external_userid)
     except WeComError as exc:
         if is_transient(exc):
             raise
         log.warning("no profile for contact %d: %s", contact.id, exc)
         return
     contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
-    tags.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
+    tagging.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
 
 
 @on("event", "change_external_contact", "add_external_contact")
@@ -72,7 +72,7 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         ids = tags.mark(
             ctx.session, ctx.wecom("contact"), event.user_id, event.external_user_id, group, names
         )
-        tags.remember(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
+        tagging.record(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
     except WeComError as exc:
         if is_transient(exc):
             raise  # retried later; the welcome is not sent twice (ledger)
@@ -116,7 +116,7 @@ def _lost(event: ContactEvent, ctx: Context, reason: str) -> None:
         f"添加至今：{days}天"
     )
     key = f"lost:{event.external_user_id}:{event.user_id}:{event.create_time}"
-    staff.notify(ctx, key, event.user_id, text)
+    outbox.notify(ctx, key, event.user_id, text)
 
 
 @on("event", "change_external_contact", "del_follow_user")
@@ -153,6 +153,6 @@ def transfer_failed(event: ContactEvent, ctx: Context) -> None:
         contact.owner_userid, contact.handover_userid = contact.handover_userid, None
         ctx.session.add(contact)
         told = f"转接失败：客户「{name}」没有转给你（{reason}），仍由原顾问跟进。"
-        staff.notify(ctx, f"{key}:taker", event.user_id, told)
+        outbox.notify(ctx, f"{key}:taker", event.user_id, told)
     text = f"转接失败：客户「{name}」没有转给 {event.user_id}（{reason}），仍由你跟进。"
-    staff.notify(ctx, key, contact.owner_userid, text)
+    outbox.notify(ctx, key, contact.owner_userid, text)

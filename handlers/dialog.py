@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from handlers import dates, staff, stages
-from handlers.context import Context
+from crm import advisors, dates, outbox, stages
+from crm.context import Context
+from sop import lifecycle
 from store.models import Contact, Dialog
 
 OPT_OUT = re.compile(r"退订|不要再发|别再发|不要发了|取消订阅|别发了")
@@ -50,21 +51,16 @@ def greeting(ctx: Context, contact: Contact, talk: Dialog) -> str:
     return GREETING
 
 
-def responsible(ctx: Context, contact: Contact) -> list[str]:
-    """Who follows her up: her advisor, or the managers for a lead without an owner."""
-    return [contact.owner_userid] if contact.owner_userid else list(ctx.settings.report.managers)
-
-
 def _hand_over(ctx: Context, contact: Contact, talk: Dialog, text: str, reason: str) -> list[str]:
     name = contact.name or "未命名客户"
     summary = (
         f"微信客服转人工：客户「{name}」{reason}。\n她说：{text}\n阶段：{contact.stage or '未登记'}"
     )
-    for userid in responsible(ctx, contact):
-        staff.notify(ctx, f"handover:{contact.external_userid}:{talk.id}:{talk.updated_at}",
+    for userid in advisors.responsible(ctx, contact):
+        outbox.notify(ctx, f"handover:{contact.external_userid}:{talk.id}:{talk.updated_at}",
                      userid, summary)  # fmt: skip
     talk.state, talk.failures = "handover", 0
-    advisor = staff.advisor_name(ctx, contact.owner_userid) if contact.owner_userid else "顾问"
+    advisor = advisors.advisor_name(ctx, contact.owner_userid) if contact.owner_userid else "顾问"
     return [f"好的，已经请{advisor}尽快联系你，请稍等～"]
 
 
@@ -79,7 +75,7 @@ def _confirm(talk: Dialog, found: dates.Parsed, today: date) -> list[str]:
 def _save(ctx: Context, contact: Contact, talk: Dialog, today: date) -> list[str]:
     due = talk.pending_date if talk.pending_kind == dates.DUE else None
     birthday = talk.pending_date if talk.pending_kind == dates.BIRTHDAY else None
-    stages.set_dates(ctx, contact, due_date=due, birthday=birthday)
+    lifecycle.set_dates(ctx, contact, due_date=due, birthday=birthday)
     talk.state, talk.pending_kind, talk.pending_date, talk.failures = "done", None, None, 0
     where = f"你现在处于{contact.stage}，" if contact.stage else ""
     return [f"已记下！{where}接下来我会按阶段给你推送实用的内容，有问题随时问我～"]
@@ -114,7 +110,7 @@ def on_message(ctx: Context, contact: Contact, talk: Dialog, text: str) -> list[
         talk.state = "ask_due" if talk.pending_kind == dates.DUE else "ask_birthday"
         return [ASK_AGAIN]
     if PREPARING.search(text):
-        stages.set_dates(ctx, contact, trying=True)
+        lifecycle.set_dates(ctx, contact, trying=True)
         talk.state = "done"
         return [PREPARING_SAVED]
     if MOTHER.search(text):

@@ -12,15 +12,13 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
-
-from bot.events import GroupChatEvent
-from bot.wecom import WeComError, is_transient
+from crm.context import Context
 from handlers import on
-from handlers.context import Context
 from sop import planner, playbook
-from store import groups
-from store.models import SopTask, TaskStatus
+from store import groups, sop_tasks
+from wecom import groupchat
+from wecom.callbacks import GroupChatEvent
+from wecom.client import WeComError, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +30,12 @@ FIRST_SIGHT_SLACK = timedelta(minutes=10)
 def fetch(ctx: Context, chat_id: str) -> dict | None:
     """groupchat/get; None when WeCom will not describe the group (not ours, dismissed)."""
     try:
-        answer = ctx.wecom("contact").post(
-            "externalcontact/groupchat/get", json={"chat_id": chat_id, "need_name": 1}
-        )
+        return groupchat.get(ctx.wecom("contact"), chat_id) or None
     except WeComError as exc:
         if is_transient(exc):
             raise
         log.warning("group %s not readable: %s", chat_id, exc)
         return None
-    return answer.get("group_chat")
-
-
-def cancel_steps(ctx: Context, chat_id: str, reason: str) -> int:
-    table = SopTask.__table__
-    return ctx.session.connection().execute(
-        update(table)
-        .where(table.c.target == planner.group_target(chat_id),
-               table.c.status == TaskStatus.PENDING)
-        .values(status=TaskStatus.CANCELLED, detail=reason, updated_at=ctx.clock.now())
-    ).rowcount  # fmt: skip
 
 
 @on("event", "change_external_chat")
@@ -58,7 +43,9 @@ def group_changed(event: GroupChatEvent, ctx: Context) -> None:
     now = ctx.clock.now()
     if event.change_type == "dismiss":
         if groups.dismiss(ctx.session, event.chat_id, now) is not None:
-            cancelled = cancel_steps(ctx, event.chat_id, "group dismissed")
+            cancelled = sop_tasks.cancel_pending(ctx.session.connection(),
+                                                 planner.group_target(event.chat_id),
+                                                 "group dismissed", now)  # fmt: skip
             log.info("group %s dismissed; %d steps cancelled", event.chat_id, cancelled)
         return
     info = fetch(ctx, event.chat_id)
@@ -86,15 +73,8 @@ class SyncReport:
 def sync(ctx: Context) -> SyncReport:
     """Read every customer group the app can see (groupchat/list, groupchat/get) as a baseline:
     members found now start no SOP; groups no longer listed count as dismissed."""
-    report, listed, cursor = SyncReport(), set(), ""
-    client = ctx.wecom("contact")
-    while True:
-        page = client.post("externalcontact/groupchat/list",
-                           json={"status_filter": 0, "cursor": cursor, "limit": 1000})  # fmt: skip
-        listed.update(chat["chat_id"] for chat in page.get("group_chat_list", []))
-        cursor = page.get("next_cursor", "")
-        if not cursor:
-            break
+    report = SyncReport()
+    listed = set(groupchat.chat_ids(ctx.wecom("contact")))
     now = ctx.clock.now()
     sops = playbook.configured(ctx.settings)
     for chat_id in sorted(listed):

@@ -14,37 +14,33 @@ import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
-from bot.events import KfEvent
-from bot.wecom import WeComError
-from handlers import dialog, on, staff
-from handlers.context import Context
-from store import contacts, deliveries
+from crm import outbox
+from crm.context import Context
+from handlers import dialog, on
+from store import contacts
 from store import kf as kf_store
-from store.models import Contact, DeliveryStatus, Dialog
+from store.models import Contact, DeliveryStatus
+from wecom import kf
+from wecom.callbacks import KfEvent
+from wecom.client import WeComError
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=48)
-REPLIES_PER_MESSAGE = 5
 PAGE = 1000
 SYNC_HORIZON = timedelta(days=3)
-STALE_TOKEN = 95007
 
 
 @on("event", "kf_msg_or_event")
 def kf_event(event: KfEvent, ctx: Context) -> None:
     open_kfid = event.open_kfid or ctx.settings.wecom.kf_open_kfid
-    lock = ctx.runtime.redis.lock(f"mombot:kf:sync:{open_kfid}", timeout=300, blocking_timeout=120)
+    lock = ctx.redis.lock(f"mombot:kf:sync:{open_kfid}", timeout=300, blocking_timeout=120)
     with lock:
         cursor, token = kf_store.cursor(ctx.session, open_kfid), event.token
         while True:
-            body = {"open_kfid": open_kfid, "limit": PAGE}
-            body.update({"token": token} if token else {})
-            body.update({"cursor": cursor} if cursor else {})
             try:
-                page = ctx.wecom("kf").post("kf/sync_msg", json=body)
+                page = kf.sync_msg(ctx.wecom("kf"), open_kfid, cursor, token, PAGE)
             except WeComError as exc:
-                if exc.errcode != STALE_TOKEN or not token:
+                if exc.errcode != kf.STALE_TOKEN or not token:
                     raise
                 token = ""  # handled after the token's 10 minutes: sync without it
                 continue
@@ -83,7 +79,7 @@ def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
         text = message.get("text", {}).get("content", "") if kind == "text" else ""
         replies = dialog.on_message(ctx, contact, talk, text)
         for index, reply in enumerate(replies):
-            say(ctx, contact, talk, reply, f"kf:{message['msgid']}:{index}")
+            outbox.say(ctx, contact, talk, reply, f"kf:{message['msgid']}:{index}")
     ctx.session.commit()
 
 
@@ -118,87 +114,11 @@ def _enter_session(ctx: Context, open_kfid: str, external_userid: str, detail: d
     code = detail.get("welcome_code")
     if not code or not greeting:
         return
-    key = f"kf-welcome:{code}"
-    if not deliveries.claim(ctx.session, key, "kf_welcome", external_userid, ctx.clock.now()):
-        return
-    try:
-        ctx.wecom("kf").post(
-            "kf/send_msg_on_event",
-            json={"code": code, "msgtype": "text", "text": {"content": greeting}},
-        )
-        deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
-    except WeComError as exc:
-        deliveries.finish(ctx.session, key, DeliveryStatus.FAILED, str(exc), ctx.clock.now())
-        log.warning("kf greeting not sent: %s", exc)
 
+    def send_greeting() -> str:
+        kf.send_text_on_event(ctx.wecom("kf"), code, greeting)
+        return ""
 
-def window_open(ctx: Context, talk: Dialog) -> bool:
-    if talk.last_customer_at is None or talk.replies_in_window >= REPLIES_PER_MESSAGE:
-        return False
-    return ctx.clock.now() - talk.last_customer_at < WINDOW
-
-
-def say(ctx: Context, contact: Contact, talk: Dialog, text: str, key: str) -> bool:
-    """Send one bot message to her, at most once per key; outside the window (or if WeCom
-    refuses) her advisor is asked to follow up. True if she got it."""
-    if not window_open(ctx, talk):
-        _ask_advisor(ctx, contact, text, key)
-        return False
-    talk.replies_in_window += 1
-    ctx.session.add(talk)
-    if not deliveries.claim(ctx.session, key, "kf_reply", contact.external_userid, ctx.clock.now()):
-        return False
-    body = {"touser": contact.external_userid, "open_kfid": talk.open_kfid, "msgtype": "text",
-            "text": {"content": text}}  # fmt: skip
-    try:
-        ctx.wecom("kf").post("kf/send_msg", json=body)
-    except WeComError as exc:
-        deliveries.finish(ctx.session, key, DeliveryStatus.FAILED, str(exc), ctx.clock.now())
-        _ask_advisor(ctx, contact, text, key)
-        return False
-    deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
-    return True
-
-
-def _ask_advisor(ctx: Context, contact: Contact, text: str, key: str) -> None:
-    name = contact.name or "未命名客户"
-    note = (
-        f"请跟进：机器人已无法在微信客服里回复客户「{name}」（超过48小时或次数已满）。\n"
-        f"想对她说的是：{text}"
-    )
-    for userid in dialog.responsible(ctx, contact):
-        staff.notify(ctx, f"{key}:followup:{userid}", userid, note)
-
-
-ASK_IF_BORN = (
-    "预产期已经过去一段时间啦，宝宝出生了吗？如果已经出生，告诉我宝宝的生日，我给你换成育儿内容～"
-)
-
-
-def ask_if_born(*contact_ids: int) -> int:
-    """rq job (queued by the stage refresh): her due date is long past and no birthday is
-    known. Ask her in the bot if its window is open, else ask her advisor; once per due date."""
-    from bot import runtime as runtime_module
-    from store.db import session
-
-    runtime = runtime_module.current()
-    asked = 0
-    with session(runtime.engine) as s:
-        ctx = Context(s, runtime)
-        for contact_id in contact_ids:
-            contact = s.get(Contact, contact_id)
-            if contact is None or contact.baby_birthday or not contact.due_date:
-                continue
-            key = f"ask-born:{contact.id}:{contact.due_date.isoformat()}"
-            talk = kf_store.find_dialog(s, contact.external_userid)
-            if talk is not None and window_open(ctx, talk):
-                say(ctx, contact, talk, ASK_IF_BORN, key)
-            else:
-                name = contact.name or "未命名客户"
-                due = contact.due_date
-                note = f"客户「{name}」预产期（{due}）已过，还没登记宝宝出生，请联系确认。"
-                for userid in dialog.responsible(ctx, contact):
-                    staff.notify(ctx, f"{key}:{userid}", userid, note)
-            s.commit()
-            asked += 1
-    return asked
+    outcome = outbox.send(ctx, f"kf-welcome:{code}", "kf_welcome", external_userid, send_greeting)
+    if outcome.status == DeliveryStatus.FAILED:
+        log.warning("kf greeting not sent: %s", outcome.detail)

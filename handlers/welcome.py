@@ -14,24 +14,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from bot.config import ChannelSettings
-from bot.events import ContactEvent
-from bot.wecom import WeComError
-from handlers.context import Context
-from handlers.staff import advisor_name
-from store import deliveries
+from crm import outbox
+from crm.advisors import advisor_name
+from crm.config import ChannelSettings
+from crm.context import Context
+from crm.placeholders import render
 from store.models import Contact, DeliveryStatus
+from wecom import externalcontact, kf, media
+from wecom.callbacks import ContactEvent
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=20)
 CREATE_TIME_TRUSTED = timedelta(minutes=5)
-ALREADY_SENT = 41051
 MEDIA_TTL = int(timedelta(days=2, hours=12).total_seconds())  # WeCom keeps media 3 days
-
-
-def render(template: str, name: str, advisor: str) -> str:
-    return template.replace("{name}", name).replace("{advisor}", advisor)
 
 
 def send(
@@ -40,32 +36,29 @@ def send(
     """Send her welcome if it can and should go; returns what happened, as recorded."""
     if not event.welcome_code:
         return "no welcome code (a console welcome is set, or the chat already started)"
-    key = f"welcome:{event.welcome_code}"
-    if not deliveries.claim(ctx.session, key, "welcome", event.external_user_id, ctx.clock.now()):
+
+    def send_welcome() -> str:
+        if ctx.clock.now() - _issued_at(ctx, event) > WINDOW:
+            raise outbox.Skip("too late: 20 s passed")
+        template = (channel.welcome if channel else "") or ctx.settings.welcome.default
+        values = {"name": contact.name, "advisor": advisor_name(ctx, event.user_id)}
+        externalcontact.send_welcome_msg(ctx.wecom("contact"), event.welcome_code,
+                                         render(template, values),
+                                         _attachments(ctx, channel, event))  # fmt: skip
+        return ""
+
+    outcome = outbox.send(ctx, f"welcome:{event.welcome_code}", "welcome",
+                          event.external_user_id, send_welcome,
+                          skip_errcodes=frozenset({externalcontact.ALREADY_WELCOMED}))  # fmt: skip
+    if outcome.status == outbox.DUPLICATE:
         return "already handled"
-    if ctx.clock.now() - _issued_at(ctx, event) > WINDOW:
-        deliveries.finish(
-            ctx.session, key, DeliveryStatus.SKIPPED, "too late: 20 s passed", ctx.clock.now()
-        )
-        log.warning("welcome for contact %d dropped: the 20 s window had passed", contact.id)
-        return "too late"
-    template = (channel.welcome if channel else "") or ctx.settings.welcome.default
-    body = {
-        "welcome_code": event.welcome_code,
-        "text": {"content": render(template, contact.name, advisor_name(ctx, event.user_id))},
-    }
-    try:
-        attachments = _attachments(ctx, channel, event)
-        if attachments:
-            body["attachments"] = attachments
-        ctx.wecom("contact").post("externalcontact/send_welcome_msg", json=body)
-    except WeComError as exc:
-        status = DeliveryStatus.SKIPPED if exc.errcode == ALREADY_SENT else DeliveryStatus.FAILED
-        deliveries.finish(ctx.session, key, status, str(exc), ctx.clock.now())
-        log.warning("welcome for contact %d not sent: %s", contact.id, exc)
-        return "already sent" if exc.errcode == ALREADY_SENT else "failed"
-    deliveries.finish(ctx.session, key, DeliveryStatus.SENT, "", ctx.clock.now())
-    return "sent"
+    if outcome.status != DeliveryStatus.SENT:
+        log.warning("welcome for contact %d not sent: %s", contact.id, outcome.detail)
+    if outcome.error is not None and outcome.error.errcode == externalcontact.ALREADY_WELCOMED:
+        return "already sent"
+    return {DeliveryStatus.SKIPPED: "too late", DeliveryStatus.FAILED: "failed"}.get(
+        outcome.status, "sent"
+    )
 
 
 def _issued_at(ctx: Context, event: ContactEvent) -> datetime:
@@ -108,15 +101,13 @@ def _media_id(ctx: Context, path: str) -> str:
     """Upload a local image as temporary media once per content and 2.5 days."""
     data = Path(path).read_bytes()
     cache_key = f"mombot:media:{hashlib.sha256(data).hexdigest()}"
-    cached = ctx.runtime.redis.get(cache_key)
+    cached = ctx.redis.get(cache_key)
     if cached:
         return cached.decode()
     mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    answer = ctx.wecom("app").upload(
-        "media/upload", files={"media": (Path(path).name, data, mime)}, type="image"
-    )
-    ctx.runtime.redis.set(cache_key, answer["media_id"], ex=MEDIA_TTL)
-    return answer["media_id"]
+    media_id = media.upload_image(ctx.wecom("app"), Path(path).name, data, mime)
+    ctx.redis.set(cache_key, media_id, ex=MEDIA_TTL)
+    return media_id
 
 
 def _kf_link(ctx: Context, channel_code: str, userid: str) -> str:
@@ -125,13 +116,10 @@ def _kf_link(ctx: Context, channel_code: str, userid: str) -> str:
     if not open_kfid:
         return ""
     cache_key = f"mombot:kf:url:{open_kfid}"
-    base = ctx.runtime.redis.get(cache_key)
-    if base is None:
-        answer = ctx.wecom("kf").post(
-            "kf/add_contact_way", json={"open_kfid": open_kfid, "scene": "welcome"}
-        )
-        base = answer["url"].encode()
-        ctx.runtime.redis.set(cache_key, base)
+    cached = ctx.redis.get(cache_key)
+    base = cached.decode() if cached else kf.contact_way_url(ctx.wecom("kf"), open_kfid, "welcome")
+    if not cached:
+        ctx.redis.set(cache_key, base)
     scene_param = quote(f"c={channel_code}&u={userid}", safe="")
-    separator = "&" if "?" in base.decode() else "?"
-    return f"{base.decode()}{separator}scene_param={scene_param}"
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}scene_param={scene_param}"

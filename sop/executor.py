@@ -12,37 +12,31 @@ from __future__ import annotations
 
 import logging
 
-from bot import runtime as runtime_module
-from bot.wecom import WeComError
-from handlers import kf, staff, tags
-from handlers.context import Context
-from handlers.dialog import responsible
-from sop import group_executor, playbook, records
+from crm import advisors, outbox, tags
+from crm.context import Context
+from crm.placeholders import render
+from sop import group_executor, playbook, records, tagging
 from sop.playbook import Sop, Step
-from sop.render import render
-from store import contact_tags, contacts, deliveries, followups
+from store import contact_tags, contacts, followups
 from store import kf as kf_store
-from store.db import session
 from store.models import Contact, ContactStatus, SopTask, TaskStatus
+from wecom import externalcontact, message
 
 log = logging.getLogger(__name__)
 
 CUSTOMER_FACING = {"send_text", "send_link", "send_image", "send_miniprogram", "mass_send"}
 
 
-def execute(*task_ids: int) -> dict[str, int]:
+def execute(ctx: Context, *task_ids: int) -> dict[str, int]:
     """rq job: carry out these queued tasks; returns how many ended in each status."""
-    runtime = runtime_module.current()
-    sops = {sop.id: sop for sop in playbook.configured(runtime.settings)}
+    sops = {sop.id: sop for sop in playbook.configured(ctx.settings)}
     outcome: dict[str, int] = {}
-    with session(runtime.engine) as s:
-        ctx = Context(s, runtime)
-        queued = [task for task in (s.get(SopTask, i) for i in task_ids)
-                  if task is not None and task.status == TaskStatus.QUEUED]  # fmt: skip
-        statuses = [_carry_out(ctx, t, sops.get(t.sop_id)) for t in queued
-                    if t.target.startswith("c:")]  # fmt: skip
-        statuses += group_executor.carry_out(ctx, [t for t in queued if t.target.startswith("g:")],
-                                             sops)  # fmt: skip
+    queued = [task for task in (ctx.session.get(SopTask, i) for i in task_ids)
+              if task is not None and task.status == TaskStatus.QUEUED]  # fmt: skip
+    statuses = [_carry_out(ctx, t, sops.get(t.sop_id)) for t in queued
+                if t.target.startswith("c:")]  # fmt: skip
+    statuses += group_executor.carry_out(ctx, [t for t in queued if t.target.startswith("g:")],
+                                         sops)  # fmt: skip
     for status in statuses:
         outcome[status] = outcome.get(status, 0) + 1
     return outcome
@@ -67,16 +61,14 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
     if facing and slot is None:
         return records.to_tomorrow(ctx, task, "daily cap reached")
     key = f"sop:{task.id}"
-    if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
-        if slot:
-            deliveries.release(ctx.session, slot)
-        return records.finish(ctx, task, TaskStatus.SENT, "already handed over")
-    try:
-        refused = _act(ctx, sop, step, contact, key)
-    except WeComError as exc:
-        return records.failed_call(ctx, task, key, exc, slot)
+    if not outbox.claim(ctx, key, "sop", task.target):
+        return records.already_handed_over(ctx, task, slot)
     detail = records.TO_THEM if facing else step.action
-    return records.done(ctx, task, key, refused, detail, slot)
+    outbox.deliver(
+        ctx, [key], lambda: _act(ctx, sop, step, contact, key), retry_transient=True,
+        record=lambda outcome: records.record(ctx, task, outcome, key, detail, slot),
+    )  # fmt: skip
+    return task.status
 
 
 def _exit_reason(sop: Sop, contact: Contact) -> str:
@@ -113,7 +105,7 @@ def _values(ctx: Context, contact: Contact, text: str) -> dict[str, str]:
     values = {"name": contact.name or "未命名客户", "stage": contact.stage or "未登记",
               "no": str(contact.id), "advisor": "顾问"}  # fmt: skip
     if "{advisor}" in text and contact.owner_userid:  # a user/get (cached) only when needed
-        values["advisor"] = staff.advisor_name(ctx, contact.owner_userid)
+        values["advisor"] = advisors.advisor_name(ctx, contact.owner_userid)
     return values
 
 
@@ -123,15 +115,14 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
     text = render(step.text, values)
     if step.action == "advisor_task":
         task = f"【SOP】{sop.name}\n客户：{values['name']}（编号 {contact.id}）\n{text}"
-        for userid in responsible(ctx, contact):
-            staff.notify(ctx, f"{key}:{userid}", userid, task)
+        for userid in advisors.responsible(ctx, contact):
+            outbox.notify(ctx, f"{key}:{userid}", userid, task)
         return ""
     if step.action == "escalate":
         escalate(ctx, contact, values, key, text)
         return ""
     if step.action == "appchat_post":
-        ctx.wecom("app").post("appchat/send", json={
-            "chatid": step.chat, "msgtype": "text", "text": {"content": text}})  # fmt: skip
+        message.send_appchat_text(ctx.wecom("app"), step.chat, text)
         return ""
     if step.action in ("add_tag", "remove_tag"):
         group = ctx.settings.sop.tag_group
@@ -139,27 +130,23 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
                         contact.external_userid, group, [step.tag],
                         remove=step.action == "remove_tag")  # fmt: skip
         if step.action == "add_tag":
-            tags.remember(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
+            tagging.record(ctx, contact, {tag_id: (name, group) for name, tag_id in ids.items()})
         else:
-            tags.remember(ctx, contact, {}, removed=set(ids.values()))
+            tagging.record(ctx, contact, {}, removed=set(ids.values()))
         return ""
     talk = kf_store.find_dialog(ctx.session, contact.external_userid)
-    if step.action != "mass_send" and talk is not None and kf.window_open(ctx, talk):
-        kf.say(ctx, contact, talk, _text_of(step, text), f"{key}:kf")
+    if step.action != "mass_send" and talk is not None and outbox.window_open(ctx, talk):
+        outbox.say(ctx, contact, talk, _text_of(step, text), f"{key}:kf")
         return ""
-    body: dict = {
-        "chat_type": "single",
-        "external_userid": [contact.external_userid],
-        "sender": contacts.wecom_userid(contact),
-        "text": {"content": text or step.title},
-    }
+    attachments = []
     if step.action == "send_link":
         link = {"title": step.title, "url": step.url, "desc": step.desc}
-        body["attachments"] = [{"msgtype": "link", "link": {k: v for k, v in link.items() if v}}]
-    answer = ctx.wecom("contact").post("externalcontact/add_msg_template", json=body)
-    if contact.external_userid in answer.get("fail_list", []):
-        return "her monthly mass-send quota is used up"
-    return ""
+        attachments = [{"msgtype": "link", "link": {k: v for k, v in link.items() if v}}]
+    refused = externalcontact.add_msg_template(
+        ctx.wecom("contact"), contacts.wecom_userid(contact), text or step.title,
+        external_userids=[contact.external_userid], attachments=attachments,
+    )  # fmt: skip
+    return "her monthly mass-send quota is used up" if refused else ""
 
 
 def _text_of(step: Step, text: str) -> str:
@@ -175,7 +162,7 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     lead = rules.team_leads.get(owner)
     leads = [lead] if lead else list(ctx.settings.report.managers)
     hours = (ctx.clock.now() - contact.added_at).total_seconds() / 3600 if contact.added_at else 0
-    advisor = staff.advisor_name(ctx, owner) if owner else "（无人）"
+    advisor = advisors.advisor_name(ctx, owner) if owner else "（无人）"
     text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{advisor}负责，"
             f"添加已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
     if rules.public_pool:
@@ -187,7 +174,7 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     if not leads:
         log.warning("contact %d escalated, but no team lead or manager is configured", contact.id)
     for userid in leads:
-        staff.notify(ctx, f"{key}:{userid}", userid, text)
+        outbox.notify(ctx, f"{key}:{userid}", userid, text)
     if not rules.public_pool:
         return
     pool = rules.pool_advisors or sorted({a for c in ctx.settings.channels for a in c.advisors})
@@ -195,4 +182,4 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
              f"回复「认领 {contact.id}」认领她。")  # fmt: skip
     for userid in pool:
         if userid != owner:
-            staff.notify(ctx, f"{key}:pool:{userid}", userid, offer)
+            outbox.notify(ctx, f"{key}:pool:{userid}", userid, offer)

@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from bot.wecom import WeComError
-from handlers import staff
-from handlers.context import Context
+from crm import advisors, outbox
+from crm.context import Context
+from crm.placeholders import render
 from sop import records
 from sop.playbook import Sop, Step
-from sop.render import render
-from store import deliveries, groups
+from store import groups
 from store.models import CustomerGroup, SopTask, TaskStatus
+from wecom import externalcontact, message
 
 
 def carry_out(ctx: Context, tasks: Sequence[SopTask], sops: dict[str, Sop]) -> list[str]:
@@ -82,11 +82,8 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
                 statuses.append(_capped(ctx, task))
                 continue
             slots[task.id] = slot
-        key = f"sop:{task.id}"
-        if not deliveries.claim(ctx.session, key, "sop", task.target, ctx.clock.now()):
-            if task.id in slots:
-                deliveries.release(ctx.session, slots.pop(task.id))
-            statuses.append(records.finish(ctx, task, TaskStatus.SENT, "already handed over"))
+        if not outbox.claim(ctx, _key(task), "sop", task.target):
+            statuses.append(records.already_handed_over(ctx, task, slots.pop(task.id, None)))
             continue
         by_group[chat_id].append(task)
     if not by_group:
@@ -115,48 +112,52 @@ def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask],
     if "{newcomers}" in text and joined:
         values["newcomers"] = "、".join(groups.member_names(ctx.session, group.chat_id, joined))
     if "{advisor}" in text:
-        values["advisor"] = staff.advisor_name(ctx, group.owner_userid)
+        values["advisor"] = advisors.advisor_name(ctx, group.owner_userid)
     return values
 
 
-def _ended(ctx: Context, tasks: list[SopTask], refused: dict[str, str], detail: str,
-           slots: dict[int, str]) -> list[str]:  # fmt: skip
-    return [records.done(ctx, task, f"sop:{task.id}", refused.get(task.target, ""), detail,
-                         slots.get(task.id)) for task in tasks]  # fmt: skip
+def _key(task: SopTask) -> str:
+    return f"sop:{task.id}"
 
 
-def _failed(ctx: Context, tasks: list[SopTask], exc: WeComError,
-            slots: dict[int, str]) -> list[str]:  # fmt: skip
-    return [records.failed_call(ctx, task, f"sop:{task.id}", exc, slots.get(task.id))
-            for task in tasks]  # fmt: skip
+def _deliver(ctx: Context, tasks: list[SopTask], send, detail: str,
+             slots: dict[int, str]) -> list[str]:  # fmt: skip
+    """One WeCom call for several claimed tasks, each recorded from its outcome."""
+
+    def record(outcome: outbox.Outcome) -> None:
+        for task in tasks:
+            records.record(ctx, task, outcome, _key(task), detail, slots.get(task.id))
+
+    outbox.deliver(ctx, [_key(task) for task in tasks], send, retry_transient=True, record=record)
+    return [task.status for task in tasks]
 
 
 def _mass_send(ctx: Context, owner: str, text: str, tasks_by_group: dict[str, list[SopTask]],
                slots: dict[int, str]) -> list[str]:  # fmt: skip
     """One group mass send (add_msg_template, chat_type group) the owner confirms once."""
-    body = {"chat_type": "group", "sender": owner, "chat_id_list": list(tasks_by_group),
-            "text": {"content": text}}  # fmt: skip
     tasks = [task for claimed in tasks_by_group.values() for task in claimed]
-    try:
-        answer = ctx.wecom("contact").post("externalcontact/add_msg_template", json=body)
-    except WeComError as exc:
-        return _failed(ctx, tasks, exc, slots)
-    refused = {f"g:{chat_id}": "the group's monthly mass-send quota is used up"
-               for chat_id in answer.get("fail_list", [])}  # fmt: skip
-    return _ended(ctx, tasks, refused, records.TO_THEM, slots)
+
+    def send() -> dict[str, str]:
+        full = set(externalcontact.add_msg_template(ctx.wecom("contact"), owner, text,
+                                                    chat_ids=list(tasks_by_group)))  # fmt: skip
+        return {_key(task): "the group's monthly mass-send quota is used up"
+                for chat_id, claimed in tasks_by_group.items() if chat_id in full
+                for task in claimed}  # fmt: skip
+
+    return _deliver(ctx, tasks, send, records.TO_THEM, slots)
 
 
 def _notify(ctx: Context, sop: Sop, step: Step, group: CustomerGroup, text: str,
             tasks: list[SopTask]) -> list[str]:  # fmt: skip
     """advisor_task (an app message to the group's owner) or appchat_post (an internal group)."""
-    key = f"sop:{tasks[0].id}"
-    try:
+    key = _key(tasks[0])
+
+    def send() -> str:
         if step.action == "appchat_post":
-            ctx.wecom("app").post("appchat/send", json={
-                "chatid": step.chat, "msgtype": "text", "text": {"content": text}})  # fmt: skip
+            message.send_appchat_text(ctx.wecom("app"), step.chat, text)
         else:
             task = f"【SOP】{sop.name}\n客户群：{group.name or group.chat_id}\n{text}"
-            staff.notify(ctx, f"{key}:{group.owner_userid}", group.owner_userid, task)
-    except WeComError as exc:
-        return _failed(ctx, tasks, exc, {})
-    return _ended(ctx, tasks, {}, step.action, {})
+            outbox.notify(ctx, f"{key}:{group.owner_userid}", group.owner_userid, task)
+        return ""
+
+    return _deliver(ctx, tasks, send, step.action, {})

@@ -12,15 +12,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection
 
 from sop.playbook import Sop, Step
-from store.models import CustomerGroup, SopTask, TaskStatus
-
-T = SopTask.__table__
-G = CustomerGroup.__table__
+from store import groups, sop_tasks
+from store.models import CustomerGroup, TaskStatus
 
 
 def contact_target(contact_id: int) -> str:
@@ -60,23 +56,14 @@ def _rows(
         }  # fmt: skip
 
 
-def _insert(connection: Connection, rows: list[dict]) -> int:
-    if not rows:
-        return 0
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = maker(T).on_conflict_do_nothing(
-        index_elements=["sop_id", "step_id", "target", "trigger_key"]
-    )
-    connection.execute(statement, rows)
-    return len(rows)
-
-
 def plan(
     connection: Connection, sop: Sop, target: str, trigger_key: str, trigger_at: datetime,
     tz: tzinfo, now: datetime,
 ) -> int:  # fmt: skip
     """One occurrence of one SOP's trigger for one target."""
-    return _insert(connection, list(_rows(sop, target, trigger_key, trigger_at, tz, now)))
+    return sop_tasks.insert_new(
+        connection, list(_rows(sop, target, trigger_key, trigger_at, tz, now))
+    )
 
 
 def _enabled(sops: Sequence[Sop], target: str, trigger: str) -> list[Sop]:
@@ -102,7 +89,7 @@ def plan_stage_entered(
             sop, contact_target(contact_id), f"stage:{stage}:{day}", midnight(day, tz), tz, now
         )
     ]
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 def plan_contact_added(
@@ -116,7 +103,7 @@ def plan_contact_added(
         if sop.trigger.channel in ("", channel)
         for row in _rows(sop, contact_target(contact_id), key, added_at, tz, now)
     ]
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 def plan_tag_added(
@@ -132,7 +119,7 @@ def plan_tag_added(
         for row in _rows(sop, contact_target(contact_id),
                          f"tag:{sop.trigger.tag}:{now.astimezone(tz).date()}", now, tz, now)
     ]  # fmt: skip
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 def plan_anchors(
@@ -153,7 +140,7 @@ def plan_anchors(
         start = midnight(anchor + timedelta(days=sop.trigger.offset_days), tz)
         key = f"anchor:{sop.trigger.anchor}:{anchor}"
         rows += _rows(sop, contact_target(contact_id), key, start, tz, now, future_only=True)
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 def plan_group_joined(
@@ -170,7 +157,7 @@ def plan_group_joined(
         for row in _rows(sop, group_target(group.chat_id),
                          f"joined:{member_id}:{int(joined_at.timestamp())}", joined_at, tz, now)
     ]  # fmt: skip
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 # A scheduled post is planned up to this long after its time (a tick that came late, a group
@@ -193,14 +180,10 @@ def plan_schedules(
     due = [s for s in _enabled(sops, "group", "schedule") if fires_on(s, day)]
     if not due:
         return 0
-    query = select(G.c.chat_id, G.c.name, G.c.owner_userid).where(G.c.dismissed.is_(False))
-    if chat_id is not None:
-        query = query.where(G.c.chat_id == chat_id)
-    groups = connection.execute(query).all()
     rows = [
         row
         for sop in due
-        for group in groups
+        for group in groups.active(connection, chat_id)
         if sop.groups.matches(group.name, group.owner_userid)
         for row in _rows(
             sop,
@@ -212,7 +195,7 @@ def plan_schedules(
             not_before=now - SCHEDULE_GRACE,
         )
     ]
-    return _insert(connection, rows)
+    return sop_tasks.insert_new(connection, rows)
 
 
 def fingerprint(sop: Sop) -> str:
@@ -224,41 +207,22 @@ def apply_edit(connection: Connection, sop: Sop, tz: tzinfo, now: datetime) -> t
     new steps are added where they are still ahead. Nothing already sent is repeated (a step
     keeps its id). Returns (re-timed, added)."""
     steps = {step.id: step for step in sop.steps}
-    pending = connection.execute(
-        select(T.c.id, T.c.step_id, T.c.trigger_at, T.c.due_at)
-        .where(T.c.sop_id == sop.id, T.c.status == TaskStatus.PENDING, T.c.attempts == 0,
-               T.c.trigger_at.is_not(None))
-    ).all()  # fmt: skip
     moves = []
-    for row in pending:
+    for row in sop_tasks.pending_timed(connection, sop.id):
         step = steps.get(row.step_id)
         if step is None or step.immediate:
             continue
         due = due_at(step, row.trigger_at, tz, now)
         if due != row.due_at and due >= now:
             moves.append({"task_id": row.id, "new_due": due})
-    if moves:
-        connection.execute(
-            update(T).where(T.c.id == bindparam("task_id"))
-            .values(due_at=bindparam("new_due"), updated_at=now),
-            moves,
-        )  # fmt: skip
-    live = T.c.status.in_([TaskStatus.PENDING, TaskStatus.QUEUED])
-    sequences = connection.execute(  # still running: a step of it is still to come
-        select(T.c.target, T.c.trigger_key, T.c.trigger_at)
-        .where(T.c.sop_id == sop.id, T.c.trigger_at.is_not(None), live)
-        .group_by(T.c.target, T.c.trigger_key, T.c.trigger_at)
-    ).all()  # fmt: skip
+    sop_tasks.retime(connection, moves, now)
+    sequences = sop_tasks.running_sequences(connection, sop.id)
     timed = sop.model_copy(update={"steps": [s for s in sop.steps if not s.immediate]})
     rows = [
         row
         for target, trigger_key, trigger_at in sequences
         for row in _rows(timed, target, trigger_key, trigger_at, tz, now, future_only=True)
     ]
-    before = _count(connection, sop.id)
-    _insert(connection, rows)
-    return len(moves), _count(connection, sop.id) - before
-
-
-def _count(connection: Connection, sop_id: str) -> int:
-    return connection.execute(select(func.count()).where(T.c.sop_id == sop_id)).scalar_one()
+    before = sop_tasks.count(connection, sop.id)
+    sop_tasks.insert_new(connection, rows)
+    return len(moves), sop_tasks.count(connection, sop.id) - before

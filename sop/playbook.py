@@ -15,8 +15,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crm.config import FollowUpSettings, Settings
+from crm.stages import STAGES
+
 DEFAULT_DIR = Path(__file__).parent / "default"
-STAGES = ("备孕期", "孕早期", "孕中期", "孕晚期", "新生儿期", "婴儿期", "幼儿期")
 
 
 class PlaybookError(Exception):
@@ -237,9 +239,9 @@ def _read(folder: Path, paths: list[Path]) -> list[Sop]:
     return sops
 
 
-def configured(settings) -> list[Sop]:
-    """The SOPs of [sop] playbooks (or the default playbook), read afresh: an edited playbook
-    counts from its next use; plus the follow-up SLA of [followup]."""
+def configured(settings: Settings) -> list[Sop]:
+    """The SOPs of [sop] playbooks (or the default playbook), plus the follow-up SLA of
+    [followup]. An edited playbook counts from its next use (see `load`)."""
     folder = settings.sop.playbooks
     sops = load(Path(folder) if folder else None)
     if not settings.followup.enabled:
@@ -252,7 +254,7 @@ def configured(settings) -> list[Sop]:
 FOLLOWUP_SLA = "followup-sla"
 
 
-def followup_sla(rules) -> Sop:
+def followup_sla(rules: FollowUpSettings) -> Sop:
     """The follow-up SLA as a SOP: remind her advisor, then escalate, unless a follow-up was
     logged (or her status moved on) meanwhile."""
     remind = (

@@ -1,21 +1,18 @@
-"""What the executors write on a task: its outcome, a retry after a transient WeCom error, the
-cancellation of the steps still to come."""
+"""What the executors write on a task: its outcome (from the outbox's), a retry after a
+transient WeCom error, the daily-cap slot, the cancellation of the steps still to come."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
-
-from bot.wecom import WeComError, is_transient
-from handlers.context import Context
+from crm import outbox
+from crm.context import Context
 from sop.playbook import Sop, Step
-from store import deliveries
+from store import deliveries, sop_tasks
 from store.models import DeliveryStatus, SopTask, TaskStatus
 
 MAX_ATTEMPTS = 5
 TO_THEM = "sent to her"  # detail of a sent customer-facing task
-T = SopTask.__table__
 
 
 def step_of(sop: Sop | None, task: SopTask) -> Step | None:
@@ -26,29 +23,29 @@ def step_of(sop: Sop | None, task: SopTask) -> Step | None:
 
 
 def finish(ctx: Context, task: SopTask, status: str, detail: str = "") -> str:
-    task.status, task.detail, task.updated_at = status, detail[:512], ctx.clock.now()
-    ctx.session.add(task)
+    _set(ctx, task, status, detail)
     ctx.session.commit()
     return status
 
 
+def _set(ctx: Context, task: SopTask, status: str, detail: str) -> None:
+    task.status, task.detail, task.updated_at = status, detail[:512], ctx.clock.now()
+    ctx.session.add(task)
+
+
 def cancel_rest(ctx: Context, task: SopTask, reason: str) -> None:
-    ctx.session.connection().execute(
-        update(T)
-        .where(T.c.sop_id == task.sop_id, T.c.target == task.target,
-               T.c.status == TaskStatus.PENDING)
-        .values(status=TaskStatus.CANCELLED, detail=reason, updated_at=ctx.clock.now())
-    )  # fmt: skip
+    sop_tasks.cancel_pending(ctx.session.connection(), task.target, reason, ctx.clock.now(),
+                             sop_id=task.sop_id)  # fmt: skip
 
 
 def take_slot(ctx: Context, target: str, cap: int) -> str | None:
     """One of the target's `cap` customer-facing sends for today, claimed in the ledger, so two
     workers cannot both take the last one; None when all are taken. A slot whose send does not
-    happen is given back (`done`, `failed_call`)."""
+    happen is given back (`record`)."""
     day = ctx.clock.now().date()
     for n in range(cap):
         key = f"cap:{target}:{day}:{n}"
-        if deliveries.claim(ctx.session, key, "cap", target, ctx.clock.now()):
+        if outbox.claim(ctx, key, "cap", target):
             return key
     return None
 
@@ -58,34 +55,34 @@ def to_tomorrow(ctx: Context, task: SopTask, why: str) -> str:
     return finish(ctx, task, TaskStatus.PENDING, f"{why}: moved to tomorrow")
 
 
-def failed_call(
-    ctx: Context, task: SopTask, key: str, exc: WeComError, slot: str | None = None
-) -> str:
-    """After a WeCom error: a transient one puts the task back with a backoff (its ledger key is
-    released: the request got no answer), a permanent one, or too many, fails it."""
-    ctx.session.rollback()
+def already_handed_over(ctx: Context, task: SopTask, slot: str | None) -> str:
+    """Its key was claimed before: a worker took it and may have sent it."""
     if slot:
-        deliveries.release(ctx.session, slot)
-    if is_transient(exc) and task.attempts + 1 < MAX_ATTEMPTS:
-        deliveries.release(ctx.session, key)
-        task.attempts += 1
-        task.due_at = ctx.clock.now() + timedelta(minutes=5 * 2**task.attempts)
-        return finish(ctx, task, TaskStatus.PENDING, f"retrying: {exc}")
-    deliveries.finish(ctx.session, key, DeliveryStatus.FAILED, str(exc), ctx.clock.now())
-    return finish(ctx, task, TaskStatus.FAILED, str(exc))
+        outbox.release(ctx, slot)
+    return finish(ctx, task, TaskStatus.SENT, "already handed over")
 
 
-def done(
-    ctx: Context, task: SopTask, key: str, refused: str, detail: str, slot: str | None = None
-) -> str:
-    """Record the outcome with the ledger's, in one transaction."""
-    status = TaskStatus.SKIPPED if refused else TaskStatus.SENT
-    task.status, task.updated_at, task.detail = status, ctx.clock.now(), (refused or detail)[:512]
-    ctx.session.add(task)
-    ledger = DeliveryStatus.SKIPPED if refused else DeliveryStatus.SENT
-    deliveries.finish(ctx.session, key, ledger, refused, ctx.clock.now())
-    if slot and refused:
-        deliveries.release(ctx.session, slot)
-    elif slot:
+def record(
+    ctx: Context, task: SopTask, outcome: outbox.Outcome, key: str, detail: str,
+    slot: str | None = None,
+) -> None:  # fmt: skip
+    """The task's status from the outbox's outcome for its key (sent, refused, failed, or a
+    transient error: back to pending with a backoff, until MAX_ATTEMPTS)."""
+    refused = outcome.refused.get(key, "")
+    if outcome.status == outbox.RETRY:
+        if task.attempts + 1 < MAX_ATTEMPTS:
+            task.attempts += 1
+            task.due_at = ctx.clock.now() + timedelta(minutes=5 * 2**task.attempts)
+            _set(ctx, task, TaskStatus.PENDING, f"retrying: {outcome.detail}")
+        else:
+            _set(ctx, task, TaskStatus.FAILED, outcome.detail)
+    elif outcome.status == DeliveryStatus.FAILED:
+        _set(ctx, task, TaskStatus.FAILED, outcome.detail)
+    elif refused or outcome.status == DeliveryStatus.SKIPPED:
+        _set(ctx, task, TaskStatus.SKIPPED, refused or outcome.detail)
+    else:
+        _set(ctx, task, TaskStatus.SENT, detail)
+    if slot and task.status == TaskStatus.SENT:
         deliveries.finish(ctx.session, slot, DeliveryStatus.SENT, key, ctx.clock.now())
-    return status
+    elif slot:
+        outbox.release(ctx, slot)

@@ -7,14 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
-
-from bot.config import SopSettings
-from bot.runtime import BULK, Runtime
+from crm.config import SopSettings
+from crm.context import BULK, Context
 from sop import planner, playbook
-from store.models import SopTask, TaskStatus
+from sop.executor import execute
+from store import sop_tasks
 
-T = SopTask.__table__
 BATCH = 5000
 JOB_SIZE = 50
 # A task queued this long ago whose job never finished it (the job failed, or Redis lost it)
@@ -51,18 +49,16 @@ class TickReport:
 FINGERPRINTS = "mombot:sop:fingerprints"  # Redis hash: sop id → fingerprint last applied
 
 
-def _apply_edits(
-    runtime: Runtime, connection, sops, now: datetime
-) -> tuple[dict[str, str], list[str]]:
+def _apply_edits(ctx: Context, connection, sops, now: datetime) -> tuple[dict[str, str], list[str]]:
     """Re-time and extend the running sequences of SOPs edited since the last tick; returns the
     fingerprints to remember once this is committed, and the SOPs edited."""
-    seen = runtime.redis.hgetall(FINGERPRINTS)
+    seen = ctx.redis.hgetall(FINGERPRINTS)
     marks, edited = {}, []
     for sop in sops:
         mark = planner.fingerprint(sop)
         before = seen.get(sop.id.encode())
         if before is not None and before.decode() != mark:
-            planner.apply_edit(connection, sop, runtime.settings.tz, now)
+            planner.apply_edit(connection, sop, ctx.settings.tz, now)
             edited.append(sop.id)
         if before != mark.encode():
             marks[sop.id] = mark
@@ -73,71 +69,45 @@ def _scheduled_key(sop, now: datetime) -> str:
     return f"mombot:sop:scheduled:{sop.id}:{planner.fingerprint(sop)}:{now.date()}"
 
 
-def _unplanned_schedules(runtime: Runtime, sops, now: datetime, dry_run: bool) -> list:
+def _unplanned_schedules(ctx: Context, sops, now: datetime, dry_run: bool) -> list:
     """Scheduled SOPs whose posts for today are not planned yet (once a day, and again after an
     edit; groups made later in the day are planned by their own callback or by a sync)."""
     scheduled = [sop for sop in sops if sop.trigger.type == "schedule"]
     if dry_run:
         return scheduled
-    return [sop for sop in scheduled if not runtime.redis.exists(_scheduled_key(sop, now))]
+    return [sop for sop in scheduled if not ctx.redis.exists(_scheduled_key(sop, now))]
 
 
-def _requeue_stale(connection, now: datetime) -> int:
-    stale = (T.c.status == TaskStatus.QUEUED) & (T.c.updated_at < now - STALE_QUEUED)
-    connection.execute(
-        update(T).where(stale, T.c.attempts + 1 >= MAX_REQUEUES)
-        .values(status=TaskStatus.FAILED, detail="its job failed repeatedly", updated_at=now)
-    )  # fmt: skip
-    return connection.execute(
-        update(T).where(stale)
-        .values(status=TaskStatus.PENDING, attempts=T.c.attempts + 1, updated_at=now)
-    ).rowcount  # fmt: skip
-
-
-def tick(runtime: Runtime, now: datetime | None = None, dry_run: bool = False) -> TickReport:
-    now = (now or runtime.clock.now()).astimezone(runtime.settings.tz)
-    rules = runtime.settings.sop
+def tick(ctx: Context, now: datetime | None = None, dry_run: bool = False) -> TickReport:
+    now = (now or ctx.clock.now()).astimezone(ctx.settings.tz)
+    rules = ctx.settings.sop
     report = TickReport(now)
-    sops = playbook.configured(runtime.settings)
-    due_now = (T.c.status == TaskStatus.PENDING) & (T.c.due_at <= now)
-    with runtime.engine.connect() as connection:
+    sops = playbook.configured(ctx.settings)
+    with ctx.engine.connect() as connection:
         transaction = connection.begin()  # a dry run rolls back what planning wrote
-        unplanned = _unplanned_schedules(runtime, sops, now, dry_run)
+        unplanned = _unplanned_schedules(ctx, sops, now, dry_run)
         report.planned = planner.plan_schedules(connection, unplanned, now.date(),
-                                                runtime.settings.tz, now)  # fmt: skip
-        marks, report.edited = _apply_edits(runtime, connection, sops, now)
-        report.requeued = _requeue_stale(connection, now)
-        rows = connection.execute(
-            select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
-            .where(due_now).order_by(T.c.due_at, T.c.id).limit(BATCH)
-        ).all()  # fmt: skip
+                                                ctx.settings.tz, now)  # fmt: skip
+        marks, report.edited = _apply_edits(ctx, connection, sops, now)
+        report.requeued = sop_tasks.requeue_stale(connection, now - STALE_QUEUED, MAX_REQUEUES,
+                                                  now)  # fmt: skip
+        rows = sop_tasks.due(connection, now, BATCH)
         report.due = [tuple(row) for row in rows]
         ids = [row.id for row in rows]
         if dry_run:
             transaction.rollback()
             return report
         if ids and quiet(now, rules):
-            report.deferred = connection.execute(
-                update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
-                .values(due_at=quiet_ends(now, rules), updated_at=now)
-            ).rowcount  # fmt: skip
+            report.deferred = sop_tasks.defer(connection, ids, quiet_ends(now, rules), now)
             ids = []
         if ids:  # only what this tick moved: another tick may have taken some meanwhile
-            ids = sorted(connection.execute(
-                update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
-                .values(status=TaskStatus.QUEUED, updated_at=now).returning(T.c.id)
-            ).scalars())  # fmt: skip
+            ids = sop_tasks.mark_queued(connection, ids, now)
         transaction.commit()
     for sop_id, mark in marks.items():  # applied: remembered once committed
-        runtime.redis.hset(FINGERPRINTS, sop_id, mark)
+        ctx.redis.hset(FINGERPRINTS, sop_id, mark)
     for sop in unplanned:
-        runtime.redis.set(_scheduled_key(sop, now), 1, ex=2 * 24 * 3600)
-    if not ids:
-        return report
-    from sop.executor import execute
-
-    queue = runtime.queue(BULK)
-    chunks = [ids[i : i + JOB_SIZE] for i in range(0, len(ids), JOB_SIZE)]
-    queue.enqueue_many([queue.prepare_data(execute, args=tuple(c), result_ttl=300) for c in chunks])
+        ctx.redis.set(_scheduled_key(sop, now), 1, ex=2 * 24 * 3600)
+    chunks = [tuple(ids[i : i + JOB_SIZE]) for i in range(0, len(ids), JOB_SIZE)]
+    ctx.services.enqueue_many(BULK, execute, chunks)
     report.queued = len(ids)
     return report

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from store.db import insert
 from store.models import Advisor
 
 T = Advisor.__table__
@@ -24,7 +23,6 @@ def cached_name(session: Session, userid: str, now: datetime) -> str | None:
 def remember(session: Session, userid: str, name: str, now: datetime) -> None:
     """Cache a name; two workers remembering the same advisor at once is fine (upsert)."""
     connection = session.connection()
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = maker(T).values(userid=userid, name=name, updated_at=now)
+    statement = insert(connection, T).values(userid=userid, name=name, updated_at=now)
     connection.execute(statement.on_conflict_do_update(
         index_elements=["userid"], set_={"name": name, "updated_at": now}))  # fmt: skip

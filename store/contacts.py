@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
+from sqlalchemy import Connection, Row, insert, update
 from sqlmodel import Session, func, select
 
-from store.models import Contact, ContactStatus
+from store.models import Contact, ContactStatus, StageEvent
 
 
 def wecom_userid(contact: Contact) -> str:
@@ -76,3 +78,38 @@ def record_transfer_failure(session: Session, contact: Contact, reason: str, now
 def count_by_channel(session: Session) -> dict[str, int]:
     rows = session.exec(select(Contact.channel_code, func.count()).group_by(Contact.channel_code))
     return dict(rows.all())
+
+
+def stage_batch(connection: Connection, after_id: int, limit: int) -> Sequence[Row]:
+    """(id, stage, due_date, baby_birthday, trying_to_conceive, status) of the next contacts
+    by id, for a pass over every contact."""
+    t = Contact.__table__
+    return connection.execute(
+        select(t.c.id, t.c.stage, t.c.due_date, t.c.baby_birthday, t.c.trying_to_conceive,
+               t.c.status)
+        .where(t.c.id > after_id).order_by(t.c.id).limit(limit)
+    ).all()  # fmt: skip
+
+
+def apply_stages(
+    connection: Connection, changes: list[tuple[int, str | None, str | None]], day: date,
+    now: datetime,
+) -> list[tuple[int, str, date]]:  # fmt: skip
+    """Write new stages ((contact id, old, new) each) and a stage_events row for each stage
+    entered; returns (contact id, stage, day) of those."""
+    t, events = Contact.__table__, StageEvent.__table__
+    for stage in {new for _, _, new in changes}:
+        ids = [contact_id for contact_id, _, new in changes if new == stage]
+        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            connection.execute(
+                update(t).where(t.c.id.in_(ids[start : start + 900]))
+                .values(stage=stage, stage_since=day if stage else None, updated_at=now)
+            )  # fmt: skip
+    entered = [
+        {"contact_id": contact_id, "stage": new, "previous": old, "entered_on": day,
+         "created_at": now}
+        for contact_id, old, new in changes if new is not None
+    ]  # fmt: skip
+    if entered:
+        connection.execute(insert(events), entered)
+    return [(e["contact_id"], e["stage"], day) for e in entered]

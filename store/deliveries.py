@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from store.db import insert
 from store.models import Delivery, DeliveryStatus
 
 T = Delivery.__table__
@@ -22,9 +21,8 @@ T = Delivery.__table__
 def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> bool:
     """True if this key was never claimed before (and now is, as pending)."""
     connection = session.connection()
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        maker(T)
+        insert(connection, T)
         .values(key=key, kind=kind, target=target, status=DeliveryStatus.PENDING, detail="",
                 created_at=now)
         .on_conflict_do_nothing(index_elements=["key"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import Connection, Row
 from sqlmodel import Session, select
 
 from store.models import CustomerGroup, GroupMember
@@ -104,3 +106,12 @@ def member_names(session: Session, chat_id: str, member_ids: list[str]) -> list[
 def listing(session: Session) -> list[CustomerGroup]:
     return list(session.exec(select(CustomerGroup).order_by(CustomerGroup.dismissed,
                                                             CustomerGroup.name)))  # fmt: skip
+
+
+def active(connection: Connection, chat_id: str | None = None) -> Sequence[Row]:
+    """(chat_id, name, owner_userid) of groups not dismissed (or of one of them)."""
+    g = CustomerGroup.__table__
+    query = select(g.c.chat_id, g.c.name, g.c.owner_userid).where(g.c.dismissed.is_(False))
+    if chat_id is not None:
+        query = query.where(g.c.chat_id == chat_id)
+    return connection.execute(query).all()

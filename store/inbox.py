@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from store.db import insert
 from store.models import InboundEvent, InboxStatus
 
 T = InboundEvent.__table__
@@ -67,8 +66,9 @@ def store_events(
                 "enqueued_at": now,
             }
         )
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    connection.execute(maker(T).on_conflict_do_nothing(index_elements=["dedupe_key"]), values)
+    connection.execute(
+        insert(connection, T).on_conflict_do_nothing(index_elements=["dedupe_key"]), values
+    )
     rows = connection.execute(
         select(T.c.dedupe_key, T.c.id, T.c.job_id).where(T.c.dedupe_key.in_(list(ours)))
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from store.db import insert
 from store.models import Dialog, KfCursor, KfMessage
 
 
@@ -26,9 +25,8 @@ def save_cursor(session: Session, open_kfid: str, value: str, now: datetime) -> 
 def first_sight(session: Session, message: dict, now: datetime) -> bool:
     """Record a synced message; False if its msgid was handled before."""
     connection = session.connection()
-    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        maker(KfMessage.__table__)
+        insert(connection, KfMessage.__table__)
         .values(
             msgid=message["msgid"],
             external_userid=message.get("external_userid", ""),

@@ -154,7 +154,7 @@ class Delivery(SQLModel, table=True):
 
 
 class StageEvent(SQLModel, table=True):
-    """stage_entered: a contact entered a lifecycle stage on a day (the SOP engine's trigger)."""
+    """A contact entered a lifecycle stage on a day: the history of her stages."""
 
     __tablename__ = "stage_events"
 

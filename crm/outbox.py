@@ -1,0 +1,170 @@
+"""The outbox: the one path for every message to a mother, an advisor or a group.
+
+Claim the message's key in the delivery ledger (which commits what the caller did so far), call
+WeCom, record the outcome. A key is claimed once ever, so a retried handler, a job that runs
+twice or a worker that died right after sending never sends it again. What the send does is
+the caller's: a function that calls WeCom and returns "" when sent, or why WeCom would not take
+it (recorded as skipped; for a send to several targets, a reason per ledger key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from crm import advisors
+from crm.context import Context
+from store import deliveries
+from store.models import Contact, DeliveryStatus, Dialog
+from wecom import kf, message
+from wecom.client import WeComError, is_transient
+
+log = logging.getLogger(__name__)
+
+DUPLICATE = "duplicate"  # claimed before: nothing was done now
+RETRY = "retry"  # a transient WeCom error: the claim was given back, to be tried again later
+
+Refusal = str | Mapping[str, str]  # "" or a reason; or ledger key → reason
+
+
+class Skip(Exception):
+    """Raised by a send function: the message is not sent, on purpose (recorded as skipped)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # DeliveryStatus SENT / SKIPPED / FAILED, or DUPLICATE / RETRY
+    detail: str = ""
+    refused: Mapping[str, str] = field(default_factory=dict)  # ledger key → reason
+    error: WeComError | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status == DeliveryStatus.SENT
+
+
+def claim(ctx: Context, key: str, kind: str, target: str) -> bool:
+    """Take the key (committing the session); False if it was ever taken before."""
+    return deliveries.claim(ctx.session, key, kind, target, ctx.clock.now())
+
+
+def release(ctx: Context, key: str) -> None:
+    """Give back a claim whose message was not sent, so that it can be tried again."""
+    deliveries.release(ctx.session, key)
+
+
+def deliver(
+    ctx: Context,
+    keys: list[str],
+    send: Callable[[], Refusal],
+    *,
+    retry_transient: bool = False,
+    skip_errcodes: frozenset[int] = frozenset(),
+    record: Callable[[Outcome], None] | None = None,
+) -> Outcome:
+    """Call `send` for claimed keys and record its outcome on each. A WeCom error rolls back
+    what `send` left in the session; a transient one gives the claims back when
+    retry_transient (the caller tries again later), otherwise the keys end failed (or skipped,
+    for skip_errcodes). `record` adds the caller's own rows before the ledger commits them."""
+    try:
+        refusal = send()
+    except Skip as exc:
+        outcome = Outcome(DeliveryStatus.SKIPPED, str(exc))
+    except WeComError as exc:
+        ctx.session.rollback()
+        if retry_transient and is_transient(exc):
+            for key in keys:
+                release(ctx, key)
+            outcome = Outcome(RETRY, str(exc), error=exc)
+        else:
+            skipped = exc.errcode in skip_errcodes
+            status = DeliveryStatus.SKIPPED if skipped else DeliveryStatus.FAILED
+            outcome = Outcome(status, str(exc), error=exc)
+    else:
+        refused = dict(refusal) if isinstance(refusal, Mapping) else {k: refusal for k in keys}
+        refused = {key: reason for key, reason in refused.items() if reason}
+        if len(keys) == 1 and refused:
+            outcome = Outcome(DeliveryStatus.SKIPPED, refused[keys[0]], refused)
+        else:
+            outcome = Outcome(DeliveryStatus.SENT, refused=refused)
+    if record is not None:
+        record(outcome)
+    if outcome.status != RETRY:
+        now = ctx.clock.now()
+        for key in keys:
+            reason = outcome.refused.get(key)
+            status = DeliveryStatus.SKIPPED if reason else outcome.status
+            deliveries.finish(ctx.session, key, status, reason or outcome.detail, now)
+    ctx.session.commit()
+    return outcome
+
+
+def send(
+    ctx: Context, key: str, kind: str, target: str, send: Callable[[], Refusal], **options
+) -> Outcome:
+    """Claim, call, record: one message at most once (options as for `deliver`)."""
+    if not claim(ctx, key, kind, target):
+        return Outcome(DUPLICATE)
+    return deliver(ctx, [key], send, **options)
+
+
+# Messages to staff ----------------------------------------------------------------------------
+
+
+def notify(ctx: Context, key: str, userid: str, text: str) -> bool:
+    """A text app message to a staff member, once per key; True if it went out now."""
+    if not userid:
+        return False
+
+    def send_text() -> str:
+        client = ctx.wecom("app")
+        valid = message.send_text(client, ctx.settings.wecom.agent_id, userid, text)
+        return "" if valid else "invalid user"
+
+    outcome = send(ctx, key, "notice", userid, send_text)
+    if outcome.status not in (DeliveryStatus.SENT, DUPLICATE):
+        log.warning("notice %s to %s not sent: %s", key, userid, outcome.detail)
+    return outcome.sent
+
+
+# Messages to a mother through the welcome bot (微信客服) --------------------------------------
+
+WINDOW = timedelta(hours=48)  # kf/send_msg only within 48 h of her last message …
+REPLIES_PER_MESSAGE = 5  # … and at most 5 replies to one message
+
+
+def window_open(ctx: Context, talk: Dialog) -> bool:
+    if talk.last_customer_at is None or talk.replies_in_window >= REPLIES_PER_MESSAGE:
+        return False
+    return ctx.clock.now() - talk.last_customer_at < WINDOW
+
+
+def say(ctx: Context, contact: Contact, talk: Dialog, text: str, key: str) -> bool:
+    """One bot message to her, at most once per key; outside the window (or if WeCom refuses)
+    her advisor is asked to follow up instead. True if she got it."""
+    if not window_open(ctx, talk):
+        _ask_advisor(ctx, contact, text, key)
+        return False
+    talk.replies_in_window += 1
+    ctx.session.add(talk)
+
+    def send_text() -> str:
+        kf.send_text(ctx.wecom("kf"), talk.open_kfid, contact.external_userid, text)
+        return ""
+
+    outcome = send(ctx, key, "kf_reply", contact.external_userid, send_text)
+    if outcome.status == DeliveryStatus.FAILED:
+        _ask_advisor(ctx, contact, text, key)
+    return outcome.sent
+
+
+def _ask_advisor(ctx: Context, contact: Contact, text: str, key: str) -> None:
+    name = contact.name or "未命名客户"
+    note = (
+        f"请跟进：机器人已无法在微信客服里回复客户「{name}」（超过48小时或次数已满）。\n"
+        f"想对她说的是：{text}"
+    )
+    for userid in advisors.responsible(ctx, contact):
+        notify(ctx, f"{key}:followup:{userid}", userid, note)

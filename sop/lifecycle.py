@@ -1,0 +1,190 @@
+"""Stages that move by themselves, and dates she tells: the SOPs they start.
+
+`refresh` (daily, queued by the worker's ticker; `mombot stages refresh`) reads every contact
+once, in batches, and writes only those whose stage changed: the new stage, a stage_events row,
+the stage_entered SOPs, and a queued job that swaps her stage tag in WeCom with a single
+mark_tag call (add the new, remove every other stage tag). `set_dates` does the same for one
+mother the moment she (or her advisor) tells a due date or a birthday.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from crm import advisors, outbox, tags
+from crm.context import BULK, Context
+from crm.stages import LATE, STAGES, stage_on
+from sop import planner, playbook
+from store import contact_tags, contacts
+from store import kf as kf_store
+from store.models import Contact, ContactStatus, StageEvent
+from wecom import externalcontact
+from wecom.client import WeComError, is_transient
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+JOB_SIZE = 100
+
+
+@dataclass
+class RefreshReport:
+    day: date
+    contacts: int = 0
+    changed: dict[str, int] = field(default_factory=dict)  # new stage → count
+    overdue: list[int] = field(default_factory=list)  # contact ids: due date long past
+    tag_jobs: int = 0
+
+
+def refresh(ctx: Context, day: date | None = None) -> RefreshReport:
+    """Recompute every contact's stage for `day` (default: today) and act on the changes."""
+    day = day or ctx.clock.now().date()
+    rules = ctx.settings.stages
+    report = RefreshReport(day)
+    overdue_before = day - timedelta(days=rules.overdue_days)
+    sops = playbook.configured(ctx.settings)
+    changed_ids: list[int] = []
+    last_id = 0
+    while True:
+        with ctx.engine.connect() as connection:
+            rows = contacts.stage_batch(connection, last_id, BATCH)
+        if not rows:
+            break
+        last_id = rows[-1].id
+        report.contacts += len(rows)
+        changes = []
+        for row in rows:
+            new = stage_on(day, row.due_date, row.baby_birthday, row.trying_to_conceive, rules)
+            if new != row.stage and row.status != ContactStatus.LOST:
+                changes.append((row.id, row.stage, new))
+            if new == LATE and row.baby_birthday is None and row.due_date < overdue_before:
+                report.overdue.append(row.id)
+        if changes:
+            now = ctx.clock.now()
+            with ctx.engine.begin() as connection:
+                entered = contacts.apply_stages(connection, changes, day, now)
+                planner.plan_stage_entered(connection, sops, entered, ctx.settings.tz, now)
+            changed_ids += [contact_id for contact_id, _, _ in changes]
+            for _, _, new in changes:
+                key = new or "（无）"
+                report.changed[key] = report.changed.get(key, 0) + 1
+    report.tag_jobs = queue_tag_sync(ctx, changed_ids)
+    ctx.services.enqueue_many(BULK, ask_if_born, _chunks(report.overdue))
+    log.info("stages refreshed for %s: %d contacts, %d changed", day, report.contacts,
+             len(changed_ids))  # fmt: skip
+    return report
+
+
+def _chunks(ids: list[int]) -> list[tuple[int, ...]]:
+    return [tuple(ids[i : i + JOB_SIZE]) for i in range(0, len(ids), JOB_SIZE)]
+
+
+def queue_tag_sync(ctx: Context, contact_ids: list[int]) -> int:
+    """Queue jobs that update these contacts' stage tags in WeCom; returns how many jobs."""
+    chunks = _chunks(contact_ids)
+    for start in range(0, len(chunks), 1000):
+        ctx.services.enqueue_many(BULK, sync_stage_tags, chunks[start : start + 1000])
+    return len(chunks)
+
+
+def refresh_job(ctx: Context, day: str) -> dict[str, int]:
+    """rq job: the daily refresh, queued by the worker's ticker."""
+    report = refresh(ctx, date.fromisoformat(day))
+    return {"contacts": report.contacts, "changed": sum(report.changed.values())}
+
+
+def sync_stage_tags(ctx: Context, *contact_ids: int) -> int:
+    """rq job: make WeCom show each contact's current stage tag, and no other; returns calls."""
+    return sum(_sync_one(ctx, ctx.session.get(Contact, i)) for i in contact_ids)
+
+
+def _sync_one(ctx: Context, contact: Contact | None) -> int:
+    if contact is None or contact.status == ContactStatus.LOST or not contact.owner_userid:
+        return 0
+    client = ctx.wecom("contact")
+    group = ctx.settings.stages.tag_group
+    ids = tags.ensure(ctx.session, client, group, list(STAGES))
+    wanted = ids.get(contact.stage) if contact.stage else None
+    if wanted == contact.stage_tag_id:
+        return 0
+    try:
+        others = [tag_id for tag_id in ids.values() if tag_id != wanted]
+        externalcontact.mark_tag(client, contacts.wecom_userid(contact), contact.external_userid,
+                                 add=[wanted] if wanted else [], remove=others)  # fmt: skip
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        log.warning("stage tag of contact %d not set: %s", contact.id, exc)
+        return 1
+    contact.stage_tag_id = wanted
+    ctx.session.add(contact)
+    contact_tags.update(ctx.session, contact.id, {wanted: (contact.stage, group)} if wanted else {},
+                        set(ids.values()) - {wanted}, ctx.clock.now())  # fmt: skip
+    ctx.session.commit()
+    return 1
+
+
+def set_dates(
+    ctx: Context,
+    contact: Contact,
+    *,
+    due_date: date | None = None,
+    birthday: date | None = None,
+    trying: bool | None = None,
+) -> str | None:
+    """Record what she told us, move her stage at once, plan the SOP steps that start from it
+    and from her dates, and queue her tag update; the new stage if it changed."""
+    day, now = ctx.clock.now().date(), ctx.clock.now()
+    if due_date is not None:
+        contact.due_date = due_date
+    if birthday is not None:
+        contact.baby_birthday = birthday
+    if trying is not None:
+        contact.trying_to_conceive = trying
+    rules = ctx.settings.stages
+    new = stage_on(day, contact.due_date, contact.baby_birthday, contact.trying_to_conceive, rules)
+    changed = new != contact.stage
+    if changed:
+        previous, contact.stage, contact.stage_since = contact.stage, new, day
+        if new:
+            ctx.session.add(StageEvent(contact_id=contact.id, stage=new, previous=previous,
+                                       entered_on=day, created_at=now))  # fmt: skip
+    ctx.session.add(contact)
+    ctx.session.flush()
+    sops = playbook.configured(ctx.settings)
+    connection, tz = ctx.session.connection(), ctx.settings.tz
+    if changed and new:
+        planner.plan_stage_entered(connection, sops, [(contact.id, new, day)], tz, now)
+    anchors = {"due_date": contact.due_date, "baby_birthday": contact.baby_birthday}
+    planner.plan_anchors(connection, sops, contact.id, anchors, tz, now)
+    queue_tag_sync(ctx, [contact.id])
+    return new if changed else None
+
+
+ASK_IF_BORN = (
+    "预产期已经过去一段时间啦，宝宝出生了吗？如果已经出生，告诉我宝宝的生日，我给你换成育儿内容～"
+)
+
+
+def ask_if_born(ctx: Context, *contact_ids: int) -> int:
+    """rq job (queued by the refresh): her due date is long past and no birthday is known. Ask
+    her in the bot if its window is open, else ask her advisor; once per due date."""
+    asked = 0
+    for contact_id in contact_ids:
+        contact = ctx.session.get(Contact, contact_id)
+        if contact is None or contact.baby_birthday or not contact.due_date:
+            continue
+        key = f"ask-born:{contact.id}:{contact.due_date.isoformat()}"
+        talk = kf_store.find_dialog(ctx.session, contact.external_userid)
+        if talk is not None and outbox.window_open(ctx, talk):
+            outbox.say(ctx, contact, talk, ASK_IF_BORN, key)
+        else:
+            name, due = contact.name or "未命名客户", contact.due_date
+            note = f"客户「{name}」预产期（{due}）已过，还没登记宝宝出生，请联系确认。"
+            for userid in advisors.responsible(ctx, contact):
+                outbox.notify(ctx, f"{key}:{userid}", userid, note)
+        ctx.session.commit()
+        asked += 1
+    return asked

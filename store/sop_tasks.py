@@ -1,0 +1,127 @@
+"""SOP task rows: planned once per (SOP, step, target, trigger occurrence), then moved through
+pending → queued → sent / skipped / cancelled / failed. Every statement on sop_tasks is here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, bindparam, func, select, update
+
+from store.db import insert
+from store.models import SopTask, TaskStatus
+
+T = SopTask.__table__
+
+
+def insert_new(connection: Connection, rows: list[dict]) -> int:
+    """Insert task rows; a (sop, step, target, trigger) already planned is left as it is.
+    Returns how many rows were offered."""
+    if not rows:
+        return 0
+    statement = insert(connection, T).on_conflict_do_nothing(
+        index_elements=["sop_id", "step_id", "target", "trigger_key"]
+    )
+    connection.execute(statement, rows)
+    return len(rows)
+
+
+def count(connection: Connection, sop_id: str) -> int:
+    return connection.execute(select(func.count()).where(T.c.sop_id == sop_id)).scalar_one()
+
+
+def pending_timed(connection: Connection, sop_id: str) -> Sequence[Row]:
+    """(id, step_id, trigger_at, due_at) of an SOP's pending tasks never tried yet."""
+    return connection.execute(
+        select(T.c.id, T.c.step_id, T.c.trigger_at, T.c.due_at)
+        .where(T.c.sop_id == sop_id, T.c.status == TaskStatus.PENDING, T.c.attempts == 0,
+               T.c.trigger_at.is_not(None))
+    ).all()  # fmt: skip
+
+
+def retime(connection: Connection, moves: list[dict], now: datetime) -> None:
+    """moves: {"task_id", "new_due"} each."""
+    if moves:
+        connection.execute(
+            update(T).where(T.c.id == bindparam("task_id"))
+            .values(due_at=bindparam("new_due"), updated_at=now),
+            moves,
+        )  # fmt: skip
+
+
+def running_sequences(connection: Connection, sop_id: str) -> Sequence[Row]:
+    """(target, trigger_key, trigger_at) of an SOP's sequences with a step still to come."""
+    live = T.c.status.in_([TaskStatus.PENDING, TaskStatus.QUEUED])
+    return connection.execute(
+        select(T.c.target, T.c.trigger_key, T.c.trigger_at)
+        .where(T.c.sop_id == sop_id, T.c.trigger_at.is_not(None), live)
+        .group_by(T.c.target, T.c.trigger_key, T.c.trigger_at)
+    ).all()  # fmt: skip
+
+
+def cancel_pending(
+    connection: Connection, target: str, reason: str, now: datetime, sop_id: str | None = None
+) -> int:
+    """Cancel a target's pending tasks (of one SOP, or all); returns how many."""
+    condition = (T.c.target == target) & (T.c.status == TaskStatus.PENDING)
+    if sop_id is not None:
+        condition &= T.c.sop_id == sop_id
+    return connection.execute(
+        update(T).where(condition)
+        .values(status=TaskStatus.CANCELLED, detail=reason, updated_at=now)
+    ).rowcount  # fmt: skip
+
+
+def requeue_stale(connection: Connection, queued_before: datetime, max_requeues: int,
+                  now: datetime) -> int:  # fmt: skip
+    """Tasks queued before `queued_before` whose job never finished them go back to pending
+    (or fail after max_requeues); returns how many went back."""
+    stale = (T.c.status == TaskStatus.QUEUED) & (T.c.updated_at < queued_before)
+    connection.execute(
+        update(T).where(stale, T.c.attempts + 1 >= max_requeues)
+        .values(status=TaskStatus.FAILED, detail="its job failed repeatedly", updated_at=now)
+    )  # fmt: skip
+    return connection.execute(
+        update(T).where(stale)
+        .values(status=TaskStatus.PENDING, attempts=T.c.attempts + 1, updated_at=now)
+    ).rowcount  # fmt: skip
+
+
+def due(connection: Connection, now: datetime, limit: int) -> Sequence[Row]:
+    """(id, sop_id, step_id, target) of pending tasks due by now, oldest first."""
+    return connection.execute(
+        select(T.c.id, T.c.sop_id, T.c.step_id, T.c.target)
+        .where(T.c.status == TaskStatus.PENDING, T.c.due_at <= now)
+        .order_by(T.c.due_at, T.c.id).limit(limit)
+    ).all()  # fmt: skip
+
+
+def defer(connection: Connection, ids: list[int], until: datetime, now: datetime) -> int:
+    """Move still-pending tasks to `until`; returns how many."""
+    return connection.execute(
+        update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
+        .values(due_at=until, updated_at=now)
+    ).rowcount  # fmt: skip
+
+
+def mark_queued(connection: Connection, ids: list[int], now: datetime) -> list[int]:
+    """Mark still-pending tasks queued; the ids this call moved (another tick may have taken
+    some meanwhile), sorted."""
+    return sorted(connection.execute(
+        update(T).where(T.c.id.in_(ids), T.c.status == TaskStatus.PENDING)
+        .values(status=TaskStatus.QUEUED, updated_at=now).returning(T.c.id)
+    ).scalars())  # fmt: skip
+
+
+def status_counts(connection: Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Per SOP: tasks by status, and how many distinct targets it has."""
+    by_sop: dict[str, dict[str, int]] = {}
+    rows = connection.execute(
+        select(T.c.sop_id, T.c.status, func.count()).group_by(T.c.sop_id, T.c.status)
+    )
+    for sop_id, status, n in rows:
+        by_sop.setdefault(sop_id, {})[status] = n
+    targets = dict(connection.execute(
+        select(T.c.sop_id, func.count(T.c.target.distinct())).group_by(T.c.sop_id)
+    ).all())  # fmt: skip
+    return by_sop, targets

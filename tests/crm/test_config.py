@@ -1,0 +1,122 @@
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from crm import config
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = """
+[wecom]
+corp_id = "ww1436e0e65a779aee"
+agent_id = 1000002
+secret = "s3cr3t-app-secret"
+token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
+encoding_aes_key = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+api_base = "http://127.0.0.1:9000"
+[server]
+host = "127.0.0.1"
+port = 8123
+[database]
+url = ""
+[redis]
+url = ""
+[[channels]]
+code = "xhs-diaper"
+name = "小红书纸尿裤笔记"
+tags = ["小红书"]
+welcome = "你好"
+[report]
+managers = ["boss"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_loads_with_defaults(tmp_path):
+    settings = config.load(write(tmp_path, MINIMAL))
+    assert settings.wecom.api_base == "http://127.0.0.1:9000"
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.database_url == "sqlite:///data/mombot.db"
+    assert settings.wecom.contact_secret_value == "s3cr3t-app-secret"
+    assert settings.channels[0].tags == ["小红书"]
+
+
+def test_env_var_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOMBOT_CONFIG", str(write(tmp_path, MINIMAL)))
+    assert config.load().server.port == 8123
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (("[server]", "[server]\nhots = 1"), "server.hots", "unknown key"),
+        (("port = 8123", "port = 99999"), "server.port", "less than or equal to 65535"),
+        (("agent_id = 1000002", 'agent_id = "abc"'), "wecom.agent_id", "valid integer"),
+        (('url = ""\n[[channels]]', 'url = "mysql://x"\n[[channels]]'), "redis.url", "redis://"),
+        (('code = "xhs-diaper"', 'code = "小红书"'), "channels[0].code", "pattern"),
+        (('api_base = "http://127.0.0.1:9000"', 'api_base = "ftp://x"'), "wecom.api_base", "URL"),
+        (("[report]", 'timezone = "Mars/Base"\n[report]'), "channels[0].timezone", "unknown key"),
+    ],
+)
+def test_bad_values_name_file_key_and_reason(tmp_path, change, key, reason):
+    path = write(tmp_path, MINIMAL.replace(*change))
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert str(path) in message and key in message and reason in message
+
+
+def test_bad_time_zone(tmp_path):
+    path = write(tmp_path, 'timezone = "Mars/Base"\n' + MINIMAL)
+    with pytest.raises(config.ConfigError, match="timezone: unknown time zone"):
+        config.load(path)
+
+
+def test_missing_credentials_and_file(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"wecom: required key is missing"):
+        config.load(write(tmp_path, "timezone = 'Asia/Shanghai'\n"))
+    with pytest.raises(config.ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml")
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.load(write(tmp_path, "[wecom\n"))
+
+
+def test_secrets_never_in_errors_or_repr(tmp_path):
+    bad = MINIMAL.replace('encoding_aes_key = "6qkd', 'encoding_aes_key = "!!kd')
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, bad))
+    assert "!!kd" not in str(info.value) and "encoding_aes_key" in str(info.value)
+    settings = config.load(write(tmp_path, MINIMAL))
+    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings.model_dump())
+
+
+def test_cli_refuses_bad_config_with_exit_2(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL.replace("[server]", "[server]\nhots = 1"))
+    assert main(["--config", str(path), "config", "check"]) == 2
+    assert "server.hots: unknown key" in capsys.readouterr().err
+
+
+def _keys(model: type, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))[0] if prefix == "" else annotation
+        if isinstance(inner, type) and issubclass(inner, config._Section):
+            keys |= _keys(inner, f"{prefix}{name}.")
+        else:
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def test_example_documents_every_key():
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    config.parse(tomllib.loads(text), "config.example.toml")
+    for key in _keys(config.Settings):
+        name = key.split(".")[-1]
+        assert f"{name} =" in text or f"# {name} =" in text, f"{key} is not documented"

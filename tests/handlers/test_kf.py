@@ -1,0 +1,217 @@
+"""The welcome bot (微信客服) end to end through the sandbox: a mother from greeting to a
+confirmed due date, corrections, births, hand-overs, opt-outs, and WeCom's rules."""
+
+import json
+from datetime import date
+
+import pytest
+
+from bot import worker
+from store import contacts
+from store.db import session
+from tests.support import DATA, added, deliver, reconfigure, refresh, settings_data
+
+KF = "wkBOT"
+
+
+@pytest.fixture
+def bot(runtime, sandbox):
+    data = settings_data(runtime)
+    data["wecom"]["kf_open_kfid"] = KF
+    data["report"] = {"managers": ["wangwu"]}
+    reconfigure(runtime, data)
+    return runtime
+
+
+def chat(runtime, sandbox, external_userid, text):
+    deliver(runtime, sandbox.state.kf_customer_says(KF, external_userid, text))
+    worker.run(runtime, burst=True)
+    said = sandbox.state.kf_said_to(external_userid)
+    return said[-1] if said else None
+
+
+def her(runtime, external_userid):
+    with session(runtime.engine) as s:
+        return contacts.get(s, external_userid)
+
+
+def stage_tags(sandbox, external_userid):
+    from crm.stages import STAGES
+
+    return [t for t in sandbox.state.tag_names("zhangsan", external_userid) if t in STAGES]
+
+
+def mother(runtime, sandbox):
+    """She adds her advisor from a channel code, then opens the bot from the welcome link."""
+    follow, fields = added(sandbox.state)
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    link = sandbox.state.welcomes[-1].attachments[-1]["link"]["url"]
+    assert "scene_param=" in link
+    deliver(
+        runtime,
+        sandbox.state.kf_enter_session(KF, follow.external_userid, "c=xhs-diaper&u=zhangsan"),
+    )
+    worker.run(runtime, burst=True)
+    return follow.external_userid
+
+
+def test_from_hello_to_a_confirmed_due_date_and_her_stage_tag(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert sandbox.state.kf_said_to(ext) == [
+        "你好呀，我是孕育小助手～为了给你推送合适的内容，想先了解一下：你现在是在备孕、已经怀孕，"
+        "还是宝宝已经出生啦？"
+    ]
+    assert (
+        chat(bot, sandbox, ext, "怀孕了")
+        == "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"
+    )
+    assert chat(bot, sandbox, ext, "预产期是明年3月15号") == (
+        "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？"
+    )
+    assert chat(bot, sandbox, ext, "对") == (
+        "已记下！你现在处于孕中期，接下来我会按阶段给你推送实用的内容，有问题随时问我～"
+    )
+    assert her(bot, ext).due_date == date(2027, 3, 15)
+    assert stage_tags(sandbox, ext) == ["孕中期"]
+
+
+def test_a_correction_changes_the_date(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "预产期是明年3月15号")
+    assert chat(bot, sandbox, ext, "不对，是3月20号") == (
+        "好的，预产期是2027年3月20日，现在孕23周+1天，对吗？"
+    )
+    chat(bot, sandbox, ext, "是的")
+    assert her(bot, ext).due_date == date(2027, 3, 20)
+
+
+def test_a_birthday_moves_her_from_late_pregnancy_to_newborn(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "预产期12月5号")
+    chat(bot, sandbox, ext, "对")
+    assert stage_tags(sandbox, ext) == ["孕晚期"]
+    assert chat(bot, sandbox, ext, "宝宝昨天出生了") == (
+        "好的，宝宝生日是2026年11月21日，现在1天，对吗？"
+    )
+    chat(bot, sandbox, ext, "对的")
+    assert her(bot, ext).stage == "新生儿期"
+    assert stage_tags(sandbox, ext) == ["新生儿期"]
+
+
+def test_pregnancy_months_turn_into_a_question(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "孕6个月") == (
+        "孕6个月大约是孕21–26周，能告诉我具体是孕几周，或者预产期是哪天吗？"
+    )
+    assert her(bot, ext).due_date is None
+
+
+def test_asking_for_a_person_hands_over_with_a_summary(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "我要人工") == "好的，已经请张顾问尽快联系你，请稍等～"
+    (notice,) = sandbox.state.delivered_to("zhangsan")
+    assert notice.startswith("微信客服转人工：客户「小雨」请求人工服务。\n她说：我要人工")
+
+
+def test_two_answers_it_cannot_read_hand_over(bot, sandbox):
+    ext = mother(bot, sandbox)
+    chat(bot, sandbox, ext, "怀孕了")
+    assert chat(bot, sandbox, ext, "嗯嗯啊") == (
+        "抱歉，我没太看明白～可以告诉我预产期（比如“预产期3月15日”），或者宝宝的生日吗？"
+    )
+    assert chat(bot, sandbox, ext, "哈哈") == "好的，已经请张顾问尽快联系你，请稍等～"
+    assert "两次回答机器人都没能识别" in sandbox.state.delivered_to("zhangsan")[0]
+
+
+def test_opt_out_is_recorded(bot, sandbox):
+    ext = mother(bot, sandbox)
+    assert chat(bot, sandbox, ext, "不要再发了").startswith("好的，已为你退订自动推送")
+    assert her(bot, ext).opted_out
+
+
+def test_each_message_is_handled_once_whatever_the_events(bot, sandbox):
+    ext = mother(bot, sandbox)
+    first = sandbox.state.kf_customer_says(KF, ext, "怀孕了")
+    second = sandbox.state.kf_customer_says(KF, ext, "预产期是明年3月15号")
+    deliver(bot, second)  # the later event arrives first and syncs both messages
+    deliver(bot, first)
+    deliver(bot, second)  # and WeCom retries one
+    worker.run(bot, burst=True)
+    assert sandbox.state.kf_said_to(ext)[1:] == [
+        "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～",
+        "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？",
+    ]
+
+
+def test_when_wecom_refuses_a_reply_the_advisor_follows_up(bot, sandbox):
+    ext = mother(bot, sandbox)
+    sandbox.state.fail_next("kf/send_msg", 95026)
+    assert chat(bot, sandbox, ext, "怀孕了") is not None  # only the greeting so far
+    assert len(sandbox.state.kf_said_to(ext)) == 1
+    (notice,) = sandbox.state.delivered_to("zhangsan")
+    assert notice.startswith("请跟进：机器人已无法在微信客服里回复客户「小雨」")
+
+
+def test_a_mother_first_seen_by_the_bot_is_a_lead_without_owner(bot, sandbox):
+    assert chat(bot, sandbox, "wmNEW", "你好").startswith("你好呀，我是孕育小助手")
+    lead = her(bot, "wmNEW")
+    assert lead is not None and lead.owner_userid == ""
+    chat(bot, sandbox, "wmNEW", "我要找顾问")
+    assert sandbox.state.delivered_to("wangwu")  # no owner: the managers are told
+
+
+def test_long_past_due_date_makes_the_bot_ask_whether_the_baby_came(bot, sandbox, clock):
+    chatty = mother(bot, sandbox)
+    chat(bot, sandbox, chatty, "预产期12月5号")
+    chat(bot, sandbox, chatty, "对")
+    quiet_follow, fields = added(sandbox.state, "阿敏")
+    deliver(bot, fields)
+    worker.run(bot, burst=True)
+    with session(bot.engine) as s:
+        quiet = contacts.get(s, quiet_follow.external_userid)
+        quiet.due_date = date(2026, 12, 5)
+        s.add(quiet)
+        s.commit()
+    clock.advance(days=28)  # 2026-12-20: 15 days past the due date
+    chat(bot, sandbox, chatty, "在吗")  # she wrote today: the bot may ask her itself
+    for _ in range(2):  # two daily refreshes: asked once
+        report = refresh(bot, clock.now().date())
+        worker.run(bot, burst=True)
+    assert len(report.overdue) == 2
+    assert sandbox.state.kf_said_to(chatty)[-1].startswith(
+        "预产期已经过去一段时间啦，宝宝出生了吗？"
+    )
+    notices = [n for n in sandbox.state.delivered_to("zhangsan") if "还没登记宝宝出生" in n]
+    assert notices == ["客户「阿敏」预产期（2026-12-05）已过，还没登记宝宝出生，请联系确认。"]
+    assert sum("宝宝出生了吗" in m for m in sandbox.state.kf_said_to(chatty)) == 1
+
+
+def test_a_stale_event_token_does_not_lose_messages(bot, sandbox, clock):
+    ext = mother(bot, sandbox)
+    callback = sandbox.state.kf_customer_says(KF, ext, "怀孕了")
+    deliver(bot, callback)
+    clock.advance(minutes=11)  # the worker gets to it after the token's 10 minutes
+    worker.run(bot, burst=True)
+    assert (
+        sandbox.state.kf_said_to(ext)[-1]
+        == "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"
+    )
+
+
+def test_the_shared_sample_sync_is_answered(bot, sandbox):
+    """tests/data/wecom/kf_sync_msg_response.json as WeCom would hand it out (send_time of
+    2021)."""
+    sample = json.loads((DATA / "wecom" / "kf_sync_msg_response.json").read_text("utf-8"))
+    callback = sandbox.state.kf_customer_says(KF, "wmSAMPLE", "placeholder")
+    sandbox.state.kf_log[-1:] = [{**m, "open_kfid": KF} for m in sample["msg_list"]]
+    sandbox.state.kf_windows[(KF, sample["msg_list"][0]["external_userid"])] = [
+        sandbox.state.clock.now(),
+        0,
+    ]
+    deliver(bot, callback)
+    worker.run(bot, burst=True)
+    ext = sample["msg_list"][0]["external_userid"]
+    said = sandbox.state.kf_said_to(ext)
+    assert said[0] == "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？"
+    assert her(bot, ext).channel_code == "xhs-diaper"  # from the enter_session scene_param

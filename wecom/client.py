@@ -1,0 +1,293 @@
+"""A small synchronous client for the WeCom (企业微信) server API, on httpx.
+
+Every call goes to `{api_base}/cgi-bin/{path}` with the access_token as a query parameter.
+The token comes from `gettoken` and is cached in Redis under a key made of the corp_id and a
+sha256 digest of the secret, for `expires_in` less a safety margin. One process at a time
+refreshes it, holding a Redis lock; the others poll the cache until the new token appears.
+
+Failures (DESIGN.md §4):
+- errcode 40014 / 42001: the cached token is dropped (only if it is still the one that failed),
+  fetched again, and the call retried once; a second token error raises WeComTokenError.
+- errcode -1 (busy), 45009 / 45033 (rate limits), network errors and HTTP 5xx: retried with
+  exponential backoff (1 s, 2 s, 4 s, ...) up to `max_busy_retries` times, then raised.
+- any other non-zero errcode raises WeComError at once.
+
+The secret and the access_token never appear in exceptions, reprs or log lines: our own logs
+name the path only, and a filter on the "httpx" logger masks them in its request lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import redis
+
+from wecom.redact import RedactFilter, redact
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRCODES = frozenset({40014, 42001})  # invalid / expired access_token
+BUSY_ERRCODE = -1
+RATE_LIMIT_ERRCODES = frozenset({45009, 45033})
+
+TOKEN_MARGIN = 300  # seconds before expires_in that the cached token is dropped
+MIN_TOKEN_TTL = 60
+BACKOFF_BASE = 1.0  # seconds; doubled on each retry
+POLL_INTERVAL = 0.05  # seconds between looks at the cache while another process refreshes
+
+_COMPARE_AND_DELETE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class WeComError(Exception):
+    """WeCom answered with a non-zero errcode (or, for subclasses, not at all)."""
+
+    def __init__(self, errcode: int | None, errmsg: str, path: str) -> None:
+        super().__init__(errcode, errmsg, path)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"WeCom {self.path}: errcode {self.errcode}: {self.errmsg}"
+
+
+class WeComBusy(WeComError):
+    """errcode -1: the system is busy; try again later."""
+
+
+class WeComRateLimited(WeComError):
+    """errcode 45009 / 45033: an API frequency or concurrency limit was hit."""
+
+
+class WeComTokenError(WeComError):
+    """The access_token was rejected twice, or gettoken failed (e.g. 40001, a wrong secret)."""
+
+
+class WeComUnavailable(WeComError):
+    """No usable answer: network errors or HTTP 5xx after retries (errcode is None)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the same call may well succeed later (busy, rate-limited, unreachable)."""
+    return isinstance(exc, WeComBusy | WeComRateLimited | WeComUnavailable)
+
+
+def _error_for(errcode: int, errmsg: str, path: str) -> WeComError:
+    if errcode == BUSY_ERRCODE:
+        return WeComBusy(errcode, errmsg, path)
+    if errcode in RATE_LIMIT_ERRCODES:
+        return WeComRateLimited(errcode, errmsg, path)
+    if errcode in TOKEN_ERRCODES:
+        return WeComTokenError(errcode, errmsg, path)
+    return WeComError(errcode, errmsg, path)
+
+
+def _install_log_redaction() -> None:
+    """httpx logs every request URL, access_token included."""
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(RedactFilter())
+
+
+_install_log_redaction()
+
+
+def _cache_ttl(expires_in: int) -> int:
+    """Seconds to cache a token that WeCom says lasts expires_in seconds (0: do not cache)."""
+    return max(expires_in - TOKEN_MARGIN, min(MIN_TOKEN_TTL, expires_in // 2), 0)
+
+
+class WeComClient:
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        corp_id: str,
+        secret: str,
+        redis: redis.Redis,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 10.0,
+        max_busy_retries: int = 3,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.corp_id = corp_id
+        self._secret = secret
+        self._redis = redis
+        self._own_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._sleep = sleep
+        self._timeout = timeout
+        self._max_busy_retries = max_busy_retries
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
+        self._token_key = f"mombot:wecom:token:{corp_id}:{digest}"
+        self._lock_key = f"{self._token_key}:lock"
+        self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
+        # Hold the refresh lock for as long as one gettoken with all its retries can take.
+        backoff_total = sum(BACKOFF_BASE * 2**i for i in range(max_busy_retries))
+        self._lock_seconds = timeout * (max_busy_retries + 1) + backoff_total + 5
+
+    def __repr__(self) -> str:
+        return f"WeComClient(api_base={self.api_base!r}, corp_id={self.corp_id!r})"
+
+    def __enter__(self) -> WeComClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._own_http:
+            self._http.close()
+
+    # Public calls ----------------------------------------------------------------------
+
+    def get(self, path: str, /, **params: Any) -> dict:
+        """GET cgi-bin/{path}?access_token=…&params; the decoded answer (errcode 0)."""
+        return self._call("GET", path, params)
+
+    def post(self, path: str, /, json: dict, **params: Any) -> dict:
+        """POST a JSON body to cgi-bin/{path}?access_token=…&params."""
+        return self._call("POST", path, params, json=json)
+
+    def upload(self, path: str, /, *, files: Any, **params: Any) -> dict:
+        """POST multipart files (httpx `files=`), e.g. upload("media/upload", type="image",
+        files={"media": ("chart.png", data, "image/png")}). Pass bytes, not open files,
+        so that a retry sends the same content again."""
+        return self._call("POST", path, params, files=files)
+
+    # Token -------------------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        """The cached access_token, fetched once across processes when there is none."""
+        token = self._cached_token()
+        if token:
+            return token
+        lock_value = secrets.token_hex(16)
+        polls = int(self._lock_seconds / POLL_INTERVAL) + 1
+        for _ in range(polls):
+            if self._redis.set(
+                self._lock_key, lock_value, nx=True, px=int(self._lock_seconds * 1000)
+            ):
+                try:
+                    return self._cached_token() or self._refresh_token()
+                finally:
+                    self._compare_and_delete(keys=[self._lock_key], args=[lock_value])
+            self._sleep(POLL_INTERVAL)
+            token = self._cached_token()
+            if token:
+                return token
+        raise WeComUnavailable(
+            None, "timed out waiting for another process to refresh the access_token", "gettoken"
+        )
+
+    def _cached_token(self) -> str | None:
+        value = self._redis.get(self._token_key)
+        if isinstance(value, bytes):
+            return value.decode()
+        return value
+
+    def _refresh_token(self) -> str:
+        params = {"corpid": self.corp_id, "corpsecret": self._secret}
+        try:
+            data = self._send("GET", "gettoken", params)
+        except WeComError as exc:
+            if is_transient(exc):
+                raise
+            raise WeComTokenError(exc.errcode, exc.errmsg, exc.path) from None
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WeComTokenError(None, "gettoken returned no access_token", "gettoken")
+        expires_in = int(data.get("expires_in", 7200))
+        ttl = _cache_ttl(expires_in)
+        if ttl > 0:
+            self._redis.set(self._token_key, token, ex=ttl)
+        log.info(
+            "WeCom access_token refreshed for corp %s (expires in %d s)", self.corp_id, expires_in
+        )
+        return token
+
+    def _invalidate(self, token: str) -> None:
+        """Drop the cached token, unless another process has already replaced it."""
+        self._compare_and_delete(keys=[self._token_key], args=[token])
+
+    def _scrub(self, text: str) -> str:
+        return redact(text, [self._secret] if self._secret else [])
+
+    # Transport ---------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, params: dict[str, Any], **body: Any) -> dict:
+        token = self.access_token()
+        try:
+            return self._send(method, path, {**params, "access_token": token}, **body)
+        except WeComTokenError as exc:
+            log.warning(
+                "WeCom %s: access_token rejected (errcode %s); refreshing once", path, exc.errcode
+            )
+            self._invalidate(token)
+            token = self.access_token()
+            try:
+                return self._send(method, path, {**params, "access_token": token}, **body)
+            except WeComTokenError:
+                self._invalidate(token)  # so that the next call starts with a fresh token
+                raise
+
+    def _send(self, method: str, path: str, params: dict[str, Any], **body: Any) -> dict:
+        """One call, retried with backoff while WeCom is busy, rate-limiting or unreachable."""
+        url = f"{self.api_base}/cgi-bin/{path.lstrip('/')}"
+        retries = 0
+        while True:
+            result = self._attempt(method, url, path, params, body)
+            if isinstance(result, dict):
+                return result
+            if retries >= self._max_busy_retries:
+                raise result
+            delay = BACKOFF_BASE * 2**retries
+            retries += 1
+            log.warning(
+                "WeCom %s: %s; retry %d/%d in %.0f s",
+                path,
+                result.errmsg,
+                retries,
+                self._max_busy_retries,
+                delay,
+            )
+            self._sleep(delay)
+
+    def _attempt(
+        self, method: str, url: str, path: str, params: dict[str, Any], body: dict[str, Any]
+    ) -> dict | WeComError:
+        """The decoded answer, or a retryable error; raises errors that are not retryable."""
+        try:
+            response = self._http.request(method, url, params=params, timeout=self._timeout, **body)
+        except httpx.TransportError as exc:
+            return WeComUnavailable(None, self._scrub(f"{type(exc).__name__}: {exc}"), path)
+        if response.status_code >= 500:
+            return WeComUnavailable(None, f"HTTP {response.status_code}", path)
+        if response.status_code != 200:
+            raise WeComError(None, f"HTTP {response.status_code}", path)
+        try:
+            data = response.json()
+        except ValueError:
+            raise WeComError(None, "answer is not JSON", path) from None
+        if not isinstance(data, dict):
+            raise WeComError(None, "answer is not a JSON object", path)
+        errcode = data.get("errcode", 0)
+        if errcode == 0:
+            return data
+        error = _error_for(errcode, self._scrub(str(data.get("errmsg", ""))), path)
+        if isinstance(error, WeComBusy | WeComRateLimited):
+            return error
+        raise error

@@ -1,0 +1,99 @@
+"""客户联系 (customer contact): profiles, corp tags, contact ways, welcomes, mass sends and
+transfers. Each function is one WeCom API call through the contact secret's client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wecom.client import WeComClient
+
+MULTI_PERSON, QR_CODE = 2, 2  # add_contact_way: type (multi-person) and scene (QR code)
+ALREADY_WELCOMED = 41051  # send_welcome_msg: the code was used (or the chat started)
+INVALID_TAG = 40068  # mark_tag: a tag (or its group) was deleted in the console
+
+
+def get(client: WeComClient, external_userid: str) -> dict[str, Any]:
+    """Her profile (`external_contact`) and the advisors who follow her (`follow_user`)."""
+    return client.get("externalcontact/get", external_userid=external_userid)
+
+
+def corp_tag_groups(client: WeComClient) -> list[dict[str, Any]]:
+    return client.post("externalcontact/get_corp_tag_list", json={}).get("tag_group", [])
+
+
+def add_corp_tags(
+    client: WeComClient, names: list[str], *, group_id: str = "", group_name: str = ""
+) -> dict[str, Any]:
+    """Create tags in an existing group (group_id) or a new one (group_name); the group."""
+    body: dict[str, Any] = {"tag": [{"name": name} for name in names]}
+    body.update({"group_id": group_id} if group_id else {"group_name": group_name})
+    return client.post("externalcontact/add_corp_tag", json=body)["tag_group"]
+
+
+def mark_tag(
+    client: WeComClient,
+    userid: str,
+    external_userid: str,
+    add: list[str] = (),  # type: ignore[assignment]
+    remove: list[str] = (),  # type: ignore[assignment]
+) -> None:
+    """Give her tags and take others away, as seen by this advisor."""
+    body: dict[str, Any] = {"userid": userid, "external_userid": external_userid}
+    if add:
+        body["add_tag"] = list(add)
+    if remove:
+        body["remove_tag"] = list(remove)
+    client.post("externalcontact/mark_tag", json=body)
+
+
+def add_contact_way(client: WeComClient, way: dict[str, Any]) -> tuple[str, str]:
+    """A multi-person QR code contact way; (config_id, qr_code)."""
+    answer = client.post(
+        "externalcontact/add_contact_way", json={"type": MULTI_PERSON, "scene": QR_CODE, **way}
+    )
+    return answer["config_id"], answer.get("qr_code", "")
+
+
+def update_contact_way(client: WeComClient, config_id: str, way: dict[str, Any]) -> None:
+    client.post("externalcontact/update_contact_way", json={"config_id": config_id, **way})
+
+
+def send_welcome_msg(
+    client: WeComClient, welcome_code: str, text: str, attachments: list[dict[str, Any]]
+) -> None:
+    body: dict[str, Any] = {"welcome_code": welcome_code, "text": {"content": text}}
+    if attachments:
+        body["attachments"] = attachments
+    client.post("externalcontact/send_welcome_msg", json=body)
+
+
+def add_msg_template(
+    client: WeComClient,
+    sender: str,
+    text: str,
+    *,
+    external_userids: list[str] = (),  # type: ignore[assignment]
+    chat_ids: list[str] = (),  # type: ignore[assignment]
+    attachments: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> list[str]:
+    """A mass send the sender confirms in WeCom: to customers (1:1) or to customer groups
+    (chat_ids). Returns the fail_list: targets whose monthly quota is used up."""
+    body: dict[str, Any] = {"sender": sender, "text": {"content": text}}
+    if chat_ids:
+        body |= {"chat_type": "group", "chat_id_list": list(chat_ids)}
+    else:
+        body |= {"chat_type": "single", "external_userid": list(external_userids)}
+    if attachments:
+        body["attachments"] = list(attachments)
+    return list(client.post("externalcontact/add_msg_template", json=body).get("fail_list", []))
+
+
+def transfer_customer(
+    client: WeComClient, handover: str, takeover: str, external_userid: str, message: str
+) -> int:
+    """在职继承 of one customer; the per-customer errcode (0: the transfer is under way)."""
+    answer = client.post("externalcontact/transfer_customer", json={
+        "handover_userid": handover, "takeover_userid": takeover,
+        "external_userid": [external_userid], "transfer_success_msg": message,
+    })  # fmt: skip
+    return next((int(c.get("errcode", 0)) for c in answer.get("customer", [])), 0)
