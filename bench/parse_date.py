@@ -1,4 +1,4 @@
-"""parse-date speed after start-up: every utterance of the shared corpus (plus the extra forms
+"""parse-date speed after start-up: every utterance of the dates corpus (plus the extra forms
 in the tests), 200 rounds, timed one by one. Baseline in the same run: jieba.lcut alone on the
 same utterances (the tokenising every parse does).
 
@@ -18,7 +18,7 @@ import jieba
 
 from crm import dates
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dates-dev.tsv"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "dates-dev.tsv"
 ROUNDS = 200
 
 

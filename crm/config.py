@@ -183,7 +183,7 @@ class TagSettings(_Section):
 
 
 class StageSettings(_Section):
-    """Lifecycle stage boundaries (DESIGN.md §5) and the WeCom tag group that shows them."""
+    """Lifecycle stage boundaries and the WeCom tag group that shows them."""
 
     tag_group: TagName = "孕育阶段"
     mid_pregnancy_week: Annotated[int, Field(ge=8, le=20)] = 13  # 孕中期 from this week

@@ -1,4 +1,4 @@
-"""Lifecycle stages (DESIGN.md §5): which stage a mother is in on any day, from her due date or
+"""Lifecycle stages (备孕期 … 幼儿期): which stage a mother is in on any day, from her due date or
 her baby's birthday, and how far along she is (孕X周+Y天, X个月Y天). Pure rules, no I/O; the
 boundaries come from [stages]."""
 

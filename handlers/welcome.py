@@ -1,6 +1,6 @@
 """The welcome a mother gets within seconds of adding an advisor (send_welcome_msg).
 
-Rules (DESIGN.md §4): the WelcomeCode is valid 20 s from the event and single use; 41051 means it
+Rules (WeCom's): the WelcomeCode is valid 20 s from the event and single use; 41051 means it
 was already delivered (never retried); no code means WeCom will not take a welcome from us.
 Each code is claimed in the delivery ledger before sending, so it is used at most once.
 """

@@ -50,7 +50,7 @@ class InboundEvent(SQLModel, table=True):
 
 
 class ContactStatus(StrEnum):
-    """The lead funnel (DESIGN.md §5)."""
+    """The lead funnel: 新线索 → 已沟通 → 有意向 → 已签约, or 已流失."""
 
     NEW = "new"  # 新线索
     CONTACTED = "contacted"  # 已沟通

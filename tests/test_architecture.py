@@ -15,8 +15,9 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, env={"PYTHONPATH": str(tree)},
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [str(LINT_IMPORTS), "--no-cache"]
+    return subprocess.run(command, cwd=tree, env={"PYTHONPATH": str(tree)}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
 
 
 @pytest.fixture
@@ -28,33 +29,27 @@ def tree(tmp_path) -> Path:
     return tmp_path
 
 
-def add_line(path: Path, line: str) -> None:
-    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
-
-
 def test_the_source_keeps_both_contracts(tree):
     result = lint_imports(tree)
     assert result.returncode == 0, result.stdout
     assert "2 kept, 0 broken" in result.stdout
 
 
-def test_a_leaf_importing_bot_breaks_the_layers(tree):
-    add_line(tree / "store" / "tags.py", "from bot import runtime  # noqa")
+@pytest.mark.parametrize(
+    ("module", "fault", "report"),
+    [
+        ("store/tags.py", "from bot import runtime  # noqa", "store.tags -> bot.runtime"),
+        ("sop/planner.py", "def f():\n    from handlers import kf  # noqa",
+         "sop.planner -> handlers.kf"),
+        # crm.outbox imports crm.advisors at the top; the way back hides in a function
+        ("crm/advisors.py", "def f():\n    from crm import outbox  # noqa",
+         "No import cycles inside a package BROKEN"),
+    ],
+    ids=["leaf imports bot", "sop imports handlers", "cycle inside a function"],
+)  # fmt: skip
+def test_a_fault_breaks_a_contract(tree, module, fault, report):
+    path = tree / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{fault}\n", encoding="utf-8")
     result = lint_imports(tree)
     assert result.returncode != 0
-    assert "store.tags -> bot.runtime" in result.stdout
-
-
-def test_sop_importing_handlers_breaks_the_layers(tree):
-    add_line(tree / "sop" / "planner.py", "def f():\n    from handlers import kf  # noqa")
-    result = lint_imports(tree)
-    assert result.returncode != 0
-    assert "sop.planner -> handlers.kf" in result.stdout
-
-
-def test_a_cycle_hidden_in_a_function_is_found(tree):
-    # crm.outbox imports crm.advisors at the top; the way back hides in a function
-    add_line(tree / "crm" / "advisors.py", "def f():\n    from crm import outbox  # noqa")
-    result = lint_imports(tree)
-    assert result.returncode != 0
-    assert "No import cycles inside a package BROKEN" in result.stdout
+    assert report in result.stdout

@@ -5,7 +5,7 @@ The token comes from `gettoken` and is cached in Redis under a key made of the c
 sha256 digest of the secret, for `expires_in` less a safety margin. One process at a time
 refreshes it, holding a Redis lock; the others poll the cache until the new token appears.
 
-Failures (DESIGN.md §4):
+Failures (WeCom's error codes):
 - errcode 40014 / 42001: the cached token is dropped (only if it is still the one that failed),
   fetched again, and the call retried once; a second token error raises WeComTokenError.
 - errcode -1 (busy), 45009 / 45033 (rate limits), network errors and HTTP 5xx: retried with

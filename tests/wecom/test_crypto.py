@@ -6,7 +6,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from tests.support import AES_KEY, CORP_ID, TOKEN
 from wecom.crypto import BadSignature, ForeignReceiver, MalformedCiphertext, WeComCrypto, signature
 
-# shared/wecom/vectors.md, set A (Tencent's WXBizMsgCrypt sample)
+# tests/data/wecom/vectors.md, set A (Tencent's WXBizMsgCrypt sample)
 A_VERIFY = {
     "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
     "timestamp": "1476416373",
