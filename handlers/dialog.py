@@ -1,16 +1,47 @@
 """The welcome bot's conversation: learn whether she is 备孕, pregnant or already a mother, get
 the due date or the birthday in her own words, confirm it back, and record it.
 
-States (persisted in `dialogs`, so a restart resumes): new → ask_status → ask_due /
-ask_birthday → confirm → done. At any point: 退订 records an opt-out; 人工/顾问/客服, a
-question the bot cannot answer, or two answers it could not understand hand her over to her
-advisor with a summary.
+The dialog is a small state machine, persisted in `dialogs` (state, failures, pending kind and
+date), so a restart resumes. Each message is handled in three steps:
+
+1. `classify` reads her text, in the state she is in, as one `Intent` (first match wins:
+   opt-out, a person, YES, a vague pregnancy month, a date, NO, 备孕, a mother, pregnant, a
+   question, unclear). YES and NO are read only while confirming; a date is parsed expecting
+   what she was just asked for (the pending kind while confirming).
+2. `TABLE` maps (state, intent) to a pure transition, the exact state first, then any state
+   (`ANY`). A transition returns a `Step`: the next state and dialog fields, the replies, and
+   the effect to carry out.
+3. `on_message` carries out the effect (opt-out, hand-over notice, saving the dates) and
+   updates the dialog row; replies that need what only it knows (her advisor's name, her
+   stage after saving) are templates it fills in.
+
+    state              intent         next state                              effect
+    *                  OPT_OUT        (stays)                                 opt out
+    *                  HUMAN          handover                                hand over
+    confirm            YES            done                                    save the pending date
+    *                  VAGUE_MONTHS   ask_due, asking for the week
+    *                  DATE           confirm, the date pending
+    confirm            NO             ask_due or ask_birthday (pending kind)
+    *                  PREPARING      done                                    trying (备孕)
+    *                  MOTHER         ask_birthday
+    *                  PREGNANT       ask_due
+    *                  QUESTION       handover                                hand over
+    new|handover|done  UNCLEAR        ask_status, greeting her again
+    *                  UNCLEAR        (stays), asking again;
+                                      the second time handover                hand over
+
+Unclear answers are counted in `failures`; a date, a save or a hand-over resets the count.
+`greeting` (she opened the bot) greets her and moves to ask_status unless her dates are known
+or the dialog is done.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
 from crm import advisors, dates, outbox, stages
 from crm.context import Context
@@ -36,95 +67,308 @@ RETRY = "抱歉，我没太看明白～可以告诉我预产期（比如“预�
 ASK_AGAIN = "好的，那正确的日期是哪天呢？"
 OPTED_OUT = "好的，已为你退订自动推送，之后不会再主动打扰你。需要帮助时随时给我留言～"
 PREPARING_SAVED = "好的，备孕也很重要！之后我会给你推送备孕期的知识和清单～"
+# templates: on_message fills in {advisor} after a hand-over, {where} (her stage) after a save
+HANDED_OVER = "好的，已经请{advisor}尽快联系你，请稍等～"
+SAVED = "已记下！{where}接下来我会按阶段给你推送实用的内容，有问题随时问我～"
+
+ASKED_REASON = "请求人工服务"
+QUESTION_REASON = "问了机器人答不了的问题"
+UNREADABLE_REASON = "两次回答机器人都没能识别"
+MAX_FAILURES = 2
+
+
+class State(StrEnum):
+    """Where the conversation is; the values are what `dialogs.state` stores."""
+
+    NEW = "new"
+    ASK_STATUS = "ask_status"  # greeted: 备孕, pregnant or a mother?
+    ASK_DUE = "ask_due"
+    ASK_BIRTHDAY = "ask_birthday"
+    CONFIRM = "confirm"  # a pending date read back to her
+    DONE = "done"
+    HANDOVER = "handover"  # her advisor was asked to take over
+
+
+class Intent(StrEnum):
+    """What her message says, as far as the bot can tell; in order of precedence."""
+
+    OPT_OUT = "opt_out"
+    HUMAN = "human"
+    YES = "yes"  # only while confirming
+    VAGUE_MONTHS = "vague_months"  # 孕6个月: several weeks, ask for the week
+    DATE = "date"  # a due date or a birthday
+    NO = "no"  # only while confirming
+    PREPARING = "preparing"
+    MOTHER = "mother"
+    PREGNANT = "pregnant"
+    QUESTION = "question"
+    UNCLEAR = "unclear"
+
+
+# what the text says when it gives no date, first match wins
+_WORDS = (
+    (Intent.PREPARING, PREPARING),
+    (Intent.MOTHER, MOTHER),
+    (Intent.PREGNANT, PREGNANT),
+    (Intent.QUESTION, QUESTION),
+)
+# what she was just asked for, which decides for dates that say nothing themselves
+_EXPECTED = {State.ASK_DUE: dates.DUE, State.ASK_BIRTHDAY: dates.BIRTHDAY}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Her message as read in a state, with what a transition needs of the dialog."""
+
+    state: State
+    text: str
+    intent: Intent
+    today: date
+    found: dates.Parsed  # the date she gave, for DATE and VAGUE_MONTHS
+    failures: int
+    pending_kind: str | None
+    pending_date: date | None
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """She wants no more automated messages."""
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """Her advisor (or the managers) is asked to take over."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SaveDate:
+    """She confirmed the pending date: record it as her due date or her baby's birthday."""
+
+    kind: str | None
+    day: date | None
+
+
+@dataclass(frozen=True)
+class Trying:
+    """She is preparing for a pregnancy (备孕)."""
+
+
+Effect = OptOut | HandOver | SaveDate | Trying
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a transition decides: the dialog's next fields, the replies, the effect."""
+
+    state: State
+    replies: tuple[str, ...]
+    failures: int
+    pending_kind: str | None
+    pending_date: date | None
+    effect: Effect | None = None
+
+
+Transition = Callable[[Turn], Step]
 
 
 def _day(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def classify(
+    state: State,
+    text: str,
+    today: date,
+    *,
+    pending_kind: str | None = None,
+    pending_date: date | None = None,
+    failures: int = 0,
+) -> Turn:
+    """Read her text in `state`; the pending kind decides what a date is while confirming,
+    the pending date and the failures are carried along for the transition."""
+    text = text.strip()
+    intent, found = _read(state, text, today, pending_kind)
+    return Turn(state, text, intent, today, found, failures, pending_kind, pending_date)
+
+
+def _read(
+    state: State, text: str, today: date, pending_kind: str | None
+) -> tuple[Intent, dates.Parsed]:
+    """Her intent, the first that matches in order of precedence, and the date she gave."""
+    if OPT_OUT.search(text):
+        return Intent.OPT_OUT, dates.NOTHING
+    if HUMAN.search(text):
+        return Intent.HUMAN, dates.NOTHING
+    if state == State.CONFIRM and YES.match(text):
+        return Intent.YES, dates.NOTHING
+    expect = pending_kind if state == State.CONFIRM else _EXPECTED.get(state)
+    found = dates.parse(text, today, expect) if text else dates.NOTHING
+    if found.vague_months:
+        return Intent.VAGUE_MONTHS, found
+    if found.kind != dates.NONE:
+        return Intent.DATE, found
+    if state == State.CONFIRM and NO.search(text):
+        return Intent.NO, found
+    return next((intent for intent, words in _WORDS if words.search(text)), Intent.UNCLEAR), found
+
+
+# --- transitions: pure, from a Turn to a Step --------------------------------------------------
+
+
+def _to(turn: Turn, state: State, reply: str, effect: Effect | None = None) -> Step:
+    """Into `state` with one reply, keeping her failures and pending date."""
+    return Step(state, (reply,), turn.failures, turn.pending_kind, turn.pending_date, effect)
+
+
+def _opt_out(turn: Turn) -> Step:
+    return _to(turn, turn.state, OPTED_OUT, OptOut())
+
+
+def _hand_over(turn: Turn, reason: str) -> Step:
+    return replace(_to(turn, State.HANDOVER, HANDED_OVER, HandOver(reason)), failures=0)
+
+
+def _asked_for_a_person(turn: Turn) -> Step:
+    return _hand_over(turn, ASKED_REASON)
+
+
+def _save(turn: Turn) -> Step:
+    return Step(State.DONE, (SAVED,), 0, None, None, SaveDate(turn.pending_kind, turn.pending_date))
+
+
+def _ask_for_the_week(turn: Turn) -> Step:
+    months = int(re.search(r"(\d+)", dates.digits(turn.text)).group(1))
+    return _to(turn, State.ASK_DUE, f"孕{months}个月大约是孕{4 * months - 3}–{4 * months + 2}周，"
+               "能告诉我具体是孕几周，或者预产期是哪天吗？")  # fmt: skip
+
+
+def _confirm(turn: Turn) -> Step:
+    found = turn.found
+    if found.kind == dates.DUE:
+        now = stages.gestational_age(turn.today, found.date)
+        reply = f"好的，预产期是{_day(found.date)}，现在{now}，对吗？"
+    else:
+        now = stages.baby_age(turn.today, found.date)
+        reply = f"好的，宝宝生日是{_day(found.date)}，现在{now}，对吗？"
+    return Step(State.CONFIRM, (reply,), 0, found.kind, found.date)
+
+
+def _ask_again(turn: Turn) -> Step:
+    state = State.ASK_DUE if turn.pending_kind == dates.DUE else State.ASK_BIRTHDAY
+    return _to(turn, state, ASK_AGAIN)
+
+
+def _preparing(turn: Turn) -> Step:
+    return _to(turn, State.DONE, PREPARING_SAVED, Trying())
+
+
+def _mother(turn: Turn) -> Step:
+    return _to(turn, State.ASK_BIRTHDAY, ASK_BIRTHDAY)
+
+
+def _pregnant(turn: Turn) -> Step:
+    return _to(turn, State.ASK_DUE, ASK_DUE)
+
+
+def _question(turn: Turn) -> Step:
+    return _hand_over(turn, QUESTION_REASON)
+
+
+def _greet(turn: Turn) -> Step:
+    return _to(turn, State.ASK_STATUS, GREETING)
+
+
+def _unclear(turn: Turn) -> Step:
+    if turn.failures + 1 >= MAX_FAILURES:
+        return _hand_over(turn, UNREADABLE_REASON)
+    return replace(_to(turn, turn.state, RETRY), failures=turn.failures + 1)
+
+
+ANY = None  # the wildcard state of TABLE
+
+TABLE: dict[tuple[State | None, Intent], Transition] = {
+    (ANY, Intent.OPT_OUT): _opt_out,
+    (ANY, Intent.HUMAN): _asked_for_a_person,
+    (State.CONFIRM, Intent.YES): _save,
+    (ANY, Intent.VAGUE_MONTHS): _ask_for_the_week,
+    (ANY, Intent.DATE): _confirm,
+    (State.CONFIRM, Intent.NO): _ask_again,
+    (ANY, Intent.PREPARING): _preparing,
+    (ANY, Intent.MOTHER): _mother,
+    (ANY, Intent.PREGNANT): _pregnant,
+    (ANY, Intent.QUESTION): _question,
+    (State.NEW, Intent.UNCLEAR): _greet,
+    (State.HANDOVER, Intent.UNCLEAR): _greet,
+    (State.DONE, Intent.UNCLEAR): _greet,
+    (ANY, Intent.UNCLEAR): _unclear,
+}
+
+
+def transition(state: State, intent: Intent) -> Transition:
+    """The table's transition for the exact state, else for any state."""
+    return TABLE.get((state, intent)) or TABLE[(ANY, intent)]
+
+
+def step(turn: Turn) -> Step:
+    """What the table decides for her message."""
+    return transition(turn.state, turn.intent)(turn)
+
+
+# --- carrying out a step: the contact, the notices, the dialog row ------------------------------
+
+
 def greeting(ctx: Context, contact: Contact, talk: Dialog) -> str:
     """What she hears when she opens the bot; nothing if we already know her dates."""
-    if contact.due_date or contact.baby_birthday or talk.state == "done":
+    if contact.due_date or contact.baby_birthday or talk.state == State.DONE:
         return ""
-    talk.state = "ask_status"
+    talk.state = State.ASK_STATUS
     ctx.session.add(talk)
     return GREETING
 
 
-def _hand_over(ctx: Context, contact: Contact, talk: Dialog, text: str, reason: str) -> list[str]:
+def _notify_advisors(ctx: Context, contact: Contact, talk: Dialog, text: str, reason: str) -> None:
     name = contact.name or "未命名客户"
     summary = (
         f"微信客服转人工：客户「{name}」{reason}。\n她说：{text}\n阶段：{contact.stage or '未登记'}"
     )
     for userid in advisors.responsible(ctx, contact):
         outbox.notify(ctx, f"handover:{contact.external_userid}:{talk.id}:{talk.updated_at}",
-                     userid, summary)  # fmt: skip
-    talk.state, talk.failures = "handover", 0
-    advisor = advisors.advisor_name(ctx, contact.owner_userid) if contact.owner_userid else "顾问"
-    return [f"好的，已经请{advisor}尽快联系你，请稍等～"]
+                      userid, summary)  # fmt: skip
 
 
-def _confirm(talk: Dialog, found: dates.Parsed, today: date) -> list[str]:
-    talk.state, talk.pending_kind, talk.pending_date = "confirm", found.kind, found.date
-    if found.kind == dates.DUE:
-        now = stages.gestational_age(today, found.date)
-        return [f"好的，预产期是{_day(found.date)}，现在{now}，对吗？"]
-    return [f"好的，宝宝生日是{_day(found.date)}，现在{stages.baby_age(today, found.date)}，对吗？"]
-
-
-def _save(ctx: Context, contact: Contact, talk: Dialog, today: date) -> list[str]:
-    due = talk.pending_date if talk.pending_kind == dates.DUE else None
-    birthday = talk.pending_date if talk.pending_kind == dates.BIRTHDAY else None
-    lifecycle.set_dates(ctx, contact, due_date=due, birthday=birthday)
-    talk.state, talk.pending_kind, talk.pending_date, talk.failures = "done", None, None, 0
-    where = f"你现在处于{contact.stage}，" if contact.stage else ""
-    return [f"已记下！{where}接下来我会按阶段给你推送实用的内容，有问题随时问我～"]
+def _carry_out(
+    ctx: Context, contact: Contact, talk: Dialog, text: str, effect: Effect | None
+) -> dict[str, str]:
+    """Do what the step declared; the values its reply templates need."""
+    match effect:
+        case OptOut():
+            contact.opted_out = True
+            ctx.session.add(contact)
+        case HandOver(reason):
+            _notify_advisors(ctx, contact, talk, text, reason)
+            owner = contact.owner_userid
+            return {"advisor": advisors.advisor_name(ctx, owner) if owner else "顾问"}
+        case SaveDate(kind, day):
+            due = day if kind == dates.DUE else None
+            birthday = day if kind == dates.BIRTHDAY else None
+            lifecycle.set_dates(ctx, contact, due_date=due, birthday=birthday)
+            return {"where": f"你现在处于{contact.stage}，" if contact.stage else ""}
+        case Trying():
+            lifecycle.set_dates(ctx, contact, trying=True)
+    return {}
 
 
 def on_message(ctx: Context, contact: Contact, talk: Dialog, text: str) -> list[str]:
     """Her message in, the bot's replies out; state changes are left in the session."""
-    today = ctx.clock.now().date()
-    talk.updated_at = ctx.clock.now()
+    now = ctx.clock.now()
+    talk.updated_at = now
     ctx.session.add(talk)
-    text = text.strip()
-    if OPT_OUT.search(text):
-        contact.opted_out = True
-        ctx.session.add(contact)
-        return [OPTED_OUT]
-    if HUMAN.search(text):
-        return _hand_over(ctx, contact, talk, text, "请求人工服务")
-    if talk.state == "confirm" and YES.match(text):
-        return _save(ctx, contact, talk, today)
-    expect = {"ask_due": dates.DUE, "ask_birthday": dates.BIRTHDAY}.get(talk.state)
-    expect = talk.pending_kind if talk.state == "confirm" else expect
-    found = dates.parse(text, today, expect) if text else dates.NOTHING
-    if found.vague_months:
-        talk.state = "ask_due"
-        months = int(re.search(r"(\d+)", dates.digits(text)).group(1))
-        return [f"孕{months}个月大约是孕{4 * months - 3}–{4 * months + 2}周，"
-                "能告诉我具体是孕几周，或者预产期是哪天吗？"]  # fmt: skip
-    if found.kind != dates.NONE:
-        talk.failures = 0
-        return _confirm(talk, found, today)
-    if talk.state == "confirm" and NO.search(text):
-        talk.state = "ask_due" if talk.pending_kind == dates.DUE else "ask_birthday"
-        return [ASK_AGAIN]
-    if PREPARING.search(text):
-        lifecycle.set_dates(ctx, contact, trying=True)
-        talk.state = "done"
-        return [PREPARING_SAVED]
-    if MOTHER.search(text):
-        talk.state = "ask_birthday"
-        return [ASK_BIRTHDAY]
-    if PREGNANT.search(text):
-        talk.state = "ask_due"
-        return [ASK_DUE]
-    if QUESTION.search(text):
-        return _hand_over(ctx, contact, talk, text, "问了机器人答不了的问题")
-    if talk.state in ("new", "handover", "done"):
-        talk.state = "ask_status"
-        return [GREETING]
-    talk.failures += 1
-    if talk.failures >= 2:
-        return _hand_over(ctx, contact, talk, text, "两次回答机器人都没能识别")
-    return [RETRY]
+    turn = classify(State(talk.state), text, now.date(), pending_kind=talk.pending_kind,
+                    pending_date=talk.pending_date, failures=talk.failures)  # fmt: skip
+    decided = step(turn)
+    values = _carry_out(ctx, contact, talk, turn.text, decided.effect)
+    talk.state, talk.failures = decided.state, decided.failures
+    talk.pending_kind, talk.pending_date = decided.pending_kind, decided.pending_date
+    return [reply.format_map(values) for reply in decided.replies]
