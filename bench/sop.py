@@ -52,7 +52,8 @@ def main() -> None:
         result: dict = {}
 
         seed_contacts(database, 100_000)
-        entered = [(i, "孕中期", NOW.date()) for i in range(1, 100_001)]
+        episode = "due=2027-04-15"
+        entered = [(i, "孕中期", NOW.date(), episode) for i in range(1, 100_001)]
         started = time.perf_counter()
         with runtime.engine.begin() as connection:
             planned = planner.plan_stage_entered(connection, sops, entered, TZ, NOW)

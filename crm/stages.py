@@ -70,6 +70,17 @@ def baby_age(day: date, birthday: date) -> str:
     return f"{months}个月{days}天" if months else f"{days}天"
 
 
+def episode(stage: str, due_date: date | None, birthday: date | None) -> str:
+    """Which pregnancy or baby a stage belongs to: "due=<due date>" for the pregnancy stages,
+    "born=<birthday>" for the baby's, "trying" for 备孕期. A stage's SOP runs once per episode,
+    so a second baby (a new due date) starts its sequences afresh."""
+    if stage in PREGNANT:
+        return f"due={due_date}"
+    if stage == PREPARING:
+        return "trying"
+    return f"born={birthday}"
+
+
 def how_far(day: date, stage: str | None, due_date: date | None, birthday: date | None) -> str:
     """孕周 while pregnant, the baby's age after; "" when neither applies."""
     if stage in PREGNANT and due_date is not None:

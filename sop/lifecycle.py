@@ -10,14 +10,15 @@ mother the moment she (or her advisor) tells a due date or a birthday.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from crm import advisors, outbox, tags
 from crm.context import BULK, Context
-from crm.stages import LATE, STAGES, stage_on
+from crm.stages import LATE, PREGNANT, STAGES, episode, stage_on
 from sop import planner, playbook
-from store import contact_tags, contacts
+from store import contact_tags, contacts, sop_tasks
 from store import kf as kf_store
 from store.models import Contact, ContactStatus, StageEvent
 from wecom import externalcontact
@@ -54,17 +55,19 @@ def refresh(ctx: Context, day: date | None = None) -> RefreshReport:
             break
         last_id = rows[-1].id
         report.contacts += len(rows)
-        changes = []
+        changes, episodes = [], {}
         for row in rows:
             new = stage_on(day, row.due_date, row.baby_birthday, row.trying_to_conceive, rules)
             if new != row.stage and row.status != ContactStatus.LOST:
                 changes.append((row.id, row.stage, new))
+                episodes[row.id] = new and episode(new, row.due_date, row.baby_birthday)
             if new == LATE and row.baby_birthday is None and row.due_date < overdue_before:
                 report.overdue.append(row.id)
         if changes:
             now = ctx.clock.now()
             with ctx.engine.begin() as connection:
-                entered = contacts.apply_stages(connection, changes, day, now)
+                entered = [(contact_id, stage, day, episodes[contact_id]) for contact_id, stage, day
+                           in contacts.apply_stages(connection, changes, day, now)]  # fmt: skip
                 planner.plan_stage_entered(connection, sops, entered, ctx.settings.tz, now)
             changed_ids += [contact_id for contact_id, _, _ in changes]
             for _, _, new in changes:
@@ -126,6 +129,9 @@ def _sync_one(ctx: Context, contact: Contact | None) -> int:
     return 1
 
 
+DUE, BIRTHDAY = "due_date", "baby_birthday"  # the anchors of playbooks, as Contact names them
+
+
 def set_dates(
     ctx: Context,
     contact: Contact,
@@ -133,14 +139,19 @@ def set_dates(
     due_date: date | None = None,
     birthday: date | None = None,
     trying: bool | None = None,
+    clear: Collection[str] = (),
 ) -> str | None:
-    """Record what she told us, move her stage at once, plan the SOP steps that start from it
-    and from her dates, and queue her tag update; the new stage if it changed."""
+    """Record what she told us (None: unchanged; `clear` names dates to forget), move her stage
+    at once, plan the SOP steps that start from it and from her dates, and queue her tag
+    update; the new stage if it changed.
+
+    A corrected date replans: steps still pending from the old date are cancelled with the
+    reason, and steps she already got are not planned again for the new date."""
     day, now = ctx.clock.now().date(), ctx.clock.now()
-    if due_date is not None:
-        contact.due_date = due_date
-    if birthday is not None:
-        contact.baby_birthday = birthday
+    before = {DUE: contact.due_date, BIRTHDAY: contact.baby_birthday}
+    for name, value in ((DUE, due_date), (BIRTHDAY, birthday)):
+        if name in clear or value is not None:
+            setattr(contact, name, None if name in clear else value)
     if trying is not None:
         contact.trying_to_conceive = trying
     rules = ctx.settings.stages
@@ -155,12 +166,47 @@ def set_dates(
     ctx.session.flush()
     sops = playbook.configured(ctx.settings)
     connection, tz = ctx.session.connection(), ctx.settings.tz
-    if changed and new:
-        planner.plan_stage_entered(connection, sops, [(contact.id, new, day)], tz, now)
-    anchors = {"due_date": contact.due_date, "baby_birthday": contact.baby_birthday}
+    corrected = [name for name, old in before.items()
+                 if old is not None and old != getattr(contact, name)]  # fmt: skip
+    for name in corrected:
+        _replan(ctx, contact, name, before[name], getattr(contact, name))
+    if new and (changed or corrected):
+        entered = (contact.id, new, day, episode(new, contact.due_date, contact.baby_birthday))
+        planner.plan_stage_entered(connection, sops, [entered], tz, now)
+    anchors = {DUE: contact.due_date, BIRTHDAY: contact.baby_birthday}
     planner.plan_anchors(connection, sops, contact.id, anchors, tz, now)
     queue_tag_sync(ctx, [contact.id])
     return new if changed else None
+
+
+def _replan(ctx: Context, contact: Contact, name: str, old: date, new: date | None) -> None:
+    """Her due date or birthday changed from `old`: cancel what is pending from it (its anchor
+    steps and the stage sequences of that pregnancy or baby), and carry what was sent over to
+    the new date's keys so that it is not sent twice."""
+    stages = PREGNANT if name == DUE else tuple(s for s in STAGES if s not in PREGNANT)
+
+    def keys(value: date) -> list[str]:
+        dates = {DUE: value, BIRTHDAY: None} if name == DUE else {DUE: None, BIRTHDAY: value}
+        return [planner.anchor_key(name, value)] + [
+            planner.stage_key(stage, episode(stage, dates[DUE], dates[BIRTHDAY]))
+            for stage in stages
+        ]
+
+    connection, now = ctx.session.connection(), ctx.clock.now()
+    target = planner.contact_target(contact.id)
+    reason = f"{name} corrected: {old} → {new or 'cleared'}"
+    cancelled = sop_tasks.cancel_pending(connection, target, reason, now, trigger_keys=keys(old))
+    carried = 0
+    if new is not None:
+        moves = dict(zip(keys(old), keys(new), strict=True))
+        carried = sop_tasks.carry_over_sent(connection, target, moves, now)
+    log.info(
+        "contact %d: %s; %d pending steps cancelled, %d sent steps carried over",
+        contact.id,
+        reason,
+        cancelled,
+        carried,
+    )
 
 
 ASK_IF_BORN = (

@@ -27,6 +27,14 @@ def group_target(chat_id: str) -> str:
     return f"g:{chat_id}"
 
 
+def stage_key(stage: str, episode: str) -> str:
+    return f"stage:{stage}:{episode}"
+
+
+def anchor_key(anchor: str, day: date) -> str:
+    return f"anchor:{anchor}:{day}"
+
+
 def midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(), tz)
 
@@ -73,20 +81,21 @@ def _enabled(sops: Sequence[Sop], target: str, trigger: str) -> list[Sop]:
 def plan_stage_entered(
     connection: Connection,
     sops: Sequence[Sop],
-    entered: Iterable[tuple[int, str, date]],
+    entered: Iterable[tuple[int, str, date, str]],
     tz: tzinfo,
     now: datetime,
 ) -> int:
-    """Tasks for contacts that entered a stage: (contact id, stage, day) each."""
+    """Tasks for contacts that entered a stage: (contact id, stage, day, episode) each; once
+    per stage and episode (crm.stages.episode)."""
     by_stage: dict[str, list[Sop]] = {}
     for sop in _enabled(sops, "contact", "stage_entered"):
         by_stage.setdefault(sop.trigger.stage, []).append(sop)
     rows = [
         row
-        for contact_id, stage, day in entered
+        for contact_id, stage, day, episode in entered
         for sop in by_stage.get(stage, [])
         for row in _rows(
-            sop, contact_target(contact_id), f"stage:{stage}:{day}", midnight(day, tz), tz, now
+            sop, contact_target(contact_id), stage_key(stage, episode), midnight(day, tz), tz, now
         )
     ]
     return sop_tasks.insert_new(connection, rows)
@@ -138,7 +147,7 @@ def plan_anchors(
         if anchor is None:
             continue
         start = midnight(anchor + timedelta(days=sop.trigger.offset_days), tz)
-        key = f"anchor:{sop.trigger.anchor}:{anchor}"
+        key = anchor_key(sop.trigger.anchor, anchor)
         rows += _rows(sop, contact_target(contact_id), key, start, tz, now, future_only=True)
     return sop_tasks.insert_new(connection, rows)
 

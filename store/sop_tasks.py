@@ -60,16 +60,42 @@ def running_sequences(connection: Connection, sop_id: str) -> Sequence[Row]:
 
 
 def cancel_pending(
-    connection: Connection, target: str, reason: str, now: datetime, sop_id: str | None = None
-) -> int:
-    """Cancel a target's pending tasks (of one SOP, or all); returns how many."""
+    connection: Connection, target: str, reason: str, now: datetime, sop_id: str | None = None,
+    trigger_keys: Sequence[str] | None = None,
+) -> int:  # fmt: skip
+    """Cancel a target's pending tasks (of one SOP, or of some trigger occurrences, or all);
+    returns how many."""
     condition = (T.c.target == target) & (T.c.status == TaskStatus.PENDING)
     if sop_id is not None:
         condition &= T.c.sop_id == sop_id
+    if trigger_keys is not None:
+        condition &= T.c.trigger_key.in_(list(trigger_keys))
     return connection.execute(
         update(T).where(condition)
         .values(status=TaskStatus.CANCELLED, detail=reason, updated_at=now)
     ).rowcount  # fmt: skip
+
+
+def carry_over_sent(
+    connection: Connection, target: str, keys: dict[str, str], now: datetime
+) -> int:
+    """For each task sent to the target under an old trigger key, a skipped row under its new
+    key (old → new), so that planning the new occurrence leaves out what she already got.
+    Returns how many were carried over."""
+    sent = connection.execute(
+        select(T.c.id, T.c.sop_id, T.c.step_id, T.c.trigger_key, T.c.trigger_at, T.c.due_at)
+        .where(T.c.target == target, T.c.status == TaskStatus.SENT,
+               T.c.trigger_key.in_(list(keys)))
+    ).all()  # fmt: skip
+    rows = [
+        {"sop_id": row.sop_id, "step_id": row.step_id, "target": target,
+         "trigger_key": keys[row.trigger_key], "trigger_at": row.trigger_at, "due_at": row.due_at,
+         "status": TaskStatus.SKIPPED, "attempts": 0,
+         "detail": f"sent before the correction (task {row.id})", "created_at": now,
+         "updated_at": now}
+        for row in sent
+    ]  # fmt: skip
+    return insert_new(connection, rows)
 
 
 def requeue_stale(connection: Connection, queued_before: datetime, max_requeues: int,
