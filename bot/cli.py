@@ -82,8 +82,10 @@ def cmd_events_list(args: argparse.Namespace) -> int:
     for row in rows:
         route = "/".join(part for part in (row.msg_type, row.event, row.change_type) if part)
         received = row.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-        error = f"  {row.last_error.splitlines()[0][:80]}" if row.last_error else ""
-        print(f"{row.id:>8}  {received}  {row.status:<10} x{row.attempts}  {route}{error}")
+        problem = row.last_error or row.warning
+        error = f"  {problem.splitlines()[0][:120]}" if problem else ""
+        status = f"{row.status}, warning" if row.warning else row.status
+        print(f"{row.id:>8}  {received}  {status:<13} x{row.attempts}  {route}{error}")
     with runtime.engine.connect() as connection:
         counts = inbox.counts_by_status(connection)
     print(json.dumps(counts, sort_keys=True))
@@ -170,6 +172,29 @@ def cmd_stages_refresh(args: argparse.Namespace) -> int:
     if report.overdue:
         print(f"  {len(report.overdue)} past their due date with no birthday told")
     return 0
+
+
+def cmd_contacts_sync(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from crm import customers
+
+    runtime = _runtime(args)
+    with runtime.context() as ctx, tqdm(desc="customers", unit=" customers", file=sys.stderr,
+                                        disable=None) as bar:  # fmt: skip
+        try:
+            report = customers.sync(ctx, bar.update)
+        except WeComError:
+            print("mombot: stopped; run `mombot contacts sync` again to go on from here",
+                  file=sys.stderr)  # fmt: skip
+            raise
+    resumed = " (went on from where the last run stopped)" if report.resumed else ""
+    print(f"{report.advisors} advisors, {report.entries} customer entries{resumed}: "
+          f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
+          f"{report.failed} failed")  # fmt: skip
+    for problem in report.problems or []:
+        print(f"not read: {problem}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def cmd_contacts_set(args: argparse.Namespace) -> int:
@@ -384,6 +409,9 @@ def parser() -> argparse.ArgumentParser:
     refresh.set_defaults(func=cmd_stages_refresh)
 
     contact_cmd = commands.add_parser("contacts", help="contacts").add_subparsers(required=True)
+    contact_cmd.add_parser(
+        "sync", help="read every existing customer from WeCom as a baseline (nobody is welcomed)"
+    ).set_defaults(func=cmd_contacts_sync)
     set_cmd = contact_cmd.add_parser("set", help="record her due date, baby birthday or 备孕")
     set_cmd.add_argument("external_userid")
     set_cmd.add_argument("--due-date")

@@ -78,9 +78,11 @@ def _handle(runtime: Services, row_id: int) -> str:
             inbox.finish(s, row_id, InboxStatus.UNHANDLED, runtime.clock.now())
             s.commit()
             return InboxStatus.UNHANDLED
+        ctx = Context(s, runtime, row.received_at)
         try:
-            handler(event, Context(s, runtime, row.received_at))
-            inbox.finish(s, row_id, InboxStatus.DONE, runtime.clock.now())
+            handler(event, ctx)
+            warning = "; ".join(ctx.warnings)
+            inbox.finish(s, row_id, InboxStatus.DONE, runtime.clock.now(), warning)
             s.commit()
         except Exception as exc:
             s.rollback()

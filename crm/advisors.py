@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import logging
-
 from crm.context import Context
 from store import advisors
 from store.models import Contact
 from wecom import user
 from wecom.client import WeComError
 
-log = logging.getLogger(__name__)
+NEUTRAL = "你的专属顾问"  # how a mother hears of an advisor whose name WeCom will not tell
 
 
-def advisor_name(ctx: Context, userid: str) -> str:
-    """The advisor's display name (user/get, cached a day); the userid if WeCom won't say."""
+def advisor_name(ctx: Context, userid: str, unknown: str) -> str:
+    """The advisor's display name (user/get, cached a day); `unknown` when WeCom will not say
+    (mothers: NEUTRAL, never a userid; staff: the userid)."""
     now = ctx.clock.now()
     name = advisors.cached_name(ctx.session, userid, now)
-    if name is not None:
+    if name:
         return name
     try:
-        name = user.name(ctx.wecom("app"), userid) or userid
+        name = user.name(ctx.wecom("app"), userid)
     except WeComError as exc:
-        log.warning("user/get %s failed: %s", userid, exc)
-        return userid
+        ctx.warn(f"advisor {userid}'s name unknown (user/get: {exc})")
+        return unknown
+    if not name:
+        return unknown
     advisors.remember(ctx.session, userid, name, now)
     return name
 

@@ -7,8 +7,9 @@ below bot/ sees only this protocol, so it never reaches for a process-wide runti
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +20,8 @@ from sqlmodel import Session
 from crm.clock import Clock
 from crm.config import Settings
 from wecom.client import WeComClient
+
+log = logging.getLogger(__name__)
 
 REALTIME = "realtime"  # welcomes, replies, everything a person is waiting for
 BULK = "bulk"  # SOP sends and other mass work; served only when realtime is empty
@@ -52,6 +55,13 @@ class Context:
     session: Session
     services: Services
     received_at: datetime | None = None  # when mombot received the callback being handled
+    warnings: list[str] = field(default_factory=list)  # optional parts that failed
+
+    def warn(self, message: str) -> None:
+        """An optional part of the work failed and the rest went on: logged, and kept on the
+        callback being handled (`mombot events list` shows it)."""
+        log.warning(message)
+        self.warnings.append(message)
 
     @property
     def settings(self) -> Settings:

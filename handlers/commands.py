@@ -79,7 +79,7 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
         planner.plan(ctx.session.connection(), sla, planner.contact_target(contact.id),
                      f"claimed:{int(now.timestamp())}", now, ctx.settings.tz, now)  # fmt: skip
     ctx.session.commit()
-    taker = advisors.advisor_name(ctx, userid)
+    taker = advisors.advisor_name(ctx, userid, userid)
     outbox.notify(ctx, f"claimed:{contact.id}:{now.isoformat()}", previous,
                  f"客户「{name}」超时未跟进，已由{taker}认领。")  # fmt: skip
     return (f"认领成功：客户「{name}」转给你了（她会收到转接提示）。"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from crm import outbox, tags
+from crm import customers, outbox, tags
 from crm.context import Context
 from handlers import on, welcome
 from sop import planner, playbook, tagging
@@ -89,7 +89,9 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
 @on("event", "change_external_contact", "edit_external_contact")
 def contact_edited(event: ContactEvent, ctx: Context) -> None:
     contact = contacts.get(ctx.session, event.external_user_id)
-    if contact is None:  # edited before we knew her (e.g. added before mombot ran)
+    if contact is None:  # added before mombot ran: WeCom tells who follows her
+        contact = customers.look_up(ctx, event.external_user_id)
+    if contact is None:
         contact = contacts.record_added(
             ctx.session,
             external_userid=event.external_user_id,

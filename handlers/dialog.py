@@ -349,7 +349,8 @@ def _carry_out(
         case HandOver(reason):
             _notify_advisors(ctx, contact, talk, text, reason)
             owner = contact.owner_userid
-            return {"advisor": advisors.advisor_name(ctx, owner) if owner else "顾问"}
+            name = advisors.advisor_name(ctx, owner, advisors.NEUTRAL) if owner else "顾问"
+            return {"advisor": name}
         case SaveDate(kind, day):
             due = day if kind == dates.DUE else None
             birthday = day if kind == dates.BIRTHDAY else None

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
-from crm import outbox
+from crm import customers, outbox
 from crm.context import Context
 from handlers import dialog, on
 from store import contacts
@@ -84,8 +84,9 @@ def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
 
 
 def _contact(ctx: Context, external_userid: str, channel: str, owner: str) -> Contact:
-    """Her contact row; first seen through the bot, she is a lead without an owner."""
-    contact = contacts.get(ctx.session, external_userid)
+    """Her contact row. First seen through the bot: an existing customer as WeCom knows her
+    (with her advisor), else a lead without an owner."""
+    contact = contacts.get(ctx.session, external_userid) or customers.look_up(ctx, external_userid)
     if contact is None:
         now = ctx.clock.now()
         contact = Contact(

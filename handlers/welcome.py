@@ -2,7 +2,14 @@
 
 Rules (WeCom's): the WelcomeCode is valid 20 s from the event and single use; 41051 means it
 was already delivered (never retried); no code means WeCom will not take a welcome from us.
-Each code is claimed in the delivery ledger before sending, so it is used at most once.
+Each code is claimed in the delivery ledger (the outbox) before sending, so it is used at most
+once.
+
+The welcome is never hostage to an optional part: the advisor's name, an attachment's upload
+and the link to the welcome bot each may fail (a WeCom error, a malformed answer, a timeout);
+the welcome then goes out with what there is (the advisor as 你的专属顾问), inside the window,
+and the failure is a warning on the callback (`mombot events list`). The optional parts share
+the time left before the window closes, less what the send itself needs.
 """
 
 from __future__ import annotations
@@ -10,24 +17,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-from crm import outbox
-from crm.advisors import advisor_name
-from crm.config import ChannelSettings
+from crm import advisors, outbox
+from crm.config import Attachment, ChannelSettings
 from crm.context import Context
 from crm.placeholders import render
 from store.models import Contact, DeliveryStatus
 from wecom import externalcontact, kf, media
 from wecom.callbacks import ContactEvent
+from wecom.client import WeComError, deadline
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=20)
 CREATE_TIME_TRUSTED = timedelta(minutes=5)
 MEDIA_TTL = int(timedelta(days=2, hours=12).total_seconds())  # WeCom keeps media 3 days
+SEND_RESERVE = 5.0  # seconds of the window kept for send_welcome_msg itself
+# what an optional part may fail with: WeCom's refusal or silence, a malformed answer, a
+# missing image file
+OPTIONAL_FAILURES = (WeComError, KeyError, TypeError, ValueError, OSError)
 
 
 def send(
@@ -38,13 +51,17 @@ def send(
         return "no welcome code (a console welcome is set, or the chat already started)"
 
     def send_welcome() -> str:
-        if ctx.clock.now() - _issued_at(ctx, event) > WINDOW:
+        left = (_issued_at(ctx, event) + WINDOW - ctx.clock.now()).total_seconds()
+        if left <= 0:
             raise outbox.Skip("too late: 20 s passed")
+        with deadline(left - SEND_RESERVE):
+            advisor = advisors.advisor_name(ctx, event.user_id, advisors.NEUTRAL)
+            attachments = _attachments(ctx, channel, event)
         template = (channel.welcome if channel else "") or ctx.settings.welcome.default
-        values = {"name": contact.name, "advisor": advisor_name(ctx, event.user_id)}
-        externalcontact.send_welcome_msg(ctx.wecom("contact"), event.welcome_code,
-                                         render(template, values),
-                                         _attachments(ctx, channel, event))  # fmt: skip
+        text = render(template, {"name": contact.name, "advisor": advisor})
+        with deadline(left):
+            externalcontact.send_welcome_msg(ctx.wecom("contact"), event.welcome_code, text,
+                                             attachments)  # fmt: skip
         return ""
 
     outcome = outbox.send(ctx, f"welcome:{event.welcome_code}", "welcome",
@@ -72,29 +89,44 @@ def _issued_at(ctx: Context, event: ContactEvent) -> datetime:
 
 
 def _attachments(ctx: Context, channel: ChannelSettings | None, event: ContactEvent) -> list[dict]:
+    """The channel's attachments and the bot link, each left out (with a warning) if it fails."""
+    parts: list[tuple[str, Callable[[], dict | None]]] = [
+        (f"{item.type} attachment", partial(_attachment, ctx, item))
+        for item in (channel.attachments if channel else [])
+    ]
+    parts.append(("link to the welcome bot", partial(_kf_attachment, ctx, channel, event)))
     out: list[dict] = []
-    for item in channel.attachments if channel else []:
-        if item.type == "link":
-            link = {"title": item.title, "url": item.url, "desc": item.desc, "picurl": item.picurl}
-            out.append({"msgtype": "link", "link": {k: v for k, v in link.items() if v}})
-        elif item.type == "miniprogram":
-            out.append({"msgtype": "miniprogram", "miniprogram": {
-                "title": item.title, "appid": item.appid, "page": item.page,
-                "pic_media_id": _media_id(ctx, item.pic_path),
-            }})  # fmt: skip
-        else:
-            image = (
-                {"pic_url": item.pic_url}
-                if item.pic_url
-                else {"media_id": _media_id(ctx, item.path)}
-            )
-            out.append({"msgtype": "image", "image": image})
-    kf_url = _kf_link(ctx, channel.code if channel else "", event.user_id)
-    if kf_url:
-        out.append(
-            {"msgtype": "link", "link": {"title": ctx.settings.welcome.kf_invite, "url": kf_url}}
-        )
+    for what, build in parts:
+        try:
+            attachment = build()
+        except OPTIONAL_FAILURES as exc:
+            ctx.warn(f"welcome sent without its {what}: {type(exc).__name__}: {exc}")
+            continue
+        if attachment:
+            out.append(attachment)
     return out
+
+
+def _attachment(ctx: Context, item: Attachment) -> dict:
+    if item.type == "link":
+        link = {"title": item.title, "url": item.url, "desc": item.desc, "picurl": item.picurl}
+        return {"msgtype": "link", "link": {k: v for k, v in link.items() if v}}
+    if item.type == "miniprogram":
+        return {"msgtype": "miniprogram", "miniprogram": {
+            "title": item.title, "appid": item.appid, "page": item.page,
+            "pic_media_id": _media_id(ctx, item.pic_path),
+        }}  # fmt: skip
+    image = {"pic_url": item.pic_url} if item.pic_url else {"media_id": _media_id(ctx, item.path)}
+    return {"msgtype": "image", "image": image}
+
+
+def _kf_attachment(
+    ctx: Context, channel: ChannelSettings | None, event: ContactEvent
+) -> dict | None:
+    url = _kf_link(ctx, channel.code if channel else "", event.user_id)
+    if not url:
+        return None
+    return {"msgtype": "link", "link": {"title": ctx.settings.welcome.kf_invite, "url": url}}
 
 
 def _media_id(ctx: Context, path: str) -> str:

@@ -103,9 +103,9 @@ def _skip_reason(ctx: Context, sop: Sop, contact: Contact, task: SopTask) -> str
 
 def _values(ctx: Context, contact: Contact, text: str) -> dict[str, str]:
     values = {"name": contact.name or "未命名客户", "stage": contact.stage or "未登记",
-              "no": str(contact.id), "advisor": "顾问"}  # fmt: skip
+              "no": str(contact.id), "advisor": advisors.NEUTRAL}  # fmt: skip
     if "{advisor}" in text and contact.owner_userid:  # a user/get (cached) only when needed
-        values["advisor"] = advisors.advisor_name(ctx, contact.owner_userid)
+        values["advisor"] = advisors.advisor_name(ctx, contact.owner_userid, advisors.NEUTRAL)
     return values
 
 
@@ -162,7 +162,7 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     lead = rules.team_leads.get(owner)
     leads = [lead] if lead else list(ctx.settings.report.managers)
     hours = (ctx.clock.now() - contact.added_at).total_seconds() / 3600 if contact.added_at else 0
-    advisor = advisors.advisor_name(ctx, owner) if owner else "（无人）"
+    advisor = advisors.advisor_name(ctx, owner, owner) if owner else "（无人）"
     text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{advisor}负责，"
             f"添加已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
     if rules.public_pool:

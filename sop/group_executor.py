@@ -112,7 +112,7 @@ def _values(ctx: Context, group: CustomerGroup, tasks: list[SopTask],
     if "{newcomers}" in text and joined:
         values["newcomers"] = "、".join(groups.member_names(ctx.session, group.chat_id, joined))
     if "{advisor}" in text:
-        values["advisor"] = advisors.advisor_name(ctx, group.owner_userid)
+        values["advisor"] = advisors.advisor_name(ctx, group.owner_userid, "群主")
     return values
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crm import customers
 from crm.context import Context
 from sop import planner, playbook
 from store import contact_tags, contacts
@@ -35,8 +36,7 @@ def from_profile(
     mine = next((f for f in follow_users if f.get("userid") == userid), None)
     if mine is None:
         return []
-    corp = {t["tag_id"]: (t.get("tag_name", ""), t.get("group_name", ""))
-            for t in mine.get("tags", []) if t.get("type", 1) == 1 and t.get("tag_id")}  # fmt: skip
+    corp = customers.follow_tags(mine)
     baseline = contact.tags_read_at is None and not just_added
     contact.tags_read_at = contact.tags_read_at or ctx.clock.now()
     ctx.session.add(contact)

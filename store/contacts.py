@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Row, insert, update
 from sqlmodel import Session, func, select
 
-from store.models import Contact, ContactStatus, StageEvent
+from store import contact_tags
+from store.models import Contact, ContactFollow, ContactStatus, StageEvent
 
 
 def wecom_userid(contact: Contact) -> str:
@@ -113,3 +115,94 @@ def apply_stages(
     if entered:
         connection.execute(insert(events), entered)
     return [(e["contact_id"], e["stage"], day) for e in entered]
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A customer of an advisor as WeCom lists her (batch/get_by_user), in plain values."""
+
+    external_userid: str
+    name: str
+    avatar: str
+    gender: int
+    unionid: str
+    userid: str  # the advisor of this entry (a mother with two advisors comes twice)
+    remark: str
+    state: str
+    channel: str  # the channel code her state is, or ""
+    added_at: datetime | None
+    tags: dict[str, tuple[str, str]]  # tag id → (name, group name), as this advisor sees them
+
+
+def record_existing(session: Session, page: list[Existing], now: datetime) -> tuple[int, int, int]:
+    """Record a page of existing customers as a baseline (who follows her, her profile, her
+    owner's tags), changing nothing mombot already knew better (owner, channel, status);
+    returns (new, updated, unchanged) entries. The caller commits."""
+    ids = list({entry.external_userid for entry in page})
+    known = {c.external_userid: c for c in
+             session.exec(select(Contact).where(Contact.external_userid.in_(ids)))}  # fmt: skip
+    follows = {(f.contact_id, f.userid): f for f in session.exec(
+        select(ContactFollow).where(ContactFollow.contact_id.in_([c.id for c in known.values()]))
+    )}  # fmt: skip
+    fresh = [entry for entry in page if entry.external_userid not in known]
+    for entry in fresh:
+        if entry.external_userid not in known:  # her second advisor's entry in the same page
+            known[entry.external_userid] = Contact(
+                external_userid=entry.external_userid, owner_userid=entry.userid,
+                channel_code=entry.channel, added_at=entry.added_at, tags_read_at=now,
+                created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(known[entry.external_userid])
+    session.flush()
+    new_ids = {id(known[entry.external_userid]) for entry in fresh}
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    for entry in page:
+        contact = known[entry.external_userid]
+        changed = _profile_from(contact, entry, now)
+        owner = follows.get((contact.id, contact.owner_userid))
+        if owner is not None and _earlier(entry.added_at, contact.added_at):
+            # an owner from a baseline is the advisor she added first, in whatever order
+            # WeCom lists her advisors (mombot's own adds have no follow row: they stay)
+            contact.owner_userid, contact.added_at, changed = entry.userid, entry.added_at, True
+        follow = follows.get((contact.id, entry.userid))
+        if follow is None:
+            follow = follows[(contact.id, entry.userid)] = ContactFollow(
+                contact_id=contact.id, userid=entry.userid, updated_at=now)  # fmt: skip
+        values = {"remark": entry.remark[:256], "state": entry.state[:30],
+                  "added_at": entry.added_at}  # fmt: skip
+        if any(getattr(follow, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(follow, k, v)
+            follow.updated_at, changed = now, True
+            session.add(follow)
+        if entry.userid == contact.owner_userid:
+            contact.tags_read_at = contact.tags_read_at or now
+            added = contact_tags.update(session, contact.id, entry.tags, set(), now, replace=True)
+            changed = changed or bool(added)
+        kind = "new" if id(contact) in new_ids else "updated" if changed else "unchanged"
+        counts[kind] += 1
+        new_ids.discard(id(contact))  # her second advisor's entry is not a new customer
+    session.flush()
+    return counts["new"], counts["updated"], counts["unchanged"]
+
+
+def _earlier(moment: datetime | None, than: datetime | None) -> bool:
+    return moment is not None and than is not None and moment < than
+
+
+def _profile_from(contact: Contact, entry: Existing, now: datetime) -> bool:
+    """Profile from WeCom; owner and channel only where mombot had none. True if changed."""
+    values = {"name": entry.name[:128], "avatar": entry.avatar[:512], "gender": entry.gender,
+              "unionid": entry.unionid[:64]}  # fmt: skip
+    if not contact.owner_userid:
+        values["owner_userid"] = entry.userid
+    if not contact.channel_code and entry.channel:
+        values["channel_code"] = entry.channel
+    if contact.added_at is None:
+        values["added_at"] = entry.added_at
+    changed = {k: v for k, v in values.items() if getattr(contact, k) != v}
+    for k, v in changed.items():
+        setattr(contact, k, v)
+    if changed:
+        contact.updated_at = now
+    return bool(changed)

@@ -125,12 +125,16 @@ def claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> Inb
     return session.get(InboundEvent, row_id, populate_existing=True)
 
 
-def finish(session: Session, row_id: int, status: InboxStatus, now: datetime) -> None:
+def finish(
+    session: Session, row_id: int, status: InboxStatus, now: datetime, warning: str = ""
+) -> None:
+    """Handled (or unhandled); `warning`: an optional part of the handling failed."""
     session.connection().execute(
         update(T)
         .where(T.c.id == row_id, T.c.status == InboxStatus.PROCESSING)
-        .values(status=status, finished_at=now, lease_until=None, last_error=None)
-    )
+        .values(status=status, finished_at=now, lease_until=None, last_error=None,
+                warning=warning[:4000] or None)
+    )  # fmt: skip
 
 
 def retry_later(

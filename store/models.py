@@ -42,6 +42,8 @@ class InboundEvent(SQLModel, table=True):
     attempts: int = 0
     job_id: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # handled, but an optional part of it failed (e.g. the welcome went out without its link)
+    warning: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     received_at: datetime = _at(nullable=False)
     enqueued_at: datetime | None = _at()
     next_attempt_at: datetime | None = _at()
@@ -296,3 +298,19 @@ class FollowUp(SQLModel, table=True):
     userid: str = Field(max_length=64, index=True)
     note: str = Field(default="", max_length=1000)
     created_at: datetime = _at(nullable=False)
+
+
+class ContactFollow(SQLModel, table=True):
+    """An advisor who has the contact in WeCom (a mother can follow several), as WeCom last
+    said: externalcontact/get's follow_user, or batch/get_by_user's follow_info."""
+
+    __tablename__ = "contact_follows"
+    __table_args__ = (Index("ux_contact_follows", "contact_id", "userid", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id")
+    userid: str = Field(max_length=64, index=True)
+    remark: str = Field(default="", max_length=256)
+    state: str = Field(default="", max_length=30)  # the contact way's state she added through
+    added_at: datetime | None = _at()
+    updated_at: datetime = _at(nullable=False)

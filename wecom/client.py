@@ -12,6 +12,10 @@ Failures (WeCom's error codes):
   exponential backoff (1 s, 2 s, 4 s, ...) up to `max_busy_retries` times, then raised.
 - any other non-zero errcode raises WeComError at once.
 
+A caller with a deadline (a welcome has 20 s) wraps its calls in `deadline(seconds)`: every
+call made by that thread inside gives up with WeComUnavailable rather than run past it, each
+attempt's timeout cut to what is left and no backoff outlasting it.
+
 The secret and the access_token never appear in exceptions, reprs or log lines: our own logs
 name the path only, and a filter on the "httpx" logger masks them in its request lines.
 """
@@ -21,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -91,6 +97,26 @@ def _error_for(errcode: int, errmsg: str, path: str) -> WeComError:
     if errcode in TOKEN_ERRCODES:
         return WeComTokenError(errcode, errmsg, path)
     return WeComError(errcode, errmsg, path)
+
+
+_local = threading.local()  # .deadline: time.monotonic() by which this thread's calls must end
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Calls made by this thread inside end within `seconds` (or an enclosing deadline)."""
+    previous = getattr(_local, "deadline", None)
+    ends = time.monotonic() + max(seconds, 0.0)
+    _local.deadline = ends if previous is None else min(previous, ends)
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def _time_left() -> float | None:
+    ends = getattr(_local, "deadline", None)
+    return None if ends is None else ends - time.monotonic()
 
 
 def _install_log_redaction() -> None:
@@ -252,9 +278,10 @@ class WeComClient:
             result = self._attempt(method, url, path, params, body)
             if isinstance(result, dict):
                 return result
-            if retries >= self._max_busy_retries:
-                raise result
             delay = BACKOFF_BASE * 2**retries
+            left = _time_left()
+            if retries >= self._max_busy_retries or (left is not None and delay >= left):
+                raise result
             retries += 1
             log.warning(
                 "WeCom %s: %s; retry %d/%d in %.0f s",
@@ -270,8 +297,13 @@ class WeComClient:
         self, method: str, url: str, path: str, params: dict[str, Any], body: dict[str, Any]
     ) -> dict | WeComError:
         """The decoded answer, or a retryable error; raises errors that are not retryable."""
+        timeout, left = self._timeout, _time_left()
+        if left is not None:
+            if left <= 0:
+                raise WeComUnavailable(None, "out of time (the caller's deadline passed)", path)
+            timeout = min(timeout, left)
         try:
-            response = self._http.request(method, url, params=params, timeout=self._timeout, **body)
+            response = self._http.request(method, url, params=params, timeout=timeout, **body)
         except httpx.TransportError as exc:
             return WeComUnavailable(None, self._scrub(f"{type(exc).__name__}: {exc}"), path)
         if response.status_code >= 500:

@@ -7,6 +7,8 @@ from typing import Any
 
 from wecom.client import WeComClient
 
+NOT_A_CUSTOMER = 84061  # get: no customer relation between the corp and this external_userid
+PAGE_USERS, PAGE_SIZE = 100, 100  # batch/get_by_user: userid_list and limit at most 100
 MULTI_PERSON, QR_CODE = 2, 2  # add_contact_way: type (multi-person) and scene (QR code)
 ALREADY_WELCOMED = 41051  # send_welcome_msg: the code was used (or the chat started)
 INVALID_TAG = 40068  # mark_tag: a tag (or its group) was deleted in the console
@@ -15,6 +17,22 @@ INVALID_TAG = 40068  # mark_tag: a tag (or its group) was deleted in the console
 def get(client: WeComClient, external_userid: str) -> dict[str, Any]:
     """Her profile (`external_contact`) and the advisors who follow her (`follow_user`)."""
     return client.get("externalcontact/get", external_userid=external_userid)
+
+
+def follow_users(client: WeComClient) -> list[str]:
+    """Members with customer contact enabled, in the app's visible range."""
+    return list(client.get("externalcontact/get_follow_user_list").get("follow_user", []))
+
+
+def customers_page(
+    client: WeComClient, userids: list[str], cursor: str = ""
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of these members' customers (batch/get_by_user): entries of
+    {external_contact, follow_info}, one per (customer, member), and the next cursor ("" after
+    the last page)."""
+    answer = client.post("externalcontact/batch/get_by_user", json={
+        "userid_list": userids, "cursor": cursor, "limit": PAGE_SIZE})  # fmt: skip
+    return list(answer.get("external_contact_list", [])), str(answer.get("next_cursor") or "")
 
 
 def corp_tag_groups(client: WeComClient) -> list[dict[str, Any]]:

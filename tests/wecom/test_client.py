@@ -243,6 +243,27 @@ def test_transport_error_and_5xx_are_retried(api, gettoken, make_client, sleeps)
     assert route.call_count == 3
 
 
+def test_a_deadline_stops_retries_that_would_outlast_it(api, gettoken, make_client, sleeps):
+    client = make_client()
+    client.access_token()  # the token is cached: only the call itself counts
+    route = api.get("/cgi-bin/user/get").mock(side_effect=httpx.ReadTimeout("slow"))
+    with wecom.deadline(0.5), pytest.raises(WeComUnavailable):
+        client.get("user/get", userid="u1")
+    assert route.call_count == 1 and sleeps == []  # a 1 s backoff would outlast 0.5 s
+    timeouts = route.calls[0].request.extensions["timeout"]
+    assert 0 < timeouts["read"] <= 0.5  # the attempt's timeout is cut to what is left
+
+
+def test_a_passed_deadline_makes_no_call(api, gettoken, make_client):
+    client = make_client()
+    client.access_token()
+    route = api.get("/cgi-bin/user/get").mock(return_value=ok())
+    with wecom.deadline(0), pytest.raises(WeComUnavailable, match="deadline"):
+        client.get("user/get")
+    assert route.call_count == 0
+    assert client.get("user/get") == {"errcode": 0, "errmsg": "ok"}  # outside: as before
+
+
 def test_gettoken_transport_error_is_retried(api, make_client, sleeps):
     gettoken = api.get("/cgi-bin/gettoken").mock(
         side_effect=[httpx.ReadTimeout("slow"), token_ok(TOKEN_1)]

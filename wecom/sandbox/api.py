@@ -45,6 +45,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         params.get("external_userid", "")
     ),
     "user/get": _user_get,
+    "externalcontact/get_follow_user_list": lambda state, _p, _b: state.follow_user_list(),
+    "externalcontact/batch/get_by_user": _body(SandboxState.customers_by_user),
     "externalcontact/get_corp_tag_list": lambda state, _p, _b: {"tag_group": state.tag_groups},
     "externalcontact/add_corp_tag": _body(SandboxState.add_corp_tags),
     "externalcontact/mark_tag": _body(SandboxState.mark_tag),
@@ -92,7 +94,10 @@ async def dispatch(request: web.Request) -> web.Response:
             fault = state.take_fault(path)
             if fault is not None:
                 raise ApiError(fault, "sandbox: scripted fault")
-            if path == "gettoken":
+            scripted = state.take_answer(path)
+            if scripted is not None:
+                result = scripted
+            elif path == "gettoken":
                 result = state.issue_token(params.get("corpid", ""), params.get("corpsecret", ""))
             elif path == "media/upload":
                 state.check_token(params.get("access_token", ""))

@@ -127,6 +127,9 @@ class SandboxState:
         self.users: dict[str, str] = dict(users or {})  # userid → name
         self.contacts: dict[str, ExternalContact] = {}
         self.follows: dict[tuple[str, str], Follow] = {}
+        # batch/get_by_user pages: the follows of a userid_list, listed once per change of follows
+        self._follow_pages: dict[tuple[str, ...], tuple[int, list[Follow]]] = {}
+        self._follows_changed = 0
         self.tag_groups: list[dict[str, Any]] = []
         self.contact_ways: dict[str, dict[str, Any]] = {}
         self.welcome_codes: dict[str, WelcomeCode] = {}
@@ -146,6 +149,7 @@ class SandboxState:
         self.transfers: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._answers: dict[str, list[dict[str, Any]]] = {}
         self._holds: dict[str, threading.Event] = {}
         self.lock = threading.RLock()
 
@@ -186,6 +190,16 @@ class SandboxState:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self._answers.clear()
+
+    def answer_next(self, path: str, answer: dict[str, Any]) -> None:
+        """The next call to path gets this answer (errcode 0) instead of the real one: a
+        malformed answer, as WeCom sometimes gives."""
+        self._answers.setdefault(path, []).append(answer)
+
+    def take_answer(self, path: str) -> dict[str, Any] | None:
+        answers = self._answers.get(path)
+        return answers.pop(0) if answers else None
 
     def hold(self, path: str) -> threading.Event:
         """Calls to path wait until the returned event is set."""
@@ -218,10 +232,77 @@ class SandboxState:
             follow.welcome_code = secrets.token_urlsafe(16)
             self.welcome_codes[follow.welcome_code] = WelcomeCode(userid, external_userid, now)
         self.follows[(userid, external_userid)] = follow
+        self._follows_changed += 1
         return follow
 
     def unfriend(self, userid: str, external_userid: str) -> None:
         self.follows.pop((userid, external_userid), None)
+        self._follows_changed += 1
+
+    # existing customers (batch/get_by_user) ---------------------------------------------------
+    def add_existing_customers(
+        self, userid: str, count: int, *, since_days: int = 400, state: str = "",
+        tag_ids: list[str] = (), prefix: str = "wmOLD",  # type: ignore[assignment]
+    ) -> list[str]:  # fmt: skip
+        """`count` customers who added `userid` before mombot ran (no callback, no welcome
+        code); their external_userids. The same prefix and number make the same customer, so
+        two advisors can share one."""
+        added_at = int((self.clock.now() - timedelta(days=since_days)).timestamp())
+        ids = []
+        for n in range(count):
+            external_userid = f"{prefix}{n:010d}"
+            self.contacts.setdefault(
+                external_userid, ExternalContact(external_userid, f"老客{n}", unionid=f"un{n}")
+            )
+            self.follows[(userid, external_userid)] = Follow(
+                userid, external_userid, added_at + n, state, remark=f"老客户{n}",
+                tag_ids=list(tag_ids),
+            )  # fmt: skip
+            ids.append(external_userid)
+        self._follows_changed += 1
+        return ids
+
+    def follow_user_list(self) -> dict[str, Any]:
+        return {"follow_user": sorted(self.users)}
+
+    def customers_by_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        userids = list(body.get("userid_list") or [])
+        limit = int(body.get("limit") or 50)
+        if not 1 <= len(userids) <= 100 or not 1 <= limit <= 100:
+            raise ApiError(40058, "userid_list must hold 1 to 100 members and limit be 1 to 100")
+        unknown = [u for u in userids if u not in self.users]
+        if unknown:
+            raise ApiError(60111, f"userid not found: {unknown[0]}")
+        key = tuple(userids)
+        cached = self._follow_pages.get(key)
+        if cached is None or cached[0] != self._follows_changed:
+            wanted = set(userids)
+            listed = sorted((f for f in self.follows.values() if f.userid in wanted),
+                            key=lambda f: (f.userid, f.external_userid))  # fmt: skip
+            cached = self._follow_pages[key] = (self._follows_changed, listed)
+        cursor = str(body.get("cursor") or "")
+        try:
+            offset = int(cursor.removeprefix("page-")) if cursor else 0
+        except ValueError:
+            raise ApiError(40001, "invalid cursor") from None
+        page = cached[1][offset : offset + limit]
+        more = offset + limit < len(cached[1])
+        return {
+            "external_contact_list": [
+                {"external_contact": self._profile(f.external_userid),
+                 "follow_info": {"userid": f.userid, "remark": f.remark, "description": "",
+                                 "createtime": f.createtime, "tag_id": list(f.tag_ids),
+                                 "state": f.state, "add_way": 1}}
+                for f in page
+            ],
+            "next_cursor": f"page-{offset + limit}" if more else "",
+        }  # fmt: skip
+
+    def _profile(self, external_userid: str) -> dict[str, Any]:
+        contact = self.contacts[external_userid]
+        return {"external_userid": contact.external_userid, "name": contact.name,
+                "avatar": contact.avatar, "type": contact.type, "gender": contact.gender,
+                "unionid": contact.unionid}  # fmt: skip
 
     # welcomes and messages -----------------------------------------------------------------
     def send_welcome(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -366,14 +447,7 @@ class SandboxState:
             raise ApiError(84061, "not external contact")
         follows = [f for f in self.follows.values() if f.external_userid == external_userid]
         return {
-            "external_contact": {
-                "external_userid": contact.external_userid,
-                "name": contact.name,
-                "avatar": contact.avatar,
-                "type": contact.type,
-                "gender": contact.gender,
-                "unionid": contact.unionid,
-            },
+            "external_contact": self._profile(external_userid),
             "follow_user": [
                 {
                     "userid": f.userid,
@@ -614,6 +688,7 @@ class SandboxState:
             follow = self.follows.pop((handover, external))
             follow.userid = transfer["takeover_userid"]
             self.follows[(follow.userid, external)] = follow
+            self._follows_changed += 1
             return {"ToUserName": self.corp_id, "FromUserName": "sys",
                     "CreateTime": int(self.clock.now().timestamp()), "MsgType": "event",
                     "Event": "change_external_contact", "ChangeType": "del_external_contact",
