@@ -21,7 +21,7 @@ import httpx
 
 from crm import config
 from crm.clock import SystemClock
-from tests.servers import RedisServer, free_port
+from tests.support import RedisServer, free_port
 from wecom.crypto import WeComCrypto
 from wecom.sandbox.api import SandboxServer
 from wecom.sandbox.driver import CallbackDriver, contact_event, to_xml

@@ -197,6 +197,39 @@ def cmd_contacts_sync(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _set_request(args: argparse.Namespace, today: date) -> tuple[dict, list[str]]:
+    """What `contacts set` was asked to do, as set_dates arguments; or the reasons it cannot."""
+    from crm import stages
+
+    problems, request = [], {"clear": set()}
+    for flag, name, kind in (("due_date", "due_date", "due_date"),
+                             ("birthday", "birthday", "birthday")):  # fmt: skip
+        value, clear = getattr(args, flag), getattr(args, f"clear_{flag}")
+        option = "--" + flag.replace("_", "-")
+        if value is not None and clear:
+            problems.append(f"{option} and --clear-{option[2:]} contradict each other")
+        elif clear:
+            request["clear"].add("due_date" if flag == "due_date" else "baby_birthday")
+        elif value is not None:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                problems.append(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+                continue
+            why = stages.implausible(kind, day, today)
+            if why:
+                problems.append(f"{option} {day} {why} (today is {today})")
+            request[name] = day
+    if args.trying and args.due_date:
+        problems.append("--trying (备孕) and --due-date (pregnant) contradict each other")
+    if args.trying:
+        request["trying"] = True
+    if len(request) == 1 and not request["clear"]:
+        problems.append("nothing to set: give --due-date, --birthday, --trying, "
+                        "--clear-due-date or --clear-birthday")  # fmt: skip
+    return request, problems
+
+
 def cmd_contacts_set(args: argparse.Namespace) -> int:
     from crm import stages
     from sop import lifecycle
@@ -204,19 +237,39 @@ def cmd_contacts_set(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     today = runtime.clock.now().date()
+    request, problems = _set_request(args, today)
+    if problems:
+        for problem in problems:
+            print(f"mombot: contacts set: {problem}", file=sys.stderr)
+        return 1
     with runtime.context() as ctx:
         contact = contacts.get(ctx.session, args.external_userid)
         if contact is None:
             print(f"mombot: no contact {args.external_userid}", file=sys.stderr)
             return 1
-        lifecycle.set_dates(
-            ctx, contact, due_date=_day(args.due_date),
-            birthday=_day(args.birthday), trying=True if args.trying else None,
-        )  # fmt: skip
+        before = (contact.due_date, contact.baby_birthday, contact.trying_to_conceive,
+                  contact.stage)  # fmt: skip
+        lifecycle.set_dates(ctx, contact, **request)
         ctx.session.commit()
-        detail = stages.how_far(today, contact.stage, contact.due_date, contact.baby_birthday)
-        print(f"{contact.name or contact.external_userid}: {contact.stage or '未知'} {detail}")
+        after = (contact.due_date, contact.baby_birthday, contact.trying_to_conceive,
+                 contact.stage)  # fmt: skip
+    print(f"{contact.name or '未命名客户'} · {contact.external_userid}")
+    for label, old, new in zip(("预产期", "宝宝生日", "备孕", "阶段"), before, after, strict=True):
+        if old != new:
+            print(f"  {label}：{_shown(old)} → {_shown(new)}")
+    if before == after:
+        print("  没有变化")
+    detail = stages.how_far(today, contact.stage, contact.due_date, contact.baby_birthday)
+    print(f"  现在：{contact.stage or '未知阶段'}{' ' + detail if detail else ''}")
     return 0
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "（无）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
 
 
 def _playbooks(args: argparse.Namespace):
@@ -414,9 +467,11 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_contacts_sync)
     set_cmd = contact_cmd.add_parser("set", help="record her due date, baby birthday or 备孕")
     set_cmd.add_argument("external_userid")
-    set_cmd.add_argument("--due-date")
-    set_cmd.add_argument("--birthday")
+    set_cmd.add_argument("--due-date", help="her due date (YYYY-MM-DD)")
+    set_cmd.add_argument("--birthday", help="her baby's birthday (YYYY-MM-DD)")
     set_cmd.add_argument("--trying", action="store_true", help="she is trying to conceive (备孕)")
+    set_cmd.add_argument("--clear-due-date", action="store_true", help="forget a wrong due date")
+    set_cmd.add_argument("--clear-birthday", action="store_true", help="forget a wrong birthday")
     set_cmd.set_defaults(func=cmd_contacts_set)
 
     sop_cmd = commands.add_parser("sop", help="SOP playbooks").add_subparsers(required=True)

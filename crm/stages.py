@@ -17,6 +17,29 @@ TERM_DAYS = 280  # a pregnancy, from the first day of the last period to the due
 NEW_PREGNANCY_AFTER = timedelta(days=TERM_DAYS)  # a due date this long after a birth is 二宝
 
 
+# What a mother can truly have: a due date at most 300 days ahead (a pregnancy lasts about
+# 280) and at most 14 days past (the birth not told yet); a birthday not in the future and at
+# most 6 years back (past 幼儿期, mombot has nothing to say).
+MAX_DUE_AHEAD, MAX_DUE_PAST = timedelta(days=300), timedelta(days=14)
+MAX_BABY_AGE_YEARS = 6
+
+
+def implausible(kind: str, day: date, today: date) -> str:
+    """Why a due date ("due_date") or a birthday ("birthday") cannot be true today; "" if it
+    can. The parser and every other way a date comes in keep to this."""
+    if kind == "due_date":
+        if day > today + MAX_DUE_AHEAD:
+            return f"is more than {MAX_DUE_AHEAD.days} days ahead (a pregnancy lasts about 280)"
+        if day < today - MAX_DUE_PAST:
+            return f"is more than {MAX_DUE_PAST.days} days past (record the birthday instead)"
+        return ""
+    if day > today:
+        return "is in the future"
+    if day < add_months(today, -12 * MAX_BABY_AGE_YEARS):
+        return f"is more than {MAX_BABY_AGE_YEARS} years back"
+    return ""
+
+
 def add_months(day: date, months: int) -> date:
     """The same day of the month `months` later (or earlier), clipped to the month's end."""
     month_index = day.year * 12 + day.month - 1 + months

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, tuple_
 from sqlmodel import Session, select
 
 from store.models import ContactTag
@@ -39,3 +40,33 @@ def update(
                                group_name=group_name[:30], added_at=now))  # fmt: skip
     session.flush()
     return [name for name, _group in new.values()]
+
+
+def replace_many(
+    session: Session, tags: dict[int, dict[str, tuple[str, str]]], now: datetime
+) -> set[int]:
+    """For many contacts at once: their tags become exactly these (contact id → tag id →
+    (name, group name)). Returns the contacts whose tags changed."""
+    if not tags:
+        return set()
+    have: dict[int, set[str]] = defaultdict(set)
+    query = select(ContactTag.contact_id, ContactTag.tag_id).where(
+        ContactTag.contact_id.in_(list(tags))
+    )
+    for contact_id, tag_id in session.exec(query):
+        have[contact_id].add(tag_id)
+    changed, gone = set(), []
+    for contact_id, wanted in tags.items():
+        removed, added = have[contact_id] - set(wanted), set(wanted) - have[contact_id]
+        if removed or added:
+            changed.add(contact_id)
+        gone += [(contact_id, tag_id) for tag_id in removed]
+        for tag_id in added:
+            name, group_name = wanted[tag_id]
+            session.add(ContactTag(contact_id=contact_id, tag_id=tag_id, name=name[:30],
+                                   group_name=group_name[:30], added_at=now))  # fmt: skip
+    if gone:
+        session.exec(delete(ContactTag).where(tuple_(ContactTag.contact_id, ContactTag.tag_id)
+                                              .in_(gone)))  # fmt: skip
+    session.flush()
+    return changed

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, insert, update
 from sqlmodel import Session, func, select
 
 from store import contact_tags
-from store.models import Contact, ContactFollow, ContactStatus, StageEvent
+from store.models import Contact, ContactFollow, ContactStatus, ContactTag, StageEvent
 
 
 def wecom_userid(contact: Contact) -> str:
@@ -137,25 +137,61 @@ class Existing:
 def record_existing(session: Session, page: list[Existing], now: datetime) -> tuple[int, int, int]:
     """Record a page of existing customers as a baseline (who follows her, her profile, her
     owner's tags), changing nothing mombot already knew better (owner, channel, status);
-    returns (new, updated, unchanged) entries. The caller commits."""
-    ids = list({entry.external_userid for entry in page})
+    returns (new, updated, unchanged) entries: a customer's first entry is new, her other
+    advisors' entries update her. The caller commits."""
+    ids = list(dict.fromkeys(entry.external_userid for entry in page))
     known = {c.external_userid: c for c in
              session.exec(select(Contact).where(Contact.external_userid.in_(ids)))}  # fmt: skip
+    fresh: dict[str, list[Existing]] = {}
+    for entry in page:
+        if entry.external_userid not in known:
+            fresh.setdefault(entry.external_userid, []).append(entry)
+    new = _insert_new(session.connection(), fresh, now)
+    updated, unchanged = _update_known(session, [e for e in page if e.external_userid in known],
+                                       known, now)  # fmt: skip
+    return new, updated + sum(len(entries) - 1 for entries in fresh.values()), unchanged
+
+
+def _insert_new(connection: Connection, fresh: dict[str, list[Existing]], now: datetime) -> int:
+    """Customers mombot has never seen, in three statements (the bulk of a first sync); her
+    owner is the advisor she added first."""
+    if not fresh:
+        return 0
+    owners = {ext: min(entries, key=lambda e: e.added_at or now) for ext, entries in fresh.items()}
+    t = Contact.__table__
+    rows = [
+        {"external_userid": ext, "name": e.name[:128], "avatar": e.avatar[:512],
+         "gender": e.gender, "unionid": e.unionid[:64], "owner_userid": e.userid,
+         "channel_code": e.channel, "status": ContactStatus.NEW, "trying_to_conceive": False,
+         "opted_out": False, "added_at": e.added_at, "tags_read_at": now, "created_at": now,
+         "updated_at": now}
+        for ext, e in owners.items()
+    ]  # fmt: skip
+    new_ids = dict(connection.execute(insert(t).returning(t.c.external_userid, t.c.id), rows).all())
+    connection.execute(insert(ContactFollow.__table__), [
+        {"contact_id": new_ids[e.external_userid], "userid": e.userid, "remark": e.remark[:256],
+         "state": e.state[:30], "added_at": e.added_at, "updated_at": now}
+        for entries in fresh.values() for e in entries
+    ])  # fmt: skip
+    tags = [{"contact_id": new_ids[ext], "tag_id": tag_id, "name": name[:30],
+             "group_name": group[:30], "added_at": now}
+            for ext, e in owners.items() for tag_id, (name, group) in e.tags.items()]  # fmt: skip
+    if tags:
+        connection.execute(insert(ContactTag.__table__), tags)
+    return len(fresh)
+
+
+def _update_known(
+    session: Session, page: list[Existing], known: dict[str, Contact], now: datetime
+) -> tuple[int, int]:
+    """Entries of customers mombot knows: (updated, unchanged)."""
+    if not page:
+        return 0, 0
     follows = {(f.contact_id, f.userid): f for f in session.exec(
         select(ContactFollow).where(ContactFollow.contact_id.in_([c.id for c in known.values()]))
     )}  # fmt: skip
-    fresh = [entry for entry in page if entry.external_userid not in known]
-    for entry in fresh:
-        if entry.external_userid not in known:  # her second advisor's entry in the same page
-            known[entry.external_userid] = Contact(
-                external_userid=entry.external_userid, owner_userid=entry.userid,
-                channel_code=entry.channel, added_at=entry.added_at, tags_read_at=now,
-                created_at=now, updated_at=now,
-            )  # fmt: skip
-            session.add(known[entry.external_userid])
-    session.flush()
-    new_ids = {id(known[entry.external_userid]) for entry in fresh}
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    owner_tags: dict[int, dict[str, tuple[str, str]]] = {}
+    changes: list[tuple[int, bool]] = []
     for entry in page:
         contact = known[entry.external_userid]
         changed = _profile_from(contact, entry, now)
@@ -177,13 +213,12 @@ def record_existing(session: Session, page: list[Existing], now: datetime) -> tu
             session.add(follow)
         if entry.userid == contact.owner_userid:
             contact.tags_read_at = contact.tags_read_at or now
-            added = contact_tags.update(session, contact.id, entry.tags, set(), now, replace=True)
-            changed = changed or bool(added)
-        kind = "new" if id(contact) in new_ids else "updated" if changed else "unchanged"
-        counts[kind] += 1
-        new_ids.discard(id(contact))  # her second advisor's entry is not a new customer
+            owner_tags[contact.id] = entry.tags
+        changes.append((contact.id, changed))
+    retagged = contact_tags.replace_many(session, owner_tags, now)
     session.flush()
-    return counts["new"], counts["updated"], counts["unchanged"]
+    updated = sum(1 for contact_id, changed in changes if changed or contact_id in retagged)
+    return updated, len(changes) - updated
 
 
 def _earlier(moment: datetime | None, than: datetime | None) -> bool:
