@@ -391,7 +391,8 @@ def cmd_parse_date(args: argparse.Namespace) -> int:
     dates.initialise()
     lines = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
     for line in lines:
-        print(json.dumps(dates.parse(line, today).as_json(), ensure_ascii=False), flush=True)
+        found = dates.parse(line, today, args.expect)
+        print(json.dumps(found.as_json(), ensure_ascii=False), flush=True)
     return 0
 
 
@@ -512,6 +513,10 @@ def parser() -> argparse.ArgumentParser:
         "parse-date", help="what due date or birthday a mother's words give (JSON lines)"
     )
     parse_date.add_argument("--today", help="the day she said it (YYYY-MM-DD); default: today")
+    parse_date.add_argument(
+        "--expect", choices=("due_date", "birthday"),
+        help="what she was asked for, which decides bare dates (as the bot does)",
+    )  # fmt: skip
     parse_date.add_argument("text", nargs="?", help="one utterance; none: one per stdin line")
     parse_date.set_defaults(func=cmd_parse_date)
 
