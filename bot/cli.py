@@ -297,7 +297,8 @@ def cmd_sop_list(args: argparse.Namespace) -> int:
             when = "立即" if step.immediate else f"第{step.day}天 {step.at}"
             if step.minutes is not None:
                 when = f"{step.minutes}分钟后"
-            print(f"    {step.id}: {when} {step.action} {step.title or step.text[:30]}")
+            what = step.title or step.text or (f"（{len(step.texts)}条轮换）" + step.texts[0])
+            print(f"    {step.id}: {when} {step.action} {what[:30]}")
     return 0
 
 

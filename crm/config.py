@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from crm import placeholders
+
 DEFAULT_PATH = "config.toml"
 ENV_VAR = "MOMBOT_CONFIG"
 
@@ -153,13 +155,31 @@ Attachment = Annotated[
 ]
 
 
+def _placeholders(allowed: tuple[str, ...]):
+    """A validator: the text's placeholders are among `allowed` (crm.placeholders)."""
+
+    def check(value: str) -> str:
+        problem = placeholders.problem(value, allowed)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+WelcomeText = Annotated[str, _placeholders(placeholders.WELCOME)]
+
+
+_CODE = r"^[A-Za-z0-9_.-]+$"  # a channel code, WeCom's contact way state (≤ 30 characters)
+
+
 class ChannelSettings(_Section):
     """A channel code (渠道活码): one QR code, its tags, and who it routes to."""
 
-    code: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.-]+$")]
+    code: Annotated[str, Field(min_length=1, max_length=30, pattern=_CODE)]
     name: Annotated[str, Field(min_length=1, max_length=30)]
     tags: list[TagName] = []
-    welcome: str = ""  # empty: [welcome] default
+    welcome: WelcomeText = ""  # empty: [welcome] default
     advisors: list[Annotated[str, Field(min_length=1)]] = []
     attachments: Annotated[list[Attachment], Field(max_length=8)] = []
     skip_verify: bool = True
@@ -169,7 +189,7 @@ class WelcomeSettings(_Section):
     """The first message after she adds an advisor. {name}: her WeChat name; {advisor}: the
     advisor's name."""
 
-    default: str = (
+    default: WelcomeText = (
         "你好{name}，我是{advisor}，你的专属育儿顾问，很高兴认识你！"
         "孕育路上有任何问题都可以随时问我。"
     )
@@ -302,8 +322,26 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-def _describe(error: dict) -> str:
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+def _channel(data: dict, index: int) -> str:
+    """A [[channels]] entry as operators know it: by its code, or by its index when the code
+    is missing, invalid or used twice."""
+    entries = data.get("channels")
+    entries = entries if isinstance(entries, list) else []
+    codes = [entry.get("code") if isinstance(entry, dict) else None for entry in entries]
+    code = codes[index] if index < len(codes) else None
+    valid = isinstance(code, str) and len(code) <= 30 and re.fullmatch(_CODE, code)
+    return code if valid and codes.count(code) == 1 else str(index)
+
+
+def _describe(error: dict, data: dict | None = None) -> str:
+    key = ""
+    for i, part in enumerate(error["loc"]):
+        if not isinstance(part, int):
+            key += f".{part}"
+        elif i == 1 and error["loc"][0] == "channels":
+            key += f"[{_channel(data or {}, part)}]"
+        else:
+            key += f"[{part}]"
     key = key.removeprefix(".") or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
@@ -318,7 +356,7 @@ def parse(data: dict, source: str = "<config>") -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         # pydantic's own message would echo input values, which may be secrets.
-        reasons = "; ".join(_describe(error) for error in exc.errors())
+        reasons = "; ".join(_describe(error, data) for error in exc.errors())
         raise ConfigError(f"{source}: {reasons}") from None
 
 

@@ -65,7 +65,8 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
         return records.already_handed_over(ctx, task, slot)
     detail = records.TO_THEM if facing else step.action
     outbox.deliver(
-        ctx, [key], lambda: _act(ctx, sop, step, contact, key), retry_transient=True,
+        ctx, [key], lambda: _act(ctx, sop, step, contact, key, _chosen(ctx, step, task)),
+        retry_transient=True,
         record=lambda outcome: records.record(ctx, task, outcome, key, detail, slot),
     )  # fmt: skip
     return task.status
@@ -109,10 +110,16 @@ def _values(ctx: Context, contact: Contact, text: str) -> dict[str, str]:
     return values
 
 
-def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str) -> str:
-    """Do the step; "" when done, else why WeCom would not take it (not worth retrying)."""
-    values = _values(ctx, contact, step.text)
-    text = render(step.text, values)
+def _chosen(ctx: Context, step: Step, task: SopTask) -> str:
+    """The step's text for the day it is due (one of its texts, in turn)."""
+    return step.text_on(step.due_day(task.trigger_at or task.due_at, ctx.settings.tz))
+
+
+def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str, chosen: str) -> str:
+    """Do the step with its chosen text; "" when done, else why WeCom would not take it (not
+    worth retrying)."""
+    values = _values(ctx, contact, chosen)
+    text = render(chosen, values)
     if step.action == "advisor_task":
         task = f"【SOP】{sop.name}\n客户：{values['name']}（编号 {contact.id}）\n{text}"
         for userid in advisors.responsible(ctx, contact):

@@ -89,8 +89,11 @@ def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:
     if not by_group:
         return statuses
     assert sop is not None and step is not None
-    texts = {chat_id: render(step.text, _values(ctx, chats[chat_id], claimed, step.text))
-             for chat_id, claimed in by_group.items()}  # fmt: skip
+    texts: dict[str, str] = {}
+    for chat_id, claimed in by_group.items():  # the text for the day it is due (texts: in turn)
+        first = claimed[0]
+        chosen = step.text_on(step.due_day(first.trigger_at or first.due_at, ctx.settings.tz))
+        texts[chat_id] = render(chosen, _values(ctx, chats[chat_id], claimed, chosen))
     if step.action == "mass_send":
         sends: dict[tuple[str, str], list[str]] = defaultdict(list)
         for chat_id in by_group:

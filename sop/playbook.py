@@ -2,19 +2,33 @@
 
 A playbook file holds `[[sop]]` blocks; each has a target (1:1 contacts or customer groups), a
 trigger, conditions that skip a target, exit rules that cancel what is left, and steps (a day
-offset and a time of day, or immediately) with one action each. Loading validates everything
-and names the file, the SOP and the step at fault.
+offset and a time of day, or immediately) with one action each. A step says what it sends in
+`text`, or in `texts`: several texts taken in turn, one a day (`Step.text_on`), e.g. a daily
+tip that is not the same every day. Texts may use the placeholders of their SOP's target
+(crm.placeholders): {name}, {advisor}, {stage}, {no} for contacts; {group}, {newcomers},
+{advisor} for groups. Loading validates everything, placeholders included, and names the
+file, the SOP and the step at fault.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from crm import placeholders
 from crm.config import FollowUpSettings, Settings
 from crm.stages import STAGES
 
@@ -82,6 +96,15 @@ Action = Literal[
 ]  # fmt: skip
 GROUP_ACTIONS = {"mass_send", "advisor_task", "appchat_post"}
 MOMENT_TRIGGERS = {"contact_added", "tag_added", "group_member_joined"}  # minutes count from it
+# Fields sent as written (never filled in), by the actions that send them.
+SENT_AS_WRITTEN = {"send_link": ("title", "desc"), "send_image": ("title",),
+                   "send_miniprogram": ("title",)}  # fmt: skip
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
 
 
 class Step(_Model):
@@ -92,6 +115,10 @@ class Step(_Model):
     minutes: Annotated[int, Field(ge=1, le=525600)] | None = None  # after the trigger moment
     action: Action
     text: str = ""
+    # or several texts, one a day in turn (text_on); give text or texts, not both
+    texts: (
+        Annotated[list[Annotated[str, AfterValidator(_not_blank)]], Field(min_length=1)] | None
+    ) = None
     title: str = ""
     url: str = ""
     desc: str = ""
@@ -114,10 +141,29 @@ class Step(_Model):
             "send_miniprogram": ("title", "appid", "page", "image"), "add_tag": ("tag",),
             "remove_tag": ("tag",),
         }[self.action]  # fmt: skip
-        missing = [name for name in required if not getattr(self, name)]
+        if self.text and self.texts:
+            raise ValueError("give text or texts, not both")
+        missing = [name for name in required if not getattr(self, name)
+                   and not (name == "text" and self.texts)]  # fmt: skip
         if missing:
-            raise ValueError(f"{self.action} needs {', '.join(missing)}")
+            names = ("text or texts" if name == "text" else name for name in missing)
+            raise ValueError(f"{self.action} needs {', '.join(names)}")
         return self
+
+    def text_on(self, day: date) -> str:
+        """What the step says when it is due on `day`: its text, or one of its texts in turn
+        (the day's ordinal modulo their number), so that consecutive days differ and every
+        attempt on the same day sends the same one."""
+        if not self.texts:
+            return self.text
+        return self.texts[day.toordinal() % len(self.texts)]
+
+    def due_day(self, trigger_at: datetime, tz: tzinfo) -> date:
+        """The day the step falls due for a trigger at trigger_at (as the planner times it),
+        whatever retries, quiet hours or the daily cap did to its task since."""
+        if self.minutes is not None:
+            return (trigger_at + timedelta(minutes=self.minutes)).astimezone(tz).date()
+        return trigger_at.astimezone(tz).date() + timedelta(days=self.day)
 
 
 class GroupFilter(_Model):
@@ -162,6 +208,34 @@ class Sop(_Model):
                 raise ValueError(f'step {step.id}: a scheduled step needs at = "HH:MM"')
         return self
 
+    @model_validator(mode="after")
+    def _placeholders_fit(self) -> Sop:
+        """Every placeholder a step sends is one its SOP's target is filled in with; titles and
+        descriptions are sent as written. Errors name the step (and the field, unless text)."""
+        allowed = placeholders.CONTACT if self.target == "contact" else placeholders.GROUP
+        errors: list[InitErrorDetails] = []
+
+        def refuse(loc: tuple, reason: str, value: str) -> None:
+            kind = PydanticCustomError("placeholder", "{reason}", {"reason": reason})
+            errors.append(InitErrorDetails(type=kind, loc=loc, input=value))
+
+        for i, step in enumerate(self.steps):
+            texts = [(("steps", i), step.text)]
+            texts += [(("steps", i, "texts", j), text) for j, text in enumerate(step.texts or [])]
+            for loc, text in texts:
+                problem = placeholders.problem(text, allowed)
+                if problem:
+                    refuse(loc, problem, text)
+            for field in SENT_AS_WRITTEN.get(step.action, ()):
+                value = getattr(step, field)
+                bad = placeholders.unknown(value, ())
+                if bad:
+                    refuse(("steps", i, field), f"placeholder {', '.join(bad)} is not filled in "
+                           f"here: {field} is sent as written", value)  # fmt: skip
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
 
 def _where(loc: tuple, data: dict) -> str:
     """'sop "x" step "y" field' from a pydantic error location."""
@@ -176,10 +250,17 @@ def _where(loc: tuple, data: dict) -> str:
             parts.append(f'step "{step_id}"')
             rest = rest[2:]
         if rest:
-            parts.append(".".join(str(part) for part in rest))
+            parts.append(_dotted(rest))
     else:
-        parts.append(".".join(str(part) for part in loc))
+        parts.append(_dotted(loc))
     return " ".join(parts)
+
+
+def _dotted(loc: tuple) -> str:
+    """('texts', 2) → texts[2]"""
+    return "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc
+    ).removeprefix(".")
 
 
 class _File(_Model):

@@ -1,3 +1,4 @@
+import json
 import tomllib
 from pathlib import Path
 
@@ -61,7 +62,11 @@ def test_env_var_names_the_file(tmp_path, monkeypatch):
         (('url = ""\n[[channels]]', 'url = "mysql://x"\n[[channels]]'), "redis.url", "redis://"),
         (('code = "xhs-diaper"', 'code = "小红书"'), "channels[0].code", "pattern"),
         (('api_base = "http://127.0.0.1:9000"', 'api_base = "ftp://x"'), "wecom.api_base", "URL"),
-        (("[report]", 'timezone = "Mars/Base"\n[report]'), "channels[0].timezone", "unknown key"),
+        (
+            ("[report]", 'timezone = "Mars/Base"\n[report]'),
+            "channels[xhs-diaper].timezone",
+            "unknown key",
+        ),
     ],
 )
 def test_bad_values_name_file_key_and_reason(tmp_path, change, key, reason):
@@ -100,6 +105,52 @@ def test_cli_refuses_bad_config_with_exit_2(tmp_path, capsys):
     path = write(tmp_path, MINIMAL.replace("[server]", "[server]\nhots = 1"))
     assert main(["--config", str(path), "config", "check"]) == 2
     assert "server.hots: unknown key" in capsys.readouterr().err
+
+
+def test_a_welcome_with_an_unknown_placeholder_is_refused(tmp_path):
+    path = write(tmp_path, MINIMAL.replace('welcome = "你好"', 'welcome = "你好{nmae}"'))
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert str(info.value) == (f"{path}: channels[xhs-diaper].welcome: unknown placeholder "
+                               "{nmae} (use {name}, {advisor})")  # fmt: skip
+    path = write(tmp_path, MINIMAL + '[welcome]\ndefault = "你好{Name}，我是{advisor_name}"\n')
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert str(info.value) == (f"{path}: welcome.default: unknown placeholders {{Name}}, "
+                               "{advisor_name} (use {name}, {advisor})")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "welcome",
+    [
+        "你好{name}，我是{advisor}",
+        "你好！回复{ 1 }或者 {} 都行",  # braces that are no placeholder
+        '扫码领取 {"gift": "试用装"}',
+        "笑脸 :-{ 和 }",
+    ],
+)
+def test_welcomes_with_known_placeholders_or_plain_braces_load(tmp_path, welcome):
+    quoted = json.dumps(welcome, ensure_ascii=False)  # a JSON string is a TOML basic string
+    text = MINIMAL.replace('welcome = "你好"', f"welcome = {quoted}")
+    settings = config.load(write(tmp_path, f"{text}[welcome]\ndefault = {quoted}\n"))
+    assert settings.channels[0].welcome == welcome == settings.welcome.default
+
+
+def test_cli_refuses_an_unknown_placeholder_with_exit_2(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL.replace('welcome = "你好"', 'welcome = "你好{nmae}"'))
+    assert main(["--config", str(path), "config", "check"]) == 2
+    assert ("channels[xhs-diaper].welcome: unknown placeholder {nmae} (use {name}, {advisor})"
+            in capsys.readouterr().err)  # fmt: skip
+
+
+def test_channel_entries_are_named_by_code_unless_it_cannot_name_them(tmp_path):
+    second = '[[channels]]\ncode = "store"\nname = "门店"\nadvisors = [""]\n'
+    path = write(tmp_path, MINIMAL + second)
+    with pytest.raises(config.ConfigError, match=r"channels\[store\]\.advisors\[0\]: String"):
+        config.load(path)
+    path = write(tmp_path, MINIMAL + second.replace('"store"', '"xhs-diaper"'))
+    with pytest.raises(config.ConfigError, match=r"channels\[1\]\.advisors\[0\]: String"):
+        config.load(path)  # the code is used twice: the entry's index
 
 
 def _keys(model: type, prefix: str = "") -> set[str]:
