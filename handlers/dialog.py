@@ -5,9 +5,10 @@ The dialog is a small state machine, persisted in `dialogs` (state, failures, pe
 date), so a restart resumes. Each message is handled in three steps:
 
 1. `classify` reads her text, in the state she is in, as one `Intent` (first match wins:
-   opt-out, a person, YES, a vague pregnancy month, a date, NO, 备孕, a mother, pregnant, a
-   question, unclear). YES and NO are read only while confirming; a date is parsed expecting
-   what she was just asked for (the pending kind while confirming).
+   opt-out, a person, YES, a vague pregnancy month, a 农历 month the year has twice, a date,
+   NO, 备孕, a mother, pregnant, a question, unclear). YES and NO are read only while
+   confirming; a date is parsed expecting what she was just asked for (the pending kind while
+   confirming).
 2. `TABLE` maps (state, intent) to a pure transition, the exact state first, then any state
    (`ANY`). A transition returns a `Step`: the next state and dialog fields, the replies, and
    the effect to carry out.
@@ -20,6 +21,7 @@ date), so a restart resumes. Each message is handled in three steps:
     *                  HUMAN          handover                                hand over
     confirm            YES            done                                    save the pending date
     *                  VAGUE_MONTHS   ask_due, asking for the week
+    *                  LEAP_MONTH     (stays; from confirm: asking its kind), asking which month
     *                  DATE           confirm, the date pending
     confirm            NO             ask_due or ask_birthday (pending kind)
     *                  PREPARING      done                                    trying (备孕)
@@ -96,6 +98,7 @@ class Intent(StrEnum):
     HUMAN = "human"
     YES = "yes"  # only while confirming
     VAGUE_MONTHS = "vague_months"  # 孕6个月: several weeks, ask for the week
+    LEAP_MONTH = "leap_month"  # 农历六月 in a year with 闰六月: ask which of the two
     DATE = "date"  # a due date or a birthday
     NO = "no"  # only while confirming
     PREPARING = "preparing"
@@ -207,6 +210,8 @@ def _read(
     found = dates.parse(text, today, expect) if text else dates.NOTHING
     if found.vague_months:
         return Intent.VAGUE_MONTHS, found
+    if found.ambiguous:
+        return Intent.LEAP_MONTH, found
     if found.kind != dates.NONE:
         return Intent.DATE, found
     if state == State.CONFIRM and NO.search(text):
@@ -242,6 +247,19 @@ def _ask_for_the_week(turn: Turn) -> Step:
     months = int(re.search(r"(\d+)", dates.digits(turn.text)).group(1))
     return _to(turn, State.ASK_DUE, f"孕{months}个月大约是孕{4 * months - 3}–{4 * months + 2}周，"
                "能告诉我具体是孕几周，或者预产期是哪天吗？")  # fmt: skip
+
+
+LEAP_QUESTION = (
+    "那一年农历有两个同名的月份（正常的和闰月），是哪一个呢？"
+    "可以说“闰六月十五”这样，或者直接告诉我公历日期～"
+)
+
+
+def _ask_which_month(turn: Turn) -> Step:
+    """A 农历 date whose month the year has twice: ask, never guess (a month apart)."""
+    asking = {dates.DUE: State.ASK_DUE, dates.BIRTHDAY: State.ASK_BIRTHDAY}
+    state = asking.get(turn.pending_kind, turn.state) if turn.state == State.CONFIRM else turn.state
+    return _to(turn, state, LEAP_QUESTION)
 
 
 def _confirm(turn: Turn) -> Step:
@@ -293,6 +311,7 @@ TABLE: dict[tuple[State | None, Intent], Transition] = {
     (ANY, Intent.HUMAN): _asked_for_a_person,
     (State.CONFIRM, Intent.YES): _save,
     (ANY, Intent.VAGUE_MONTHS): _ask_for_the_week,
+    (ANY, Intent.LEAP_MONTH): _ask_which_month,
     (ANY, Intent.DATE): _confirm,
     (State.CONFIRM, Intent.NO): _ask_again,
     (ANY, Intent.PREPARING): _preparing,

@@ -1,19 +1,25 @@
-"""Dates as mothers write them: the shared corpus, 100% right."""
+"""Dates as mothers write them: the shared corpus and the more forms corpus (traditional
+characters, typos, holidays, baby words, lunar and English dates, full-width digits), 100% right."""
 
 import csv
 from datetime import date
 
 import pytest
 
-from crm.dates import parse
+from crm.dates import Parsed, parse
 from tests.support import DATA
 
-with open(DATA / "corpus" / "dates-dev.tsv", encoding="utf-8") as corpus:
-    CASES = list(csv.DictReader(corpus, delimiter="\t"))
+
+def _corpus(name: str) -> list[dict]:
+    with open(DATA / "corpus" / name, encoding="utf-8") as corpus:
+        return list(csv.DictReader(corpus, delimiter="\t"))
+
+
+CASES = _corpus("dates-dev.tsv") + _corpus("dates-more.tsv")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"] for c in CASES])
-def test_shared_corpus(case):
+def test_corpus(case):
     today = date.fromisoformat(case["today"])
     found = parse(case["text"], today)
     assert found.kind == case["kind"]
@@ -75,3 +81,30 @@ def test_what_she_was_asked_decides_bare_dates():
     assert parse("是3月20号", today).kind == "none"
     assert parse("是3月20号", today, expect="due_date").as_json()["date"] == "2027-03-20"
     assert parse("3月20号", today, expect="birthday").as_json()["date"] == "2026-03-20"
+
+
+# 2025 repeats its sixth lunar month (闰六月): 六月初十 is 2025-07-04, 闰六月初十 2025-08-03.
+def test_a_lunar_day_in_a_repeated_month_asks_which():
+    found = parse("农历六月初十生的", date(2025, 11, 22))
+    assert found.ambiguous
+    assert found.as_json() == {"kind": "none", "date": None, "approximate": False}
+    assert parse("预产期农历六月十五", date(2025, 3, 1)).ambiguous
+    assert parse("预产期是农历五月初五", date(2028, 1, 10)).ambiguous  # 2028: 闰五月
+
+
+def test_saying_the_month_or_the_calendar_settles_a_repeated_month():
+    today = date(2025, 11, 22)
+    assert parse("农历闰六月初十生的", today) == Parsed("birthday", date(2025, 8, 3))
+    assert parse("农历润六月初十生的", today) == Parsed("birthday", date(2025, 8, 3))  # typo
+    assert parse("宝宝农历七月初十生的", today) == Parsed("birthday", date(2025, 9, 1))
+    # the leap 六月二十 (2025-08-13) is still to come: only the regular one can be her birthday
+    assert parse("农历六月二十生的", date(2025, 8, 10)) == Parsed("birthday", date(2025, 7, 14))
+    # the regular 六月十五 (2025-07-09) is three weeks gone: only the leap one can be due
+    assert parse("预产期农历六月十五", date(2025, 7, 30)) == Parsed("due_date", date(2025, 8, 8))
+
+
+def test_no_ambiguity_without_a_repeated_month():
+    today = date(2026, 11, 22)
+    assert not parse("农历八月十五生的", today).ambiguous
+    assert not parse("预产期农历闰六月", today).ambiguous  # no 闰六月 near: refused, not asked
+    assert not parse("你好", today).ambiguous

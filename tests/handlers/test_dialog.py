@@ -40,6 +40,7 @@ class Case:
     intent: Intent
     then: Step
     fields: dict = field(default_factory=dict)  # pending_kind, pending_date, failures
+    today: date = TODAY
 
 
 def goes(
@@ -118,6 +119,15 @@ CASES = {
         goes(State.ASK_BIRTHDAY, dialog.ASK_AGAIN, pending=(BIRTHDAY, BIRTH_DAY)),
         confirming(BIRTHDAY, BIRTH_DAY),
     ),
+    "a 农历 month the year has twice is asked, not guessed": Case(
+        State.ASK_DUE, "预产期农历六月十五", Intent.LEAP_MONTH,  # 2025 has 闰六月
+        goes(State.ASK_DUE, dialog.LEAP_QUESTION), today=date(2025, 3, 1),
+    ),
+    "an ambiguous correction asks for its kind again": Case(
+        State.CONFIRM, "不对，是农历六月十五", Intent.LEAP_MONTH,
+        goes(State.ASK_DUE, dialog.LEAP_QUESTION, pending=(DUE, DUE_DAY)),
+        confirming(DUE, DUE_DAY), today=date(2025, 3, 1),
+    ),
     # what she is
     "a pregnancy month asks for the week": Case(
         State.ASK_STATUS, "孕6个月", Intent.VAGUE_MONTHS,
@@ -165,7 +175,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_transition(case):
-    turn = classify(case.state, case.text, TODAY, **case.fields)
+    turn = classify(case.state, case.text, case.today, **case.fields)
     assert turn.intent == case.intent
     assert step(turn) == case.then
 
