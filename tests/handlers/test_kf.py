@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from bot import worker
+from crm.stages import STAGES
 from store import contacts
 from store.db import session
 from tests.support import DATA, added, deliver, reconfigure, refresh, settings_data
@@ -36,8 +37,6 @@ def her(runtime, external_userid):
 
 
 def stage_tags(sandbox, external_userid):
-    from crm.stages import STAGES
-
     return [t for t in sandbox.state.tag_names("zhangsan", external_userid) if t in STAGES]
 
 
