@@ -5,6 +5,7 @@ sandbox, a manual clock), and helpers that play WeCom's side in flow tests."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import pwd
 import shutil
@@ -175,6 +176,17 @@ TZ = ZoneInfo("Asia/Shanghai")
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 CORP_ID = "ww1436e0e65a779aee"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A command run in-process (`bot.cli.main`) sets up logging for a whole process (root
+    handlers on its stderr, httpx quieter): undo that after each test."""
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    saved = (root.handlers[:], root.level, httpx_log.level)
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    httpx_log.setLevel(saved[2])
 
 
 @pytest.fixture(scope="session")
