@@ -61,7 +61,8 @@ class WeComCrypto:
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
         expected = signature(self._token, timestamp, nonce, encrypted)
-        if not hmac.compare_digest(expected, msg_signature.lower()):
+        # compare_digest takes only ASCII text: anything else cannot be a sha1 hex digest
+        if not msg_signature.isascii() or not hmac.compare_digest(expected, msg_signature.lower()):
             raise BadSignature("signature does not match")
 
     def decrypt(self, encrypted: str) -> str:

@@ -9,7 +9,7 @@ from crm.context import REALTIME
 from store import inbox
 from tests.support import AES_KEY, CORP_ID, TOKEN, make_settings
 from wecom.crypto import WeComCrypto
-from wecom.sandbox.driver import contact_event, to_xml
+from wecom.sandbox.driver import CallbackDriver, contact_event, to_xml
 
 
 @pytest.fixture
@@ -70,6 +70,15 @@ async def test_url_verification(client):
     params["nonce"] = "3"
     response = await client.get("/wecom/callback", params=params)
     assert response.status == 403
+    params["msg_signature"] = "签名"  # not even ASCII: a 403, not a crash
+    response = await client.get("/wecom/callback", params=params)
+    assert response.status == 403
+
+
+async def test_wecoms_cdata_envelope_is_read(client, runtime):
+    params, body = CallbackDriver(CRYPTO, CORP_ID).envelope(added())
+    response = await client.post("/wecom/callback", params=params, data=body)
+    assert response.status == 200 and counts(runtime) == {"queued": 1}
 
 
 async def test_valid_callback_is_stored_queued_and_acked_empty(client, runtime):
@@ -117,8 +126,12 @@ async def test_concurrent_callbacks_are_all_stored(client, runtime):
         ("no_encrypt", 400),
         ("garbage_ciphertext", 400),
         ("decrypts_to_garbage", 400),
-        ("entity_bomb", 400),
+        ("entity_bomb", 403),  # unsigned: refused before anything is parsed
         ("inner_not_a_callback", 400),
+        ("non_ascii_signature", 403),
+        ("deeply_nested_unsigned", 400),
+        ("deeply_nested_signed", 400),
+        ("non_ascii_encrypt", 400),
     ],
 )
 async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(client, runtime, case, status):
@@ -145,6 +158,15 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(client, runtime, ca
         )
     elif case == "inner_not_a_callback":
         params, body = signed("<xml><Content>no MsgType</Content></xml>")
+    elif case == "non_ascii_signature":
+        params["msg_signature"] = "签名" * 20
+    elif case == "deeply_nested_unsigned":
+        body = "<xml>" + "<a>" * 1000 + "</a>" * 1000 + "</xml>"
+    elif case == "deeply_nested_signed":
+        params, body = signed("<xml><MsgType>text</MsgType>" + "<a>" * 1000 + "x"
+                              + "</a>" * 1000 + "</xml>")  # fmt: skip
+    elif case == "non_ascii_encrypt":
+        body = "<xml><Encrypt>加密</Encrypt></xml>"
     response = await client.post("/wecom/callback", params=params, data=body)
     assert response.status == status
     assert (await response.text()).strip()  # says why
