@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs
 
-from crm import customers, outbox
+from crm import customers, outbox, scene
 from crm.context import Context
 from handlers import dialog, on
 from store import contacts
@@ -102,14 +101,28 @@ def _contact(ctx: Context, external_userid: str, channel: str, owner: str) -> Co
     return contact
 
 
+def _scene(ctx: Context, external_userid: str, scene_param: str) -> tuple[str, str]:
+    """(channel, advisor) from the link she opened the bot with, if we signed it; a scene_param
+    that is not ours (unsigned, edited) binds nobody: as if she came with none."""
+    if not scene_param:
+        return "", ""
+    found = scene.verify(ctx.settings, scene_param)
+    if found is None:
+        log.warning("enter_session of %s: scene_param is not signed by us; ignored",
+                    external_userid)  # fmt: skip
+        return "", ""
+    return found
+
+
 def _enter_session(ctx: Context, open_kfid: str, external_userid: str, detail: dict) -> None:
-    """She opened the bot: greet her (send_msg_on_event); scene_param tells her channel."""
-    scene = {k: v[0] for k, v in parse_qs(detail.get("scene_param", "")).items()}
-    contact = _contact(ctx, external_userid, scene.get("c", ""), scene.get("u", ""))
-    if not contact.owner_userid and scene.get("u"):
-        contact.owner_userid = scene["u"]
-    if not contact.channel_code and scene.get("c"):
-        contact.channel_code = scene["c"]
+    """She opened the bot: greet her (send_msg_on_event); the signed scene_param of her
+    welcome's link tells her channel and her advisor."""
+    channel, owner = _scene(ctx, external_userid, str(detail.get("scene_param") or ""))
+    contact = _contact(ctx, external_userid, channel, owner)
+    if not contact.owner_userid and owner:
+        contact.owner_userid = owner
+    if not contact.channel_code and channel:
+        contact.channel_code = channel
     talk = kf_store.dialog(ctx.session, external_userid, open_kfid, ctx.clock.now())
     greeting = dialog.greeting(ctx, contact, talk)
     code = detail.get("welcome_code")

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-from crm import advisors, outbox
+from crm import advisors, outbox, scene
 from crm.config import Attachment, ChannelSettings
 from crm.context import Context
 from crm.placeholders import render
@@ -143,7 +143,8 @@ def _media_id(ctx: Context, path: str) -> str:
 
 
 def _kf_link(ctx: Context, channel_code: str, userid: str) -> str:
-    """The welcome bot's link, with a scene_param that tells it her channel and advisor."""
+    """The welcome bot's link, with a scene_param that tells it her channel and advisor,
+    signed (crm.scene) so that she cannot make someone else her advisor by editing it."""
     open_kfid = ctx.settings.wecom.kf_open_kfid
     if not open_kfid:
         return ""
@@ -152,6 +153,9 @@ def _kf_link(ctx: Context, channel_code: str, userid: str) -> str:
     base = cached.decode() if cached else kf.contact_way_url(ctx.wecom("kf"), open_kfid, "welcome")
     if not cached:
         ctx.redis.set(cache_key, base)
-    scene_param = quote(f"c={channel_code}&u={userid}", safe="")
+    value = scene.sign(ctx.settings, channel_code, userid)
+    if not scene.fits(value):
+        ctx.warn(f"welcome bot link without its scene_param: over {scene.MAX_BYTES} bytes")
+        return base
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}scene_param={scene_param}"
+    return f"{base}{separator}scene_param={quote(value, safe='')}"

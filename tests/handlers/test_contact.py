@@ -1,10 +1,12 @@
 """Channel codes, tagging, welcomes and losses, end to end through the WeCom sandbox."""
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot import relay, worker
+from crm import scene
 from crm.channels import sync
 from crm.context import Context
 from store import contacts, deliveries
@@ -188,7 +190,9 @@ def test_welcome_invites_her_to_the_bot_when_kf_is_configured(runtime, sandbox):
     run(runtime)
     link = sandbox.state.welcomes[0].attachments[-1]["link"]
     assert link["title"] == "告诉我预产期或宝宝生日，领取专属孕育指南"
-    assert link["url"].endswith("scene_param=c%3Dxhs-diaper%26u%3Dzhangsan")
+    value = parse_qs(urlsplit(link["url"]).query)["scene_param"][0]  # signed: crm.scene
+    assert value.startswith("c=xhs-diaper&u=zhangsan&s=")
+    assert scene.verify(runtime.settings, value) == ("xhs-diaper", "zhangsan")
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 confirmed due date, corrections, births, hand-overs, opt-outs, and WeCom's rules."""
 
 import json
+import logging
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot import worker
+from crm import scene
 from crm.stages import STAGES
 from store import contacts
 from store.db import session
@@ -45,14 +48,17 @@ def mother(runtime, sandbox):
     follow, fields = added(sandbox.state)
     deliver(runtime, fields)
     worker.run(runtime, burst=True)
-    link = sandbox.state.welcomes[-1].attachments[-1]["link"]["url"]
-    assert "scene_param=" in link
     deliver(
-        runtime,
-        sandbox.state.kf_enter_session(KF, follow.external_userid, "c=xhs-diaper&u=zhangsan"),
+        runtime, sandbox.state.kf_enter_session(KF, follow.external_userid, scene_param(sandbox))
     )
     worker.run(runtime, burst=True)
     return follow.external_userid
+
+
+def scene_param(sandbox):
+    """The scene_param of the bot link in the last welcome, as WeCom hands it back."""
+    link = sandbox.state.welcomes[-1].attachments[-1]["link"]["url"]
+    return parse_qs(urlsplit(link).query)["scene_param"][0]
 
 
 def test_from_hello_to_a_confirmed_due_date_and_her_stage_tag(bot, sandbox):
@@ -203,7 +209,15 @@ def test_the_shared_sample_sync_is_answered(bot, sandbox):
     2021)."""
     sample = json.loads((DATA / "wecom" / "kf_sync_msg_response.json").read_text("utf-8"))
     callback = sandbox.state.kf_customer_says(KF, "wmSAMPLE", "placeholder")
-    sandbox.state.kf_log[-1:] = [{**m, "open_kfid": KF} for m in sample["msg_list"]]
+    signed = scene.sign(bot.settings, "xhs-diaper", "zhangsan")  # as the welcome's link has it
+    sandbox.state.kf_log[-1:] = [
+        {
+            **m,
+            "open_kfid": KF,
+            **({"event": {**m["event"], "scene_param": signed}} if "event" in m else {}),
+        }
+        for m in sample["msg_list"]
+    ]
     sandbox.state.kf_windows[(KF, sample["msg_list"][0]["external_userid"])] = [
         sandbox.state.clock.now(),
         0,
@@ -214,3 +228,39 @@ def test_the_shared_sample_sync_is_answered(bot, sandbox):
     said = sandbox.state.kf_said_to(ext)
     assert said[0] == "好的，预产期是2027年3月15日，现在孕23周+6天，对吗？"
     assert her(bot, ext).channel_code == "xhs-diaper"  # from the enter_session scene_param
+
+
+def test_the_welcome_links_scene_param_binds_a_new_mother_to_its_channel_and_advisor(bot, sandbox):
+    mother(bot, sandbox)
+    real = scene_param(sandbox)
+    deliver(bot, sandbox.state.kf_enter_session(KF, "wmLEAD", real))  # unknown to WeCom
+    worker.run(bot, burst=True)
+    lead = her(bot, "wmLEAD")
+    assert (lead.owner_userid, lead.channel_code) == ("zhangsan", "xhs-diaper")
+    assert sandbox.state.kf_said_to("wmLEAD")[0].startswith("你好呀，我是孕育小助手")
+
+
+def test_an_edited_or_unsigned_scene_param_binds_nobody_but_she_is_greeted(bot, sandbox, caplog):
+    mother(bot, sandbox)
+    real = scene_param(sandbox)
+    assert real.startswith("c=xhs-diaper&u=zhangsan&s=")
+    mac = real.rsplit("&s=", 1)[1]
+    forged = {
+        "wmEDITUSER": real.replace("u=zhangsan", "u=lisi"),
+        "wmEDITCHANNEL": real.replace("c=xhs-diaper", "c=store-poster"),
+        "wmNOMAC": real.rsplit("&s=", 1)[0],
+        "wmOLDSHAPE": "c=xhs-diaper&u=lisi",
+        "wmOTHERMAC": f"c=xhs-diaper&u=lisi&s={mac[::-1]}",
+    }
+    caplog.set_level(logging.WARNING, logger="handlers.kf")
+    for external_userid, value in forged.items():
+        deliver(bot, sandbox.state.kf_enter_session(KF, external_userid, value))
+    worker.run(bot, burst=True)
+    for external_userid in forged:
+        lead = her(bot, external_userid)
+        assert (lead.owner_userid, lead.channel_code) == ("", ""), external_userid
+        assert sandbox.state.kf_said_to(external_userid)[0].startswith("你好呀，我是孕育小助手")
+    warnings = [r.getMessage() for r in caplog.records if "scene_param" in r.getMessage()]
+    assert len(warnings) == len(forged)
+    secrets = (bot.settings.wecom.token.get_secret_value(), mac)
+    assert not any(secret in w for w in warnings for secret in secrets)
