@@ -12,6 +12,8 @@ defusedxml's Python-level parser on these small documents.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,13 +61,30 @@ def parse_xml(text: str | bytes) -> dict[str, Any]:
 
 
 def _children(element: Element, depth: int = 1) -> dict[str, Any]:
+    """An element's children by tag; a tag that repeats (MemChangeList's <Item>s) is a list."""
     if depth > MAX_DEPTH:
         raise MalformedXml(f"elements nested deeper than {MAX_DEPTH} levels")
     fields: dict[str, Any] = {}
     for child in element:
-        fields[child.tag] = (_children(child, depth + 1) if len(child)
-                             else (child.text or "").strip())  # fmt: skip
+        value = _children(child, depth + 1) if len(child) else (child.text or "").strip()
+        if child.tag not in fields:
+            fields[child.tag] = value
+        elif isinstance(fields[child.tag], list):
+            fields[child.tag].append(value)
+        else:
+            fields[child.tag] = [fields[child.tag], value]
     return fields
+
+
+def _members(value: Any) -> tuple[str, ...]:
+    """MemChangeList as WeCom sends it: <Item> elements (one or several), or, in older
+    callbacks, one comma-separated text."""
+    items = value.get("Item", []) if isinstance(value, dict) else value
+    if isinstance(items, str):
+        items = items.split(",")
+    if not isinstance(items, list):
+        return ()
+    return tuple(item.strip() for item in items if isinstance(item, str) and item.strip())
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -129,6 +148,7 @@ class GroupChatEvent(Event):
     join_scene: int = 0
     quit_scene: int = 0
     mem_change_cnt: int = 0
+    mem_change_list: tuple[str, ...] = ()  # who joined or left (add_member, del_member)
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,7 @@ def to_event(fields: dict[str, Any]) -> Event:
             join_scene=_int(fields.get("JoinScene")),
             quit_scene=_int(fields.get("QuitScene")),
             mem_change_cnt=_int(fields.get("MemChangeCnt")),
+            mem_change_list=_members(fields.get("MemChangeList")),
         )
     if name == "change_external_tag":
         return TagEvent(
@@ -235,6 +256,39 @@ _IDENTITY_FIELDS = (
     "StrategyId",
     "Source",
 )
+# What else tells apart two events that share the fields above (the same second, the same
+# chat, contact or account): for change_external_chat update, how members joined or left,
+# how many and who (MemChangeList), and the member-list versions before and after (each
+# change has its own); a contact event's WelcomeCode (one per add) and FailReason; a kf
+# event's account; an app event's key, task and job. Retries repeat them too. They enter the
+# key as one digest (MemChangeList may name hundreds), and only when present, so the keys of
+# events that have none are as before.
+_DETAIL_FIELDS = (
+    "JoinScene",
+    "QuitScene",
+    "MemChangeCnt",
+    "MemChangeList",
+    "LastMemVer",
+    "CurMemVer",
+    "WelcomeCode",
+    "FailReason",
+    "OpenKfId",
+    "EventKey",
+    "TaskId",
+    "ResponseCode",
+    "BatchJob",
+)
+
+
+def _canonical(name: str, value: Any) -> Any:
+    """A detail field as plain JSON data; MemChangeList as its members, in either format."""
+    if name == "MemChangeList":
+        return sorted(_members(value))
+    if isinstance(value, dict):
+        return {key: _canonical(key, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(name, item) for item in value]
+    return str(value)
 
 
 def dedupe_key(event: Event) -> str:
@@ -243,4 +297,12 @@ def dedupe_key(event: Event) -> str:
     if event.msg_type != "event" and msg_id:
         return f"msg:{fields.get('AgentID', '')}:{msg_id}"
     parts = [str(fields.get(name, "")) for name in _IDENTITY_FIELDS]
+    details = {
+        name: _canonical(name, fields[name])
+        for name in _DETAIL_FIELDS
+        if fields.get(name) not in (None, "")
+    }
+    if details:
+        text = json.dumps(details, sort_keys=True, ensure_ascii=False)
+        parts.append(hashlib.sha256(text.encode()).hexdigest()[:32])
     return "evt:" + "|".join(parts)

@@ -147,3 +147,75 @@ def test_messages_dedupe_by_msg_id():
 def test_unsafe_or_malformed_documents_are_refused(document):
     with pytest.raises(MalformedXml):
         parse_event(document)
+
+
+def chat_update(create_time=1700000000, members=("wmA",), ver=("v0", "v1"), **fields):
+    """A change_external_chat update as WeCom sends it now: <MemChangeList> of <Item>s and the
+    member-list versions before and after."""
+    detail = {"UpdateDetail": "add_member", "JoinScene": 3, "QuitScene": 0,
+              "MemChangeCnt": len(members), **fields}  # fmt: skip
+    items = "".join(f"<Item><![CDATA[{member}]]></Item>" for member in members)
+    document = to_xml({
+        "ToUserName": "ww1", "FromUserName": "sys", "CreateTime": create_time,
+        "MsgType": "event", "Event": "change_external_chat", "ChatId": "wrCHAT",
+        "ChangeType": "update", **detail, "LastMemVer": ver[0], "CurMemVer": ver[1],
+    })  # fmt: skip
+    return document.replace("</xml>", f"<MemChangeList>{items}</MemChangeList></xml>")
+
+
+def key(document) -> str:
+    return dedupe_key(parse_event(document))
+
+
+def test_member_change_lists_are_read_whole():
+    event = parse_event(chat_update(members=("wmA", "wmB", "wmC")))
+    assert isinstance(event, GroupChatEvent) and event.mem_change_list == ("wmA", "wmB", "wmC")
+    assert parse_event(chat_update(members=("wmA",))).mem_change_list == ("wmA",)
+    older = chat_update().replace(
+        "<MemChangeList><Item><![CDATA[wmA]]></Item></MemChangeList>",
+        "<MemChangeList><![CDATA[wmA,wmB]]></MemChangeList>",
+    )
+    assert parse_event(older).mem_change_list == ("wmA", "wmB")
+    assert load("change_external_chat_add_member.xml").mem_change_list == ()
+
+
+def test_group_events_in_the_same_second_keep_apart_and_their_retries_do_not():
+    first = chat_update(members=("wmA",), ver=("v0", "v1"))
+    assert key(first) == key(first)  # WeCom's retry
+    neighbours = [
+        chat_update(members=("wmB",), ver=("v1", "v2")),  # another mother joins that second
+        chat_update(members=("wmB",), ver=("v0", "v1")),  # who, even with the versions alike
+        chat_update(members=("wmA",), ver=("v1", "v2")),  # the versions, even with who alike
+        chat_update(members=("wmA",), ver=("v0", "v1"), JoinScene=1),  # how she joined
+        chat_update(members=("wmA", "wmB"), ver=("v0", "v1")),  # how many
+        chat_update(members=("wmA",), UpdateDetail="del_member", JoinScene=0, QuitScene=1),
+    ]
+    keys = {key(document) for document in [first, *neighbours]}
+    assert len(keys) == 1 + len(neighbours)
+    assert all(len(k) <= 1024 for k in keys)  # the inbox's column
+    crowd = [f"wm{n:030d}" for n in range(500)]
+    assert len(key(chat_update(members=crowd))) < 200
+    assert key(chat_update(members=("wmA", "wmB"))) == key(chat_update(members=("wmB", "wmA")))
+
+
+def test_other_events_that_shared_a_key_keep_apart():
+    readd = contact_event("add_external_contact", "ww1", "zhangsan", "wmA", 1700000000)
+    welcome_codes = {key(to_xml({**readd, "WelcomeCode": code})) for code in ("W1", "W2")}
+    assert len(welcome_codes) == 2  # deleted and added again within the second
+    kf = {"ToUserName": "ww1", "CreateTime": 1700000000, "MsgType": "event",
+          "Event": "kf_msg_or_event", "Token": "ENC1"}  # fmt: skip
+    accounts = {key(to_xml({**kf, "OpenKfId": account})) for account in ("wkA", "wkB")}
+    assert len(accounts) == 2
+    transfer = contact_event("transfer_fail", "ww1", "zhangsan", "wmA", 1700000000)
+    reasons = {key(to_xml({**transfer, "FailReason": r})) for r in ("customer_refused", "none")}
+    assert len(reasons) == 2
+
+
+def test_keys_of_events_without_details_are_as_before():
+    deleted = contact_event("del_follow_user", "ww1", "zhangsan", "wmA", 1700000000)
+    assert key(to_xml(deleted)) == (
+        "evt:change_external_contact|del_follow_user||zhangsan|wmA||sys||1700000000|||||"
+    )
+    tag = {"MsgType": "event", "Event": "change_external_tag", "Id": "et1", "TagType": "tag",
+           "ChangeType": "update", "CreateTime": 5}  # fmt: skip
+    assert key(to_xml(tag)) == "evt:change_external_tag|update|||||||5||tag|et1||"
