@@ -8,7 +8,7 @@ import pytest
 from crm import scene
 from tests.support import make_settings
 
-OTHER_TOKEN = "AnotherCallbackToken0123456789ab"
+OTHER_TOKEN = "q8Vn2LxTz5RkW7mJc4HbY9sDf3GpA6eU"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_the_key_comes_from_the_callback_secrets(tmp_path, settings):
     value = scene.sign(settings, "xhs-diaper", "zhangsan")
     rotated = make_settings(tmp_path, wecom={"token": OTHER_TOKEN})
     assert scene.verify(rotated, value) is None
-    same_secrets = make_settings(tmp_path, wecom={"secret": "another-app-secret"})
+    same_secrets = make_settings(tmp_path, wecom={"secret": "Zr4tHw9KpL2mXc7V"})
     assert scene.verify(same_secrets, value) == ("xhs-diaper", "zhangsan")
 
 
