@@ -1,16 +1,21 @@
-"""The HTTP side: WeCom callbacks (verify, decrypt, store, queue, ack) and health."""
+"""The HTTP side: WeCom callbacks (verify, decrypt, store, ack, queue) and health."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import logging
 import os
+import re
 import signal
+import socket
+import sys
 
 from aiohttp import web
 
-from bot import redis_conn
+from bot import heartbeat, private, redis_conn
 from bot import runtime as runtime_module
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
@@ -23,9 +28,25 @@ from wecom.crypto import CallbackError, WeComCrypto
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+HEALTH_TIMEOUT = 2.5  # seconds for each of /healthz's checks (Redis's own timeout is 2 s)
+SUPERVISE_SECONDS = 5.0  # how often serve checks that the embedded Redis is there
 RUNTIME = web.AppKey("runtime", Runtime)
 CRYPTO = web.AppKey("crypto", WeComCrypto)
 INGESTOR = web.AppKey("ingestor", Ingestor)
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+class ServeError(Exception):
+    """`mombot serve` cannot listen where it is told to; the message says why."""
+
+
+class PortBusy(ServeError):
+    """Another process (another `mombot serve`, say) is listening on the port."""
+
+
+class StaleCallback(CallbackError):
+    status = 403
 
 
 def _signed_params(request: web.Request, *extra: str) -> list[str]:
@@ -34,6 +55,20 @@ def _signed_params(request: web.Request, *extra: str) -> list[str]:
     if missing:
         raise CallbackError(f"missing query parameter(s): {', '.join(missing)}")
     return [request.query[name] for name in names]
+
+
+def _check_fresh(runtime: Runtime, timestamp: str) -> None:
+    """The signed timestamp is a number of seconds within callback_max_age_seconds of now."""
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise CallbackError("timestamp is not a number of seconds")
+    max_age = runtime.settings.wecom.callback_max_age_seconds
+    off = int(timestamp) - runtime.clock.now().timestamp()
+    if max_age and abs(off) > max_age:
+        when = "old" if off < 0 else "in the future"
+        raise StaleCallback(
+            f"timestamp is {abs(off):.0f} s {when}; more than callback_max_age_seconds "
+            f"({max_age}) allows"
+        )
 
 
 def _refuse(request: web.Request, error: CallbackError) -> web.Response:
@@ -52,10 +87,17 @@ async def verify_url(request: web.Request) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
     try:
         signature, timestamp, nonce = _signed_params(request)
+        _check_fresh(runtime, timestamp)
+        try:
+            async with asyncio.timeout(runtime.settings.server.read_timeout_seconds):
+                body = await request.read()
+        except TimeoutError:
+            return await _too_slow(request)
         # the signature first, over the cheaply found <Encrypt>: nothing unsigned is parsed
-        encrypted = encrypted_part(await request.read())
+        encrypted = encrypted_part(body)
         plain = request.app[CRYPTO].verify_and_decrypt(signature, timestamp, nonce, encrypted)
         event = to_event(parse_xml(plain))
     except CallbackError as error:
@@ -72,23 +114,50 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+async def _too_slow(request: web.Request) -> web.Response:
+    """408, then hang up: the rest of a body that is this slow is not waited for."""
+    log.warning("callback body from %s not complete in time: 408", request.remote)
+    response = web.Response(status=408, text="request body not received in time\n")
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return response
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """The database, Redis and live workers (their heartbeats); 503 if any is missing.
+
+    Each check runs in a thread with a deadline, so a stalled store makes this slower by
+    HEALTH_TIMEOUT at most, never stuck.
+    """
     runtime = request.app[RUNTIME]
-    loop = asyncio.get_running_loop()
+    database, workers = await asyncio.gather(
+        _check(_inbox_counts, runtime), _check(_live_workers, runtime)
+    )
     report: dict[str, object] = {}
-    healthy = True
-    try:
-        report["inbox"] = await loop.run_in_executor(None, _inbox_counts, runtime)
-        report["database"] = "ok"
-    except Exception as exc:
-        healthy, report["database"] = False, f"unreachable: {type(exc).__name__}"
-    try:
-        await loop.run_in_executor(None, runtime.redis.ping)
-        report["redis"] = "ok"
-    except Exception as exc:
-        healthy, report["redis"] = False, f"unreachable: {type(exc).__name__}"
+    if isinstance(database, Exception):
+        report["database"] = f"unreachable: {type(database).__name__}"
+    else:
+        report["inbox"], report["database"] = database, "ok"
+    if isinstance(workers, Exception):
+        report["redis"] = f"unreachable: {type(workers).__name__}"
+        report["workers"] = None  # unknown: their heartbeats are in Redis
+    else:
+        report["redis"], report["workers"] = "ok", workers
+    healthy = report["database"] == "ok" and report["redis"] == "ok" and bool(workers)
     report["status"] = "ok" if healthy else "degraded"
     return web.json_response(report, status=200 if healthy else 503)
+
+
+async def _check(function, runtime: Runtime):
+    """function(runtime) in a thread within HEALTH_TIMEOUT; its exception is returned."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(None, function, runtime), HEALTH_TIMEOUT)
+    except Exception as exc:
+        return exc
 
 
 def _inbox_counts(runtime: Runtime) -> dict[str, int]:
@@ -96,22 +165,35 @@ def _inbox_counts(runtime: Runtime) -> dict[str, int]:
         return inbox.counts_by_status(connection)
 
 
+def _live_workers(runtime: Runtime) -> int:
+    runtime.redis.ping()  # one round trip that fails fast before the scan
+    return len(heartbeat.alive(runtime.redis))
+
+
+# Processes ----------------------------------------------------------------------------------
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the HTTP server in [server] processes processes sharing one port (SO_REUSEPORT).
 
-    The schema is migrated and the embedded Redis started once, before forking; each process
-    then builds its own runtime (connections are never shared across a fork).
+    Raises ServeError (PortBusy when another process listens there) before anything starts
+    if the address cannot be listened on. The schema is migrated and the embedded Redis
+    started once, before forking; each process then builds its own runtime (connections are
+    never shared across a fork). A child dies with the parent (SIGTERM), so a killed serve
+    leaves nothing listening behind it.
     """
+    check_address(host, port)
+    private.secure(settings.data_path)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
     redis_conn.connect(settings.redis.url, settings.data_path).close()
+    parent = os.getpid()
     children = []
     for _ in range(settings.server.process_count - 1):
         pid = os.fork()
         if pid == 0:
-            _serve_one(settings, host, port)
-            os._exit(0)
+            _child(settings, host, port, parent)
         children.append(pid)
     try:
         _serve_one(settings, host, port)
@@ -122,12 +204,104 @@ def serve(settings: Settings, host: str, port: int) -> None:
             os.waitpid(pid, 0)
 
 
+def check_address(host: str, port: int) -> None:
+    """Listen on host:port the way serve will, once, without SO_REUSEPORT: this fails while
+    anyone else listens there, even another serve (whose processes would share the port)."""
+    if not 0 <= port <= 65535:
+        raise ServeError(f"port {port} is not a port number (0-65535)")
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ServeError(f"cannot listen on host {host!r}: {reason}") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+                probe.listen()
+            except OSError as exc:
+                raise _listen_error(exc, host, port) from None
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> ServeError:
+    if exc.errno == errno.EADDRINUSE:
+        return PortBusy(f"port {port} on {host} is already in use")
+    if exc.errno == errno.EACCES:
+        return ServeError(f"not allowed to listen on port {port} on {host}")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ServeError(f"{host} is not an address of this machine")
+    return ServeError(f"cannot listen on port {port} on {host}: {exc.strerror}")
+
+
+def _child(settings: Settings, host: str, port: int, parent: int) -> None:
+    """A forked serve process: it never returns into the parent's code."""
+    code = 1
+    try:
+        _die_with(parent)
+        _serve_one(settings, host, port)
+        code = 0
+    except BaseException:
+        log.exception("serve process %d failed", os.getpid())
+    finally:
+        os._exit(code)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """SIGTERM this process when its parent dies (Linux); if it already has, exit now."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
+
+
 def _serve_one(settings: Settings, host: str, port: int) -> None:
     runtime = runtime_module.build(settings, migrate=False)
     log.info("serving on %s:%d (pid %d)", host, port, os.getpid())
     web.run_app(
-        create_app(runtime), host=host, port=port, reuse_port=True, print=None, access_log=None
+        create_app(runtime),
+        host=host,
+        port=port,
+        reuse_port=True,
+        print=None,
+        access_log=None,
+        **handler_options(settings),
     )
+
+
+def handler_options(settings: Settings) -> dict[str, float]:
+    """The connection handling aiohttp is run with: a connection that has not sent a whole
+    request's headers within read_timeout_seconds (from connecting, or from the previous
+    answer) is closed, which cuts off idle and trickling (slowloris) clients alike."""
+    return {"keepalive_timeout": settings.server.read_timeout_seconds}
+
+
+async def _supervise_redis(runtime: Runtime) -> None:
+    """Every SUPERVISE_SECONDS: restart the embedded Redis if it is gone."""
+    settings = runtime.settings
+    loop = asyncio.get_running_loop()
+    failing = False
+    while True:
+        await asyncio.sleep(SUPERVISE_SECONDS)
+        try:
+            if await loop.run_in_executor(
+                None, redis_conn.supervise, settings.redis.url, settings.data_path
+            ):
+                log.warning("embedded Redis restarted")
+            failing = False
+        except Exception:
+            if not failing:  # the first failure, not one every few seconds
+                log.exception("could not restart the embedded Redis; will keep trying")
+            failing = True
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -141,7 +315,13 @@ def create_app(runtime: Runtime) -> web.Application:
 
     async def lifecycle(app: web.Application):
         app[INGESTOR].start()
+        supervisor = None
+        if not runtime.settings.redis.url:
+            supervisor = asyncio.get_running_loop().create_task(_supervise_redis(runtime))
         yield
+        if supervisor:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
         await app[INGESTOR].stop()
 
     app.cleanup_ctx.append(lifecycle)

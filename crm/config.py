@@ -57,6 +57,10 @@ class WeComSettings(_Section):
     kf_secret: SecretStr | None = None
     kf_open_kfid: str = ""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # a callback whose signed timestamp is further than this from now (either way) is refused
+    # (403): a replayed old callback does nothing. Generous, for WeCom's retries and clock
+    # skew; 0: no limit.
+    callback_max_age_seconds: Annotated[int, Field(ge=0)] = 86400
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -79,6 +83,9 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     processes: Annotated[int, Field(ge=0, le=64)] = 0  # 0: one per CPU core
+    # a client must send a request's headers (from connecting, or from the previous answer on
+    # a kept-alive connection) and its body within this; else it is cut off (body: 408)
+    read_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
 
     @property
     def process_count(self) -> int:

@@ -1,13 +1,16 @@
 """The callback endpoint over real HTTP, with a real Redis and a real database."""
 
+from datetime import datetime
+
 import pytest
 from rq import Queue
 
+from bot import heartbeat
 from bot import runtime as runtime_module
-from bot.server import create_app
+from bot.server import INGESTOR, create_app
 from crm.context import REALTIME
 from store import inbox
-from tests.support import AES_KEY, CORP_ID, TOKEN, make_settings
+from tests.support import AES_KEY, CORP_ID, TOKEN, TZ, make_settings
 from wecom.crypto import WeComCrypto
 from wecom.sandbox.driver import CallbackDriver, contact_event, to_xml
 
@@ -18,9 +21,10 @@ async def client(aiohttp_client, runtime):
 
 
 CRYPTO = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+NOW = str(int(datetime(2026, 11, 22, 10, 0, tzinfo=TZ).timestamp()))  # the clock fixture's
 
 
-def signed(plain: str, crypto: WeComCrypto = CRYPTO, *, timestamp: str = "1700000000"):
+def signed(plain: str, crypto: WeComCrypto = CRYPTO, *, timestamp: str = NOW):
     encrypted = crypto.encrypt(plain)
     params = {
         "msg_signature": crypto.sign(timestamp, "n1", encrypted),
@@ -52,6 +56,11 @@ def queued_rows(runtime) -> int:
     return len(rows)
 
 
+async def settled(client) -> None:
+    """Until the new rows are on Redis (or left to the relay): that happens after the 200."""
+    assert await client.app[INGESTOR].settled()
+
+
 def counts(runtime):
     with runtime.engine.connect() as c:
         return inbox.counts_by_status(c)
@@ -75,10 +84,12 @@ async def test_url_verification(client):
     assert response.status == 403
 
 
-async def test_wecoms_cdata_envelope_is_read(client, runtime):
+async def test_wecoms_cdata_envelope_is_read(client, runtime, clock):
+    clock.set(datetime.now(TZ))  # the driver signs with the real time
     params, body = CallbackDriver(CRYPTO, CORP_ID).envelope(added())
     response = await client.post("/wecom/callback", params=params, data=body)
     assert response.status == 200 and counts(runtime) == {"queued": 1}
+    await settled(client)
 
 
 async def test_valid_callback_is_stored_queued_and_acked_empty(client, runtime):
@@ -86,6 +97,7 @@ async def test_valid_callback_is_stored_queued_and_acked_empty(client, runtime):
     response = await client.post("/wecom/callback", params=params, data=body)
     assert response.status == 200 and await response.read() == b""
     assert counts(runtime) == {"queued": 1}
+    await settled(client)
     queue = Queue(REALTIME, connection=runtime.redis)
     assert queue.count == 1
     job = queue.jobs[0]
@@ -100,6 +112,7 @@ async def test_retries_of_one_callback_make_one_row_and_one_job(client, runtime)
     params, body = signed(added("wmB"))  # another mother, same advisor, same second
     assert (await client.post("/wecom/callback", params=params, data=body)).status == 200
     assert counts(runtime) == {"queued": 2}
+    await settled(client)
     assert queued_rows(runtime) == 2
 
 
@@ -113,6 +126,7 @@ async def test_concurrent_callbacks_are_all_stored(client, runtime):
     statuses = await asyncio.gather(*(send(i) for i in range(120)))
     assert set(statuses) == {200}
     assert counts(runtime) == {"queued": 40}
+    await settled(client)
     assert queued_rows(runtime) == 40
 
 
@@ -176,7 +190,7 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(client, runtime, ca
 async def test_body_over_one_mebibyte_is_413(client, runtime):
     response = await client.post(
         "/wecom/callback",
-        params={"msg_signature": "x", "timestamp": "1", "nonce": "1"},
+        params={"msg_signature": "x", "timestamp": NOW, "nonce": "1"},
         data=b"<xml>" + b"a" * (1024 * 1024 + 10),
     )
     assert response.status == 413
@@ -196,6 +210,7 @@ async def test_redis_down_still_stores_and_acks(aiohttp_client, tmp_path, clock)
         params, body = signed(added())
         response = await client.post("/wecom/callback", params=params, data=body)
         assert response.status == 200
+        await settled(client)
         assert counts(rt) == {"received": 1}
         health = await client.get("/healthz")
         assert health.status == 503
@@ -224,11 +239,16 @@ async def test_healthz_503_when_the_database_fails(client, runtime):
 async def test_healthz_ok(client, runtime):
     params, body = signed(added())
     await client.post("/wecom/callback", params=params, data=body)
+    beat = heartbeat.Beat(
+        "host", 1, "2026-11-22T10:00:00+08:00", 16, 0, "2026-11-22T10:00:00+08:00"
+    )
+    heartbeat.beat(runtime.redis, beat)  # a live worker
     response = await client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {
         "database": "ok",
         "redis": "ok",
+        "workers": 1,
         "inbox": {"queued": 1},
         "status": "ok",
     }
