@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import sys
+import time
 
 from aiohttp import web
 
@@ -71,8 +72,32 @@ def _check_fresh(runtime: Runtime, timestamp: str) -> None:
         )
 
 
+class _Quieted:
+    """Log a warning at most once per `interval` seconds; the ones in between are counted and
+    told with the next, so a flood of bad requests cannot flood the log."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self._interval = interval
+        self._next = 0.0
+        self._held = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return
+        if self._held:
+            message += " (and %d more like it in the last %.0f s)"
+            args = (*args, self._held, self._interval)
+        log.warning(message, *args)
+        self._next, self._held = now + self._interval, 0
+
+
+_refusals = _Quieted()
+
+
 def _refuse(request: web.Request, error: CallbackError) -> web.Response:
-    log.warning("refused %s callback from %s: %s", request.method, request.remote, error)
+    _refusals.warning("refused %s callback from %s: %s", request.method, request.remote, error)
     return web.Response(status=error.status, text=f"{error}\n")
 
 
@@ -91,6 +116,8 @@ async def receive(request: web.Request) -> web.Response:
     try:
         signature, timestamp, nonce = _signed_params(request)
         _check_fresh(runtime, timestamp)
+        if (request.content_length or 0) > MAX_BODY:  # said so: no need to read it
+            raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length or 0)
         try:
             async with asyncio.timeout(runtime.settings.server.read_timeout_seconds):
                 body = await request.read()
@@ -116,7 +143,7 @@ async def receive(request: web.Request) -> web.Response:
 
 async def _too_slow(request: web.Request) -> web.Response:
     """408, then hang up: the rest of a body that is this slow is not waited for."""
-    log.warning("callback body from %s not complete in time: 408", request.remote)
+    _refusals.warning("callback body from %s not complete in time: 408", request.remote)
     response = web.Response(status=408, text="request body not received in time\n")
     response.force_close()
     await response.prepare(request)

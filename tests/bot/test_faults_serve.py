@@ -371,3 +371,28 @@ def test_a_second_serve_on_a_busy_port_exits_1_saying_why(serve_config):
     assert result.returncode == 1
     assert f"mombot serve: port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_flood_of_refusals_is_one_log_line(faulty, caplog):
+    _, client, _ = faulty
+    for _ in range(5):
+        params, body = signed("wmA")
+        params["msg_signature"] = "0" * 40
+        assert (await client.post("/wecom/callback", params=params, data=body)).status == 403
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused POST")]
+    assert len(refusals) <= 1  # at most one per 10 s (one may have been logged just before)
+
+
+async def test_a_declared_oversize_body_is_413_unread(faulty):
+    _, client, _ = faulty
+    params, _ = signed("wmA")
+
+    async def endless():  # Content-Length says 2 MiB; only a start of it ever comes
+        yield b"<xml>"
+        await asyncio.Event().wait()
+
+    headers = {"Content-Length": str(2 * 1024 * 1024)}
+    response = await client.post(
+        "/wecom/callback", params=params, data=endless(), headers=headers, timeout=ANSWER_WITHIN
+    )
+    assert response.status == 413
