@@ -1,5 +1,6 @@
 """The embedded Redis comes back when it dies (with its data), and only then."""
 
+import asyncio
 import os
 import signal
 import time
@@ -35,8 +36,11 @@ def data_dir():
     path.rmdir()
 
 
-def pid_of(data_dir: Path) -> int:
-    return int((data_dir / "redis.pid").read_text())
+def pid_of(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "redis.pid").read_text())
+    except (FileNotFoundError, ValueError):  # not written yet
+        return None
 
 
 def test_a_killed_embedded_redis_is_started_again_with_its_data(data_dir):
@@ -78,3 +82,24 @@ def test_clients_time_out_but_the_blocking_one_waits_for_rq(redis_server):
     kwargs = normal.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == redis_conn.SOCKET_TIMEOUT
     assert blocking.connection_pool.connection_kwargs["socket_timeout"] is None
+
+
+async def test_serve_restarts_its_embedded_redis(aiohttp_client, data_dir, monkeypatch, clock):
+    from bot import runtime as runtime_module
+    from bot import server
+    from tests.support import make_settings
+
+    monkeypatch.setattr(server, "SUPERVISE_SECONDS", 0.05)
+    settings = make_settings(data_dir.parent, data_dir=str(data_dir))
+    rt = runtime_module.build(settings, clock)
+    try:
+        await aiohttp_client(server.create_app(rt))
+        first = pid_of(data_dir)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while pid_of(data_dir) in (first, None):
+            assert time.monotonic() < deadline, "not restarted"
+            await asyncio.sleep(0.05)  # serve's task runs meanwhile
+        assert rt.redis.ping()
+    finally:
+        rt.close()
