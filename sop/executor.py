@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlmodel import Session
+
 from crm import advisors, outbox, tags
 from crm.context import Context
 from crm.placeholders import render
@@ -42,24 +44,37 @@ def execute(ctx: Context, *task_ids: int) -> dict[str, int]:
     return outcome
 
 
-def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
-    step = records.step_of(sop, task)
+CAPPED = records.Verdict(TaskStatus.PENDING, records.DAILY_CAP, tomorrow=True)
+
+
+def verdict(session: Session, sop: Sop | None, step: Step | None, contact: Contact | None,
+            task: SopTask) -> records.Verdict | None:  # fmt: skip
+    """None when the task may go out (within her daily cap), else what it comes to: cancelled
+    (the step or she is gone, an exit rule) or skipped (a condition)."""
     if sop is None or step is None:
-        return records.finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
-    contact = ctx.session.get(Contact, int(task.target.removeprefix("c:")))
+        return records.Verdict(TaskStatus.CANCELLED, "no longer in the playbook")
     if contact is None:
-        return records.finish(ctx, task, TaskStatus.CANCELLED, "contact deleted")
+        return records.Verdict(TaskStatus.CANCELLED, "contact deleted")
     exit_reason = _exit_reason(sop, contact)
     if exit_reason:
-        records.cancel_rest(ctx, task, exit_reason)
-        return records.finish(ctx, task, TaskStatus.CANCELLED, exit_reason)
-    skip = _skip_reason(ctx, sop, contact, task)
+        return records.Verdict(TaskStatus.CANCELLED, exit_reason, rest=True)
+    skip = _skip_reason(session, sop, contact, task)
     if skip:
-        return records.finish(ctx, task, TaskStatus.SKIPPED, skip)
+        return records.Verdict(TaskStatus.SKIPPED, skip)
+    return None
+
+
+def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
+    step = records.step_of(sop, task)
+    contact = ctx.session.get(Contact, int(task.target.removeprefix("c:"))) if step else None
+    stop = verdict(ctx.session, sop, step, contact, task)
+    if stop is not None:
+        return records.apply(ctx, task, stop)
+    assert sop is not None and step is not None and contact is not None
     facing = step.action in CUSTOMER_FACING
     slot = records.take_slot(ctx, task.target, ctx.settings.sop.daily_cap) if facing else None
     if facing and slot is None:
-        return records.to_tomorrow(ctx, task, "daily cap reached")
+        return records.apply(ctx, task, CAPPED)
     key = f"sop:{task.id}"
     if not outbox.claim(ctx, key, "sop", task.target):
         return records.already_handed_over(ctx, task, slot)
@@ -85,18 +100,18 @@ def _exit_reason(sop: Sop, contact: Contact) -> str:
     return ""
 
 
-def _skip_reason(ctx: Context, sop: Sop, contact: Contact, task: SopTask) -> str:
+def _skip_reason(session: Session, sop: Sop, contact: Contact, task: SopTask) -> str:
     conditions = sop.conditions
     if contact.status in conditions.skip_statuses:
         return f"status {contact.status}"
     if conditions.skip_opted_out and contact.opted_out:
         return "opted out"
     if conditions.skip_tags:
-        present = contact_tags.names(ctx.session, contact.id) & set(conditions.skip_tags)
+        present = contact_tags.names(session, contact.id) & set(conditions.skip_tags)
         if present:
             return f"tagged {', '.join(sorted(present))}"
     since = task.trigger_at or contact.added_at
-    if conditions.skip_followed_up and since and followups.logged_since(ctx.session, contact.id,
+    if conditions.skip_followed_up and since and followups.logged_since(session, contact.id,
                                                                          since):  # fmt: skip
         return "followed up"
     return ""

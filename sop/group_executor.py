@@ -32,32 +32,42 @@ def carry_out(ctx: Context, tasks: Sequence[SopTask], sops: dict[str, Sop]) -> l
     return statuses
 
 
-def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
-           group: CustomerGroup | None) -> str:  # fmt: skip
-    """ "" if the task may go out now, else the status it ended in."""
+def verdict(sop: Sop | None, step: Step | None, task: SopTask, group: CustomerGroup | None,
+            today: date) -> records.Verdict | None:  # fmt: skip
+    """None when the task may go out (within the group's daily cap), else what it comes to."""
     if sop is None or step is None:
-        return records.finish(ctx, task, TaskStatus.CANCELLED, "no longer in the playbook")
+        return records.Verdict(TaskStatus.CANCELLED, "no longer in the playbook")
     if group is None or group.dismissed:
-        records.cancel_rest(ctx, task, "group dismissed")
-        return records.finish(ctx, task, TaskStatus.CANCELLED, "group dismissed")
+        return records.Verdict(TaskStatus.CANCELLED, "group dismissed", rest=True)
     if not sop.groups.matches(group.name, group.owner_userid):
-        return records.finish(ctx, task, TaskStatus.SKIPPED, "the group no longer fits the SOP")
+        return records.Verdict(TaskStatus.SKIPPED, "the group no longer fits the SOP")
     if task.trigger_key.startswith("schedule:"):
         day = date.fromisoformat(task.trigger_key.removeprefix("schedule:"))
-        if ctx.clock.now().date() > day:
-            return records.finish(ctx, task, TaskStatus.SKIPPED, f"missed its day ({day})")
+        if today > day:
+            return records.Verdict(TaskStatus.SKIPPED, f"missed its day ({day})")
     if group.customers == 0:
-        return records.finish(ctx, task, TaskStatus.SKIPPED, "no customers in the group")
-    return ""
+        return records.Verdict(TaskStatus.SKIPPED, "no customers in the group")
+    return None
 
 
-def _capped(ctx: Context, task: SopTask) -> str:
+def capped(task: SopTask) -> records.Verdict:
     """The group had its mass sends for today: a scheduled post is for today only (skipped),
     anything else waits a day."""
     why = "the group's daily mass send is used"
     if task.trigger_key.startswith("schedule:"):
-        return records.finish(ctx, task, TaskStatus.SKIPPED, why)
-    return records.to_tomorrow(ctx, task, why)
+        return records.Verdict(TaskStatus.SKIPPED, why)
+    return records.Verdict(TaskStatus.PENDING, why, tomorrow=True)
+
+
+def _ready(ctx: Context, sop: Sop | None, step: Step | None, task: SopTask,
+           group: CustomerGroup | None) -> str:  # fmt: skip
+    """ "" if the task may go out now, else the status it ended in."""
+    stop = verdict(sop, step, task, group, ctx.clock.now().date())
+    return records.apply(ctx, task, stop) if stop is not None else ""
+
+
+def _capped(ctx: Context, task: SopTask) -> str:
+    return records.apply(ctx, task, capped(task))
 
 
 def _batch(ctx: Context, sop: Sop | None, tasks: list[SopTask]) -> list[str]:

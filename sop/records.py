@@ -3,7 +3,11 @@ transient WeCom error, the daily-cap slot, the cancellation of the steps still t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import Session
 
 from crm import outbox
 from crm.context import Context
@@ -13,6 +17,26 @@ from store.models import DeliveryStatus, SopTask, TaskStatus
 
 MAX_ATTEMPTS = 5
 TO_THEM = "sent to her"  # detail of a sent customer-facing task
+DAILY_CAP = "daily cap reached"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a due task comes to instead of being sent, decided before anything is sent: the
+    executors apply it (`apply`), a dry run of the tick reports it."""
+
+    status: str
+    reason: str
+    rest: bool = False  # the target's other pending steps of the SOP are cancelled too
+    tomorrow: bool = False  # back to pending, due a day later
+
+
+def apply(ctx: Context, task: SopTask, verdict: Verdict) -> str:
+    if verdict.rest:
+        cancel_rest(ctx, task, verdict.reason)
+    if verdict.tomorrow:
+        return to_tomorrow(ctx, task, verdict.reason)
+    return finish(ctx, task, verdict.status, verdict.reason)
 
 
 def step_of(sop: Sop | None, task: SopTask) -> Step | None:
@@ -44,10 +68,22 @@ def take_slot(ctx: Context, target: str, cap: int) -> str | None:
     happen is given back (`record`)."""
     day = ctx.clock.now().date()
     for n in range(cap):
-        key = f"cap:{target}:{day}:{n}"
+        key = _slot(target, day, n)
         if outbox.claim(ctx, key, "cap", target):
             return key
     return None
+
+
+def _slot(target: str, day: date, n: int) -> str:
+    return f"cap:{target}:{day}:{n}"
+
+
+def free_slots(session: Session, targets: Iterable[str], cap: int, day: date) -> dict[str, int]:
+    """How many of each target's `cap` slots for `day` are free, read-only: the sends
+    `take_slot` would still grant her that day."""
+    wanted = {target: [_slot(target, day, n) for n in range(cap)] for target in set(targets)}
+    taken = deliveries.existing(session, [key for keys in wanted.values() for key in keys])
+    return {target: sum(key not in taken for key in keys) for target, keys in wanted.items()}
 
 
 def to_tomorrow(ctx: Context, task: SopTask, why: str) -> str:

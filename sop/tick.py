@@ -1,15 +1,20 @@
 """The tick (every minute, from the worker's ticker): today's scheduled group posts are planned,
 an edited playbook is applied to the sequences already running, then due tasks go to the bulk
-queue in batches; during quiet hours they are moved to the end of the quiet hours instead."""
+queue in batches; during quiet hours they are moved to the end of the quiet hours instead.
+
+A dry run does all of that in a transaction it rolls back, and tells per due task what would
+come of it (`sop.preview`): sent, deferred, capped, cancelled or skipped, and why."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
+from sqlmodel import Session
+
 from crm.config import SopSettings
 from crm.context import BULK, Context
-from sop import planner, playbook
+from sop import planner, playbook, preview
 from sop.executor import execute
 from store import sop_tasks
 
@@ -44,6 +49,7 @@ class TickReport:
     planned: int = 0  # scheduled group posts planned by this tick
     requeued: int = 0  # queued tasks whose job never finished them
     edited: list[str] = field(default_factory=list)  # SOPs whose edits were applied
+    outcomes: list[preview.Outcome] = field(default_factory=list)  # a dry run's, per due task
 
 
 FINGERPRINTS = "mombot:sop:fingerprints"  # Redis hash: sop id → fingerprint last applied
@@ -94,11 +100,16 @@ def tick(ctx: Context, now: datetime | None = None, dry_run: bool = False) -> Ti
         rows = sop_tasks.due(connection, now, BATCH)
         report.due = [tuple(row) for row in rows]
         ids = [row.id for row in rows]
+        deferred_until = quiet_ends(now, rules) if ids and quiet(now, rules) else None
         if dry_run:
+            with Session(bind=connection) as session:  # sees what this transaction planned
+                report.outcomes = preview.outcomes(session, ctx.settings, sops, ids, now,
+                                                   JOB_SIZE, deferred_until)  # fmt: skip
+            report.deferred = len(ids) if deferred_until else 0
             transaction.rollback()
             return report
-        if ids and quiet(now, rules):
-            report.deferred = sop_tasks.defer(connection, ids, quiet_ends(now, rules), now)
+        if deferred_until is not None:
+            report.deferred = sop_tasks.defer(connection, ids, deferred_until, now)
             ids = []
         if ids:  # only what this tick moved: another tick may have taken some meanwhile
             ids = sop_tasks.mark_queued(connection, ids, now)

@@ -241,3 +241,12 @@ def _profile_from(contact: Contact, entry: Existing, now: datetime) -> bool:
     if changed:
         contact.updated_at = now
     return bool(changed)
+
+
+def by_ids(session: Session, ids: Sequence[int]) -> dict[int, Contact]:
+    """The contacts with these ids (the missing ones left out)."""
+    found: dict[int, Contact] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        found.update((c.id, c) for c in session.exec(select(Contact).where(Contact.id.in_(chunk))))
+    return found

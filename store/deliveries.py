@@ -51,3 +51,12 @@ def release(session: Session, key: str) -> None:
 
 def get(session: Session, key: str) -> Delivery | None:
     return session.exec(select(Delivery).where(Delivery.key == key)).first()
+
+
+def existing(session: Session, keys: list[str]) -> set[str]:
+    """Which of these keys are claimed (pending or finished)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(session.exec(select(Delivery.key).where(Delivery.key.in_(chunk))))
+    return found

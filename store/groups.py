@@ -115,3 +115,13 @@ def active(connection: Connection, chat_id: str | None = None) -> Sequence[Row]:
     if chat_id is not None:
         query = query.where(g.c.chat_id == chat_id)
     return connection.execute(query).all()
+
+
+def by_chat_ids(session: Session, chat_ids: Sequence[str]) -> dict[str, CustomerGroup]:
+    """The groups with these chat ids (the unknown ones left out)."""
+    found: dict[str, CustomerGroup] = {}
+    for start in range(0, len(chat_ids), 500):
+        chunk = list(chat_ids[start : start + 500])
+        query = select(CustomerGroup).where(CustomerGroup.chat_id.in_(chunk))
+        found.update((g.chat_id, g) for g in session.exec(query))
+    return found

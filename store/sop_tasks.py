@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlmodel import Session
 
 from store.db import insert
 from store.models import SopTask, TaskStatus
@@ -151,3 +152,24 @@ def status_counts(connection: Connection) -> tuple[dict[str, dict[str, int]], di
         select(T.c.sop_id, func.count(T.c.target.distinct())).group_by(T.c.sop_id)
     ).all())  # fmt: skip
     return by_sop, targets
+
+
+def by_ids(session: Session, ids: Sequence[int]) -> list[SopTask]:
+    """The tasks with these ids (as objects; missing ids left out)."""
+    found: list[SopTask] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        found += session.scalars(select(SopTask).where(SopTask.id.in_(chunk)))
+    return found
+
+
+def next_due(connection: Connection) -> tuple[datetime | None, int]:
+    """When the next pending task is due, and how many are pending."""
+    row = connection.execute(
+        select(func.min(T.c.due_at), func.count()).where(T.c.status == TaskStatus.PENDING)
+    ).one()
+    return row[0], row[1]
+
+
+def count_status(connection: Connection, status: str) -> int:
+    return connection.execute(select(func.count()).where(T.c.status == status)).scalar_one()
