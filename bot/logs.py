@@ -4,8 +4,9 @@
   (2026-11-23T10:15:02.123+08:00), whatever the machine's zone.
 - Secrets never reach the log: the configured secrets, access tokens in URLs and mothers'
   mobile numbers (138****1234) are masked in the whole formatted line, tracebacks included.
-- rq's own chatter (Job OK, "realtime: bot.jobs.handle_inbound(…)", scheduler ticks) is
-  DEBUG: shown only at level DEBUG; its warnings and errors stay as they are.
+- rq's own chatter (Job OK, "realtime: bot.jobs.handle_inbound(…)", scheduler ticks) and
+  alembic's ("Context impl SQLiteImpl.", on every start) are DEBUG: shown only at level DEBUG;
+  their warnings and errors stay as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from crm.config import Settings
 from wecom.redact import RedactingFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-CHATTY = ("rq",)  # loggers whose INFO lines are DEBUG to us
+CHATTY = ("rq", "alembic")  # loggers whose INFO lines are DEBUG to us
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -39,7 +40,7 @@ class Formatter(RedactingFormatter):
         super().__init__(FORMAT, secrets=secrets)
         self._tz = tz
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, self._tz).isoformat(timespec="milliseconds")
 
 

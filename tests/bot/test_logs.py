@@ -53,14 +53,16 @@ def test_timestamps_are_iso_in_the_configured_zone_with_its_offset(tmp_path):
     assert stream.getvalue() == "2026-11-23T10:15:02.123+08:00 INFO mombot.test: hello 小雨\n"
 
 
-@pytest.mark.parametrize("name", ["rq.worker", "rq.queue", "rq.scheduler", "rq.job"])
+@pytest.mark.parametrize(
+    "name", ["rq.worker", "rq.queue", "rq.scheduler", "rq.job", "alembic.runtime.migration"]
+)
 def test_rq_chatter_is_debug(tmp_path, name):
     logger, stream = capture(tmp_path, "INFO", name)
     logger.info("realtime: bot.jobs.handle_inbound(1) (abc)")
     logger.info("Job OK (abc)")
     logger.warning("Moving job to FailedJobRegistry (abc)")
     assert stream.getvalue().count("\n") == 1
-    assert " WARNING rq." in stream.getvalue()
+    assert f" WARNING {name}: Moving job" in stream.getvalue()
 
     logger, stream = capture(tmp_path, "DEBUG", name)
     logger.info("Job OK (abc)")
