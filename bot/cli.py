@@ -8,10 +8,15 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from importlib import metadata
 from zoneinfo import ZoneInfo
 
-from bot import logs
+import redis
+from sqlalchemy.exc import DBAPIError
+
+from bot import checks, logs
 from bot import runtime as runtime_module
+from bot.redis_conn import RedisStartError
 from bot.runtime import Runtime
 from bot.text import table
 from crm import config
@@ -56,10 +61,24 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(f"{config.resolve_path(args.config)}: ok")
     print(f"  corp_id {settings.wecom.corp_id}, agent {settings.wecom.agent_id}")
     print(f"  WeCom API {settings.wecom.api_base}")
+    print(f"  data_dir {settings.data_path}")
     print(f"  database {settings.database_url.split('@')[-1]}")
     print(f"  redis {'embedded in ' + settings.data_dir if not settings.redis.url else 'external'}")
     print(f"  {len(settings.channels)} channel(s), time zone {settings.timezone}")
-    return 0
+    found = config.warnings(settings)
+    if found:
+        print("warnings:")
+        for warning in found:
+            print(f"  {warning}")
+    if not args.online:
+        return 0
+    from bot import redis_conn
+
+    results = checks.online(settings, redis_conn.connect(settings.redis.url, settings.data_path))
+    print(f"online, against {settings.wecom.api_base}:")
+    for line in table([(check.result, check.what, check.detail) for check in results]):
+        print(f"  {line}")
+    return 1 if any(check.result == checks.FAILED for check in results) else 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -82,10 +101,14 @@ def cmd_events_list(args: argparse.Namespace) -> int:
     for row in rows:
         route = "/".join(part for part in (row.msg_type, row.event, row.change_type) if part)
         received = row.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-        problem = row.last_error or row.warning
-        error = f"  {problem.splitlines()[0][:120]}" if problem else ""
-        status = f"{row.status}, warning" if row.warning else row.status
-        print(f"{row.id:>8}  {received}  {status:<13} x{row.attempts}  {route}{error}")
+        error = f"  {row.last_error.splitlines()[0][:120]}" if row.last_error else ""
+        warnings = inbox.warnings_of(row.warning)
+        status = row.status
+        if warnings:  # handled, but an optional part failed: not plainly done
+            status += f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''})"
+        print(f"{row.id:>8}  {received}  {status:<17} x{row.attempts}  {route}{error}")
+        for warning in warnings:
+            print(f"{'':>10}warning: {warning[:200]}")
     with runtime.engine.connect() as connection:
         counts = inbox.counts_by_status(connection)
     print(json.dumps(counts, sort_keys=True))
@@ -111,8 +134,18 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 def cmd_channels_sync(args: argparse.Namespace) -> int:
     from crm.channels import sync
+    from wecom import externalcontact
 
     runtime = _runtime(args)
+    try:  # the secret works (a channel unchanged since the last sync makes no call at all)
+        externalcontact.follow_users(runtime.wecom("contact"))
+    except WeComError as exc:
+        print(
+            f"mombot: channels sync: nothing synced: WeCom {exc.path} with the contact secret "
+            f"([wecom] contact_secret, else secret): {checks.explain(exc)}",
+            file=sys.stderr,
+        )
+        return 1
     with runtime.context() as ctx:
         report = sync(ctx)
     group = runtime.settings.tags.channel_group
@@ -150,13 +183,42 @@ def cmd_channels_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
+def _day(value: str) -> date:
+    """argparse type: a day."""
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise config.ConfigError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _moment(value: str) -> datetime:
+    """argparse type: a moment (without an offset: in the configured time zone)."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a moment (ISO 8601, e.g. 2026-11-23T10:00:00+08:00)"
+        ) from None
+
+
+def _userids(value: str) -> list[str]:
+    """argparse type: member userids, comma separated, at least two (WeCom's minimum)."""
+    users = list(dict.fromkeys(user.strip() for user in value.split(",") if user.strip()))
+    if len(users) < 2:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give at least two member userids, comma separated (e.g. zhangsan,lisi)"
+        )
+    return users
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
 
 
 def cmd_stages_refresh(args: argparse.Namespace) -> int:
@@ -164,7 +226,7 @@ def cmd_stages_refresh(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     with runtime.context() as ctx:
-        report = lifecycle.refresh(ctx, _day(args.date))
+        report = lifecycle.refresh(ctx, args.date)
     print(f"{report.day}: {report.contacts} contacts, {sum(report.changed.values())} changed")
     for stage, count in sorted(report.changed.items()):
         print(f"  → {stage}: {count}")
@@ -297,7 +359,8 @@ def cmd_sop_list(args: argparse.Namespace) -> int:
             when = "立即" if step.immediate else f"第{step.day}天 {step.at}"
             if step.minutes is not None:
                 when = f"{step.minutes}分钟后"
-            what = step.title or step.text or (f"（{len(step.texts)}条轮换）" + step.texts[0])
+            rotating = f"（{len(step.texts)}条轮换）{step.texts[0]}" if step.texts else ""
+            what = step.title or step.text or rotating or step.tag
             print(f"    {step.id}: {when} {step.action} {what[:30]}")
     return 0
 
@@ -308,21 +371,56 @@ def cmd_sop_check(args: argparse.Namespace) -> int:
     return 0
 
 
+SHOWN = 200  # tasks listed by `sop tick`
+
+
+def _outcome_text(outcome) -> str:
+    from sop import preview
+
+    if outcome.outcome == preview.SEND:
+        return f"would send: {outcome.reason}"
+    if outcome.outcome == preview.DEFERRED:
+        return f"deferred {outcome.reason}"
+    if outcome.outcome == preview.HANDED_OVER:
+        return f"already handed over: {outcome.reason}"
+    return f"{outcome.outcome}: {outcome.reason}"
+
+
 def cmd_sop_tick(args: argparse.Namespace) -> int:
+    from sop import preview
     from sop.tick import tick
+    from store.db import session
 
     runtime = _runtime(args)
-    now = datetime.fromisoformat(args.now) if args.now else None
+    now = args.now
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=runtime.settings.tz)
     with runtime.context() as ctx:
         report = tick(ctx, now, dry_run=args.dry_run)
-    verb = "would send" if args.dry_run else "due"
-    print(f"{report.at:%Y-%m-%d %H:%M} {verb}: {len(report.due)} task(s)")
-    for task_id, sop_id, step_id, target in report.due[:200]:
-        print(f"  #{task_id} {sop_id}/{step_id} → {target}")
-    if not args.dry_run:
-        print(f"queued {report.queued}, deferred out of quiet hours {report.deferred}")
+    at = report.at.isoformat(timespec="minutes")
+    if args.dry_run:
+        print(f"{at} dry run: {len(report.due)} task(s) due (nothing was changed)")
+        rows = [(f"#{o.task_id}", f"{o.sop_id}/{o.step_id}", o.who, _outcome_text(o))
+                for o in report.outcomes[:SHOWN]]  # fmt: skip
+        tally: dict[str, int] = {}
+        for outcome in report.outcomes:
+            tally[outcome.outcome] = tally.get(outcome.outcome, 0) + 1
+        summary = ", ".join(f"{name} {tally[name]}" for name in (
+            preview.SEND, preview.DEFERRED, preview.CAPPED, preview.CANCELLED, preview.SKIPPED,
+            preview.HANDED_OVER) if tally.get(name))  # fmt: skip
+    else:
+        print(f"{at}: {len(report.due)} task(s) due")
+        with session(runtime.engine) as s:
+            names = preview.labels(s, sorted({row[3] for row in report.due[:SHOWN]}))
+        rows = [(f"#{task_id}", f"{sop_id}/{step_id}", names[target], "")
+                for task_id, sop_id, step_id, target in report.due[:SHOWN]]  # fmt: skip
+        summary = f"queued {report.queued}, deferred out of quiet hours {report.deferred}"
+    for line in table(rows) if rows else []:
+        print(f"  {line.rstrip()}")
+    if len(report.due) > SHOWN:
+        print(f"  … and {len(report.due) - SHOWN} more")
+    if summary:
+        print(summary)
     if report.requeued:
         print(f"queued again (their job never finished them): {report.requeued}")
     if report.edited:
@@ -358,7 +456,7 @@ def cmd_appchat_create(args: argparse.Namespace) -> int:
     from wecom import message
 
     runtime = _runtime(args)
-    users = [u for u in args.users.split(",") if u]
+    users = args.users
     print(message.create_appchat(runtime.wecom("app"), args.name, args.owner or users[0], users))
     return 0
 
@@ -397,6 +495,16 @@ def cmd_parse_date(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot import status
+    from crm.clock import SystemClock
+
+    settings = config.load(args.config)
+    for line in status.report(settings, SystemClock(settings.tz).now()):
+        print(line)
+    return 0
+
+
 def cmd_redis_stop(args: argparse.Namespace) -> int:
     from bot import redis_conn
 
@@ -409,109 +517,150 @@ def cmd_redis_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIG_HELP = "TOML config file (default: $MOMBOT_CONFIG or ./config.toml)"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mombot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mombot", description=__doc__)
-    root.add_argument(
-        "--config", help="TOML config file (default: $MOMBOT_CONFIG or ./config.toml)"
-    )
+    root.add_argument("--config", help=CONFIG_HELP)
+    root.add_argument("--version", action="version", version=f"mombot {_version()}")
+    # --config after the command too (`mombot sop list --config x.toml`); when it is not
+    # given there, the value given before the command (or None) stays
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the HTTP server (WeCom callbacks, health)")
+    def command(group, name: str, func: Command, text: str) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=text, parents=[common])
+        sub.set_defaults(func=func)
+        return sub
+
+    def family(name: str, text: str):
+        return commands.add_parser(name, help=text).add_subparsers(
+            dest="subcommand", required=True, metavar="SUBCOMMAND"
+        )
+
+    serve = command(commands, "serve", cmd_serve, "run the HTTP server (WeCom callbacks, health)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.set_defaults(func=cmd_serve)
 
-    worker = commands.add_parser("worker", help="run a queue worker with the scheduler")
+    worker = command(commands, "worker", cmd_worker, "run a queue worker with the scheduler")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    worker.set_defaults(func=cmd_worker)
 
-    demo = commands.add_parser("demo", help="play a scripted scenario, all local")
+    demo = command(commands, "demo", cmd_demo, "play a scripted scenario, all local")
     demo.add_argument("--keep", action="store_true", help="keep the demo's data directory")
-    demo.set_defaults(func=cmd_demo)
 
-    conf = commands.add_parser("config", help="configuration").add_subparsers(required=True)
-    conf.add_parser("check", help="validate the config file").set_defaults(func=cmd_config_check)
-
-    database = commands.add_parser("db", help="database").add_subparsers(required=True)
-    database.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
-
-    events = commands.add_parser("events", help="the inbox of callbacks").add_subparsers(
-        required=True
+    command(
+        commands,
+        "status",
+        cmd_status,
+        "queues, workers, the oldest unfinished callback, failures, the next SOP task",
     )
-    listing = events.add_parser("list", help="recent callbacks and their state")
+
+    check = command(
+        family("config", "configuration"),
+        "check",
+        cmd_config_check,
+        "validate the config file; warn of placeholders and empty secrets",
+    )
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask WeCom whether it takes the secrets, agent_id and kf account",
+    )
+
+    command(family("db", "database"), "upgrade", cmd_db_upgrade, "apply migrations")
+
+    events = family("events", "the inbox of callbacks")
+    listing = command(events, "list", cmd_events_list, "recent callbacks and their state")
     listing.add_argument("--status", help="only this status (e.g. failed, unhandled)")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.set_defaults(func=cmd_events_list)
-    retry = events.add_parser("retry", help="give failed callbacks another round")
+    listing.add_argument("--limit", type=_positive, default=50)
+    retry = command(events, "retry", cmd_events_retry, "give failed callbacks another round")
     retry.add_argument("ids", type=int, nargs="+")
-    retry.set_defaults(func=cmd_events_retry)
 
-    channels = commands.add_parser("channels", help="channel codes (渠道活码)").add_subparsers(
-        required=True
+    channels = family("channels", "channel codes (渠道活码)")
+    command(
+        channels,
+        "sync",
+        cmd_channels_sync,
+        "create or update the contact way (QR code) and tags of every channel",
     )
-    channels.add_parser(
-        "sync", help="create or update the contact way (QR code) and tags of every channel"
-    ).set_defaults(func=cmd_channels_sync)
-    channels.add_parser("list", help="channels with their QR code and contacts added").set_defaults(
-        func=cmd_channels_list
-    )
+    command(channels, "list", cmd_channels_list, "channels with their QR code and contacts added")
 
-    stage_cmd = commands.add_parser("stages", help="lifecycle stages").add_subparsers(required=True)
-    refresh = stage_cmd.add_parser(
-        "refresh", help="recompute every contact's stage (the worker does it daily)"
+    refresh = command(
+        family("stages", "lifecycle stages"),
+        "refresh",
+        cmd_stages_refresh,
+        "recompute every contact's stage (the worker does it daily)",
     )
-    refresh.add_argument("--date", help="as of this day (YYYY-MM-DD); default: today")
-    refresh.set_defaults(func=cmd_stages_refresh)
+    refresh.add_argument("--date", type=_day, help="as of this day (YYYY-MM-DD); default: today")
 
-    contact_cmd = commands.add_parser("contacts", help="contacts").add_subparsers(required=True)
-    contact_cmd.add_parser(
-        "sync", help="read every existing customer from WeCom as a baseline (nobody is welcomed)"
-    ).set_defaults(func=cmd_contacts_sync)
-    set_cmd = contact_cmd.add_parser("set", help="record her due date, baby birthday or 备孕")
+    contact_cmd = family("contacts", "contacts")
+    command(
+        contact_cmd,
+        "sync",
+        cmd_contacts_sync,
+        "read every existing customer from WeCom as a baseline (nobody is welcomed)",
+    )
+    set_cmd = command(
+        contact_cmd, "set", cmd_contacts_set, "record her due date, baby birthday or 备孕"
+    )
     set_cmd.add_argument("external_userid")
     set_cmd.add_argument("--due-date", help="her due date (YYYY-MM-DD)")
     set_cmd.add_argument("--birthday", help="her baby's birthday (YYYY-MM-DD)")
     set_cmd.add_argument("--trying", action="store_true", help="she is trying to conceive (备孕)")
     set_cmd.add_argument("--clear-due-date", action="store_true", help="forget a wrong due date")
     set_cmd.add_argument("--clear-birthday", action="store_true", help="forget a wrong birthday")
-    set_cmd.set_defaults(func=cmd_contacts_set)
 
-    sop_cmd = commands.add_parser("sop", help="SOP playbooks").add_subparsers(required=True)
+    sop_cmd = family("sop", "SOP playbooks")
     for name, func, text in (
         ("list", cmd_sop_list, "the SOPs and their steps"),
         ("check", cmd_sop_check, "validate the playbook files"),
     ):
-        sub = sop_cmd.add_parser(name, help=text)
+        sub = command(sop_cmd, name, func, text)
         sub.add_argument("--playbooks", help="a playbook folder (default: [sop] playbooks)")
-        sub.set_defaults(func=func)
-    tick_cmd = sop_cmd.add_parser("tick", help="queue the SOP steps due now (the worker does it)")
-    tick_cmd.add_argument("--now", help="as if it were this moment (ISO 8601)")
-    tick_cmd.add_argument("--dry-run", action="store_true", help="only show what would be sent")
-    tick_cmd.set_defaults(func=cmd_sop_tick)
-    sop_cmd.add_parser("status", help="per SOP: targets, sent, pending …").set_defaults(
-        func=cmd_sop_status
+    tick_cmd = command(
+        sop_cmd, "tick", cmd_sop_tick, "queue the SOP steps due now (the worker does it)"
     )
+    tick_cmd.add_argument("--now", type=_moment, help="as if it were this moment (ISO 8601)")
+    tick_cmd.add_argument(
+        "--dry-run", action="store_true", help="only tell what would happen to each due task"
+    )
+    command(sop_cmd, "status", cmd_sop_status, "per SOP: targets, sent, pending …")
 
-    group_cmd = commands.add_parser("groups", help="customer groups (客户群)").add_subparsers(
-        required=True
+    group_cmd = family("groups", "customer groups (客户群)")
+    command(
+        group_cmd,
+        "sync",
+        cmd_groups_sync,
+        "read every customer group from WeCom (the callbacks keep them current)",
     )
-    group_cmd.add_parser(
-        "sync", help="read every customer group from WeCom (the callbacks keep them current)"
-    ).set_defaults(func=cmd_groups_sync)
-    group_cmd.add_parser("list", help="customer groups with owner and members").set_defaults(
-        func=cmd_groups_list
-    )
-    appchat = commands.add_parser("appchat", help="internal group chats for appchat_post steps")
-    create = appchat.add_subparsers(required=True).add_parser(
-        "create", help="make an internal group chat; prints its chatid"
+    command(group_cmd, "list", cmd_groups_list, "customer groups with owner and members")
+
+    create = command(
+        family("appchat", "internal group chats for appchat_post steps"),
+        "create",
+        cmd_appchat_create,
+        "make an internal group chat; prints its chatid",
     )
     create.add_argument("name")
-    create.add_argument("--users", required=True, help="member userids, comma separated (≥ 2)")
+    create.add_argument(
+        "--users", type=_userids, required=True, help="member userids, comma separated (≥ 2)"
+    )
     create.add_argument("--owner", help="default: the first member")
-    create.set_defaults(func=cmd_appchat_create)
 
-    parse_date = commands.add_parser(
-        "parse-date", help="what due date or birthday a mother's words give (JSON lines)"
+    parse_date = command(
+        commands,
+        "parse-date",
+        cmd_parse_date,
+        "what due date or birthday a mother's words give (JSON lines)",
     )
     parse_date.add_argument("--today", help="the day she said it (YYYY-MM-DD); default: today")
     parse_date.add_argument(
@@ -519,22 +668,38 @@ def parser() -> argparse.ArgumentParser:
         help="what she was asked for, which decides bare dates (as the bot does)",
     )  # fmt: skip
     parse_date.add_argument("text", nargs="?", help="one utterance; none: one per stdin line")
-    parse_date.set_defaults(func=cmd_parse_date)
 
-    redis_cmd = commands.add_parser("redis", help="embedded Redis").add_subparsers(required=True)
-    redis_cmd.add_parser("stop", help="stop the embedded Redis").set_defaults(func=cmd_redis_stop)
+    command(family("redis", "embedded Redis"), "stop", cmd_redis_stop, "stop the embedded Redis")
     return root
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Run a command; its known failures are one line on stderr, never a traceback."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse has told
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
         return args.func(args)
     except (config.ConfigError, PlaybookError) as exc:
         print(f"mombot: {exc}", file=sys.stderr)
         return 2
     except WeComError as exc:
-        print(f"mombot: WeCom: {exc}", file=sys.stderr)
+        print(f"mombot: WeCom {exc.path}: {checks.explain(exc)}", file=sys.stderr)
+        return 1
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(f"mombot: Redis is not reachable: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    except RedisStartError as exc:
+        print(f"mombot: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:  # the database is down, refuses us, or lacks a table
+        print(f"mombot: database: {_first_line(exc.orig or exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

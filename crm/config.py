@@ -315,6 +315,9 @@ class Settings(_Section):
 
     @property
     def data_path(self) -> Path:
+        """data_dir as a path. `load` makes a relative data_dir absolute against the config
+        file's folder; settings made without a file (tests, the demo) resolve it against the
+        current directory."""
         return Path(self.data_dir)
 
     @property
@@ -322,6 +325,57 @@ class Settings(_Section):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{self.data_path / 'mombot.db'}"
+
+
+# Values that are no credentials: config.example.toml's, and the usual stand-ins.
+EXAMPLE_VALUES = frozenset({
+    "ww0000000000000000", "replace-with-the-app-secret", "replace-with-the-callback-token",
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+})  # fmt: skip
+_STAND_IN = re.compile(
+    r"replace|change[-_ ]?me|your[-_ ]?|placeholder|example|dummy|todo|fixme|x{4,}|\.\.\.|<.*>"
+    r"|abcdefghij|0123456789",
+    re.IGNORECASE,
+)
+_CREDENTIALS = ("corp_id", "secret", "token", "encoding_aes_key", "contact_secret", "kf_secret",
+                "kf_open_kfid")  # fmt: skip
+
+
+def _stand_in(value: str) -> bool:
+    """An unedited value: the example's, words like changeme or your-secret, or one character
+    repeated (wwxxxxxxxx, ww0000000000000000)."""
+    body = value.removeprefix("ww").removeprefix("wk")
+    return (value in EXAMPLE_VALUES or bool(_STAND_IN.search(value))
+            or (len(body) >= 4 and len(set(body.lower())) == 1))  # fmt: skip
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What a valid file still gets wrong: credentials left empty or as placeholders (each
+    named by its key; a secret's value is never shown), and attachments pointing at
+    example.com."""
+    found: list[str] = []
+    wecom = settings.wecom
+    for key in _CREDENTIALS:
+        value = getattr(wecom, key)
+        if value is None:
+            continue
+        secret = isinstance(value, SecretStr)
+        raw = value.get_secret_value() if secret else value
+        if not raw.strip():
+            if key in ("secret", "token", "corp_id"):
+                found.append(f"[wecom] {key} is empty")
+            elif key in ("contact_secret", "kf_secret"):
+                found.append(f"[wecom] {key} is empty (the app secret is used instead)")
+        elif _stand_in(raw):
+            shown = "" if secret else f" ({raw!r})"
+            found.append(f"[wecom] {key} looks like a placeholder{shown}: put in the real value "
+                         "from the WeCom admin console")  # fmt: skip
+    for channel in settings.channels:
+        for n, item in enumerate(channel.attachments):
+            url = getattr(item, "url", "") or getattr(item, "pic_url", "") or ""
+            if re.match(r"^https?://(www\.)?example\.(com|org|net)(/|$)", url):
+                found.append(f"channels[{channel.code}].attachments[{n}] points at {url}")
+    return found
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
@@ -381,7 +435,19 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    return parse(data, str(file))
+    return parse(_anchored(data, file), str(file))
+
+
+def _anchored(data: dict, file: Path) -> dict:
+    """A relative data_dir (the database, the embedded Redis) is the config file's folder's,
+    whatever the current directory of the process reading it."""
+    data_dir = data.get("data_dir", Settings.model_fields["data_dir"].default)
+    if not isinstance(data_dir, str):
+        return data  # validation names it
+    path = Path(data_dir).expanduser()
+    if not path.is_absolute():
+        path = file.resolve().parent / path
+    return {**data, "data_dir": str(path)}
 
 
 def _toml_value(value: object) -> str:

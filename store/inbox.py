@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, or_, select, update
 from sqlmodel import Session
 
 from store.db import insert
@@ -126,15 +126,30 @@ def claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> Inb
 
 
 def finish(
-    session: Session, row_id: int, status: InboxStatus, now: datetime, warning: str = ""
-) -> None:
-    """Handled (or unhandled); `warning`: an optional part of the handling failed."""
+    session: Session, row_id: int, status: InboxStatus, now: datetime,
+    warning: str | Sequence[str] = "",
+) -> None:  # fmt: skip
+    """Handled (or unhandled); `warning`: what optional parts of the handling failed, one
+    message each (kept a line each, so `warnings_of` can count them)."""
+    text = warning if isinstance(warning, str) else WARNINGS_SEPARATOR.join(warning)
     session.connection().execute(
         update(T)
         .where(T.c.id == row_id, T.c.status == InboxStatus.PROCESSING)
         .values(status=status, finished_at=now, lease_until=None, last_error=None,
-                warning=warning[:4000] or None)
+                warning=text[:4000] or None)
     )  # fmt: skip
+
+
+WARNINGS_SEPARATOR = "\n"
+
+
+def warnings_of(warning: str | None) -> list[str]:
+    """The warnings kept on a row, one each. Rows written with the warnings joined by "; "
+    (before they were kept a line each) are split there."""
+    if not warning:
+        return []
+    separator = WARNINGS_SEPARATOR if WARNINGS_SEPARATOR in warning else "; "
+    return [part.strip() for part in warning.split(separator) if part.strip()]
 
 
 def retry_later(
@@ -196,3 +211,14 @@ def listing(session: Session, status: str | None = None, limit: int = 50) -> lis
     if status:
         query = query.where(InboundEvent.status == status)
     return list(session.scalars(query))
+
+
+PENDING = (InboxStatus.RECEIVED, InboxStatus.QUEUED, InboxStatus.RETRY, InboxStatus.PROCESSING)
+
+
+def oldest_pending(connection: Connection) -> Row | None:
+    """(id, status, received_at) of the oldest callback not finished yet, or None."""
+    return connection.execute(
+        select(T.c.id, T.c.status, T.c.received_at)
+        .where(T.c.status.in_(PENDING)).order_by(T.c.received_at, T.c.id).limit(1)
+    ).first()  # fmt: skip

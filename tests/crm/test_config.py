@@ -43,7 +43,8 @@ def test_minimal_config_loads_with_defaults(tmp_path):
     settings = config.load(write(tmp_path, MINIMAL))
     assert settings.wecom.api_base == "http://127.0.0.1:9000"
     assert settings.timezone == "Asia/Shanghai"
-    assert settings.database_url == "sqlite:///data/mombot.db"
+    assert settings.data_path == tmp_path / "data"  # the config file's folder's, not cwd's
+    assert settings.database_url == f"sqlite:///{tmp_path}/data/mombot.db"
     assert settings.wecom.contact_secret_value == "s3cr3t-app-secret"
     assert settings.channels[0].tags == ["小红书"]
 
@@ -171,3 +172,86 @@ def test_example_documents_every_key():
     for key in _keys(config.Settings):
         name = key.split(".")[-1]
         assert f"{name} =" in text or f"# {name} =" in text, f"{key} is not documented"
+
+
+def test_a_relative_data_dir_is_the_config_folders_whatever_the_cwd(tmp_path, monkeypatch):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "config.toml"
+    path.write_text('data_dir = "./state"\n' + MINIMAL, encoding="utf-8")
+    seen = set()
+    for cwd in (tmp_path, folder, tmp_path / "elsewhere"):
+        cwd.mkdir(exist_ok=True)
+        monkeypatch.chdir(cwd)
+        settings = config.load(path.relative_to(tmp_path) if cwd == tmp_path else path)
+        seen.add((settings.data_path, settings.database_url))
+    assert seen == {(folder / "state", f"sqlite:///{folder}/state/mombot.db")}
+    monkeypatch.chdir(tmp_path / "elsewhere")  # an absolute one, or settings made in code: as is
+    absolute = config.load(write(tmp_path, f'data_dir = "{tmp_path}/abs"\n' + MINIMAL))
+    assert absolute.data_path == tmp_path / "abs"
+    made = config.parse(tomllib.loads('data_dir = "rel"\n' + MINIMAL))
+    assert made.data_path == Path("rel")
+
+
+def test_the_same_database_from_another_directory(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    path = folder / "config.toml"
+    path.write_text('data_dir = "data"\n' + MINIMAL, encoding="utf-8")
+    monkeypatch.chdir(folder)
+    assert main(["--config", "config.toml", "db", "upgrade"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "check", "--config", "deploy/config.toml"]) == 0
+    out = capsys.readouterr().out
+    assert f"data_dir {folder / 'data'}" in out and f"{folder}/data/mombot.db" in out
+    assert (folder / "data" / "mombot.db").exists() and not (tmp_path / "data").exists()
+
+
+EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+
+
+def test_the_unedited_example_warns_of_every_placeholder_but_passes(tmp_path, capsys):
+    path = write(tmp_path, EXAMPLE)
+    assert main(["--config", str(path), "config", "check"]) == 0
+    out = capsys.readouterr().out
+    warned = out.split("warnings:\n", 1)[1].splitlines()
+    assert [line.split(" looks like")[0].strip() for line in warned[:4]] == [
+        "[wecom] corp_id",
+        "[wecom] secret",
+        "[wecom] token",
+        "[wecom] encoding_aes_key",
+    ]
+    assert "channels[store-poster].attachments[0] points at https://example.com/guide" in out
+    assert "replace-with-the-app-secret" not in out  # a secret's value is never shown
+
+
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        (('corp_id = "ww1436e0e65a779aee"', 'corp_id = "wwxxxxxxxx"'),
+         "[wecom] corp_id looks like a placeholder ('wwxxxxxxxx')"),
+        (('secret = "s3cr3t-app-secret"', 'secret = "your-secret"'),
+         "[wecom] secret looks like a placeholder:"),
+        (('secret = "s3cr3t-app-secret"', 'secret = "changeme"'),
+         "[wecom] secret looks like a placeholder:"),
+        (('secret = "s3cr3t-app-secret"', 'secret = "xxxxxxxxxxxxxxxx"'),
+         "[wecom] secret looks like a placeholder:"),
+        (('secret = "s3cr3t-app-secret"', 'secret = ""'), "[wecom] secret is empty"),
+        (('token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"', 'token = ""'), "[wecom] token is empty"),
+        (('api_base', 'contact_secret = ""\napi_base'),
+         "[wecom] contact_secret is empty (the app secret is used instead)"),
+        (('api_base', 'kf_secret = "<kf secret>"\napi_base'),
+         "[wecom] kf_secret looks like a placeholder:"),
+    ],
+)  # fmt: skip
+def test_placeholders_and_empty_secrets_are_warned_of_by_key(tmp_path, capsys, change, warning):
+    path = write(tmp_path, MINIMAL.replace(*change))
+    assert main(["--config", str(path), "config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "warnings:\n" in out and warning in out
+    assert len(out.split("warnings:\n", 1)[1].splitlines()) == 1
+
+
+def test_a_real_looking_config_has_no_warnings(tmp_path, capsys):
+    assert main(["--config", str(write(tmp_path, MINIMAL)), "config", "check"]) == 0
+    assert "warnings" not in capsys.readouterr().out

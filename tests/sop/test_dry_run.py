@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from bot import worker
+from bot.cli import main
+from crm import config
 from store import contacts, deliveries
 from store.db import session
 from store.models import Delivery, SopTask
@@ -175,3 +177,18 @@ def test_group_posts_capped_skipped_and_sent_by_group_name(runtime, sandbox, clo
         assert status == {"capped": "skipped"}.get(outcome.outcome, BECOMES[outcome.outcome])
     assert [t["text"]["content"] for t in sandbox.state.msg_templates
             if t["chat_type"] == "group"] == ["今日小知识"]  # fmt: skip
+
+
+def test_the_command_prints_names_and_outcomes(runtime, sandbox, clock, tmp_path, capsys):
+    use(runtime, tmp_path, TRIAL, daily_cap=1)
+    ext = mothers(runtime, sandbox, "小雨")
+    path = config.write(tmp_path / "config.toml", settings_data(runtime))
+    assert main(["sop", "tick", "--now", "2026-11-22T11:00:00+08:00", "--dry-run",
+                 "--config", str(path)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "2026-11-22T11:00+08:00 dry run: 2 task(s) due (nothing was changed)" in out
+    assert f"#1  trial/ask  小雨 · {ext['小雨']}  would send: send_text: {{name}}，试用装" in out
+    assert "capped: daily cap reached: moved to tomorrow" in out
+    assert "send 1, capped 1" in out and "c:1" not in out
+    assert runtime.queue("bulk").count == 0
+    assert {status for status, _detail, _due in statuses(runtime).values()} == {"pending"}

@@ -152,3 +152,20 @@ def test_upgrading_keeps_existing_rows(database_url, clock):
         None,
     )
     engine.dispose()
+
+
+def test_warnings_are_kept_one_each_and_the_oldest_unfinished_is_found(engine, clock):
+    with engine.begin() as c:
+        stored = inbox.store_events(c, [new("w1"), new("w2")], clock.now(), ["j1", "j2"])
+    with session(engine) as s:
+        inbox.claim(s, stored[0].id, clock.now(), timedelta(seconds=300))
+        inbox.finish(s, stored[0].id, InboxStatus.DONE, clock.now(),
+                     ["welcome not sent: x; y", "not tagged: z"])  # fmt: skip
+        s.commit()
+        (row,) = [r for r in inbox.listing(s) if r.id == stored[0].id]
+    assert inbox.warnings_of(row.warning) == ["welcome not sent: x; y", "not tagged: z"]
+    assert inbox.warnings_of("a; b") == ["a", "b"]  # rows from before: joined by "; "
+    assert inbox.warnings_of(None) == inbox.warnings_of("") == []
+    with engine.connect() as c:
+        oldest = inbox.oldest_pending(c)
+    assert (oldest.id, oldest.status) == (stored[1].id, "queued")

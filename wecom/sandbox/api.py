@@ -45,6 +45,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         params.get("external_userid", "")
     ),
     "user/get": _user_get,
+    "agent/get": lambda state, params, _body: state.agent(params.get("agentid", "")),
+    "kf/account/list": _body(SandboxState.kf_account_list),
     "externalcontact/get_follow_user_list": lambda state, _p, _b: state.follow_user_list(),
     "externalcontact/batch/get_by_user": _body(SandboxState.customers_by_user),
     "externalcontact/get_corp_tag_list": lambda state, _p, _b: {"tag_group": state.tag_groups},

@@ -4,7 +4,9 @@ Rules kept from WeCom: access tokens expire after 7200 s (by the sandbox's clock
 secret gets 40001; an expired token 42001, an unknown one 40014. A WelcomeCode is valid 20 s
 and used once (41051 after that). Tags have ids and live in groups; marking an unknown tag id
 is 40068. App messages beyond 30 a minute or 1000 an hour per member are dropped silently.
-Tests can script faults (`fail_next`) and hold a call until released (`hold`).
+Tests can script faults (`fail_next`) and hold a call until released (`hold`). The corp's apps
+(`agents`, for agent/get: 40056 for an unknown agentid) and 微信客服 accounts (`kf_accounts`, for
+kf/account/list) are given to the state.
 """
 
 from __future__ import annotations
@@ -119,8 +121,14 @@ class SandboxState:
         app_secrets: list[str],
         clock: Clock,
         users: dict[str, str] | None = None,
+        *,
+        agents: dict[int, str] | None = None,
+        kf_accounts: dict[str, str] | None = None,
     ) -> None:
         self.corp_id = corp_id
+        # the corp's self-built apps (agentid → name) and 微信客服 accounts (open_kfid → name)
+        self.agents: dict[int, str] = dict(agents if agents is not None else {1000002: "mombot"})
+        self.kf_accounts: dict[str, str] = dict(kf_accounts or {})
         self.clock = clock
         self._secrets = set(app_secrets)
         self._tokens: dict[str, datetime] = {}
@@ -169,6 +177,26 @@ class SandboxState:
             raise ApiError(40014, "invalid access_token")
         if self.clock.now() >= expires:
             raise ApiError(42001, "access_token expired")
+
+    # apps and 微信客服 accounts ---------------------------------------------------------------
+    def agent(self, agentid: str) -> dict[str, Any]:
+        try:
+            name = self.agents[int(agentid)]
+        except (KeyError, ValueError):
+            raise ApiError(40056, "invalid agentid") from None
+        return {"agentid": int(agentid), "name": name, "square_logo_url": "", "description": "",
+                "close": 0, "home_url": "", "allow_userinfos": {"user": [
+                    {"userid": userid} for userid in sorted(self.users)]}}  # fmt: skip
+
+    def kf_account_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 100)
+        if not 1 <= limit <= 100:
+            raise ApiError(40058, "limit must be 1 to 100")
+        accounts = [
+            {"open_kfid": open_kfid, "name": name, "avatar": "", "manage_privilege": True}
+            for open_kfid, name in self.kf_accounts.items()
+        ]
+        return {"account_list": accounts[offset : offset + limit]}  # fmt: skip
 
     def invalidate_tokens(self) -> None:
         """As when the secret is reset in the console: every issued token stops working."""
