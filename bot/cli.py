@@ -39,7 +39,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(settings)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    server.serve(settings, host, port)
+    try:
+        server.serve(settings, host, port)
+    except server.ServeError as exc:  # e.g. PortBusy: another process listens there
+        print(f"mombot: serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

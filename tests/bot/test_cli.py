@@ -233,3 +233,17 @@ def test_config_check_still_refuses_a_bad_file_with_exit_2(tmp_path, capsys):
     path.write_text(f'[wecom]\ncorp_id = "{CORP_ID}"\n', encoding="utf-8")
     code, _, err = run(capsys, "--config", str(path), "config", "check")
     assert code == 2 and f"{path}: wecom.agent_id: required key is missing" in err
+
+
+def test_serve_on_a_busy_port_is_one_line(runtime, tmp_path, capsys):
+    import socket
+
+    path = write_config(runtime, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "--config", path, "serve", "--port", str(port))
+    assert code == 1
+    assert err.endswith(f"mombot: serve: port {port} on 127.0.0.1 is already in use\n"), err
+    assert "Traceback" not in err
