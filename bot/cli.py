@@ -7,11 +7,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import metadata
 from zoneinfo import ZoneInfo
 
 import redis
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bot import checks, logs
@@ -30,6 +32,24 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     settings = config.load(args.config)
     logs.setup(settings)
     return runtime_module.build(settings)
+
+
+@dataclass
+class _Database:
+    settings: config.Settings
+    engine: Engine
+
+
+def _database(args: argparse.Namespace) -> _Database:
+    """What a listing needs: the settings and the database. No Redis: an embedded one is not
+    started just to list something."""
+    from store import db
+
+    settings = config.load(args.config)
+    logs.setup(settings)
+    engine = db.make_engine(settings.database_url, settings.database.sqlite_synchronous)
+    db.upgrade(engine)
+    return _Database(settings, engine)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -98,7 +118,7 @@ def cmd_events_list(args: argparse.Namespace) -> int:
     from store import inbox
     from store.db import session
 
-    runtime = _runtime(args)
+    runtime = _database(args)
     with session(runtime.engine) as s:
         rows = inbox.listing(s, args.status, args.limit)
     tz = runtime.settings.tz
@@ -170,7 +190,7 @@ def cmd_channels_list(args: argparse.Namespace) -> int:
     from store import channels, contacts
     from store.db import session
 
-    runtime = _runtime(args)
+    runtime = _database(args)
     with session(runtime.engine) as s:
         ways = channels.all_ways(s)
         counts = contacts.count_by_channel(s)
@@ -447,7 +467,7 @@ def cmd_groups_list(args: argparse.Namespace) -> int:
     from store import groups
     from store.db import session
 
-    runtime = _runtime(args)
+    runtime = _database(args)
     with session(runtime.engine) as s:
         rows = [("chat id", "name", "owner", "customers", "members", "status")]
         rows += [(g.chat_id, g.name or "-", g.owner_userid, str(g.customers), str(g.members),
@@ -468,7 +488,7 @@ def cmd_appchat_create(args: argparse.Namespace) -> int:
 def cmd_sop_status(args: argparse.Namespace) -> int:
     from store import sop_tasks
 
-    runtime = _runtime(args)
+    runtime = _database(args)
     with runtime.engine.connect() as connection:
         by_sop, targets = sop_tasks.status_counts(connection)
     statuses = ("pending", "queued", "sent", "skipped", "cancelled", "failed")

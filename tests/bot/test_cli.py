@@ -247,3 +247,15 @@ def test_serve_on_a_busy_port_is_one_line(runtime, tmp_path, capsys):
     assert code == 1
     assert err.endswith(f"mombot: serve: port {port} on 127.0.0.1 is already in use\n"), err
     assert "Traceback" not in err
+
+
+def test_listings_do_not_start_the_embedded_redis(runtime, tmp_path, capsys):
+    data = settings_data(runtime)
+    data["redis"]["url"] = data["database"]["url"] = ""
+    data["data_dir"] = str(tmp_path / "data")
+    path = str(config.write(tmp_path / "config.toml", data))
+    for command in (["events", "list"], ["channels", "list"], ["groups", "list"],
+                    ["sop", "status"]):  # fmt: skip
+        assert run(capsys, "--config", path, *command)[0] == 0
+    assert (tmp_path / "data" / "mombot.db").exists()
+    assert not (tmp_path / "data" / "redis.pid").exists()
