@@ -168,7 +168,7 @@ def _database(out: Report, settings: Settings, now: datetime, failed_jobs: int |
     shown = ", ".join(f"{status} {counts[status]}" for status in ranked)
     waiting = "none"
     if oldest is not None:
-        waiting = f"#{oldest.id} {oldest.status}, received {_when(oldest.received_at, now, tz)}"
+        waiting = f"#{oldest.id} {oldest.status}, in since {_when(oldest.received_at, now, tz)}"
     jobs = "?" if failed_jobs is None else str(failed_jobs)
     failed = (f"callbacks {counts.get(InboxStatus.FAILED, 0)} (mombot events list --status "
               f"failed), rq jobs {jobs}, SOP tasks {failed_tasks} (mombot sop status)")  # fmt: skip

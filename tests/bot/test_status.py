@@ -45,7 +45,7 @@ def test_everything_an_operator_needs_to_see(runtime, sandbox, clock, redis):
         "host-a", "4242", "2026-11-22T09:00:00+08:00", "3/16", "1", "min", "ago"]  # fmt: skip
     assert row(out, "inbox").split(None, 1)[1] == "received 1, failed 1"
     assert row(out, "oldest unfinished").endswith(
-        f"#{waiting.id} received, received 2026-11-22T10:00:00+08:00 (1 min ago)"
+        f"#{waiting.id} received, in since 2026-11-22T10:00:00+08:00 (1 min ago)"
     )
     assert "callbacks 1 (mombot events list --status failed), rq jobs 0, SOP tasks 0" in out
     assert "last tick 2026-11-22T10:00+08:00 (1 min ago)" in out
