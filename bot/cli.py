@@ -16,7 +16,7 @@ import redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot import checks, logs
+from bot import checks, logs, private
 from bot import runtime as runtime_module
 from bot.redis_conn import RedisStartError
 from bot.runtime import Runtime
@@ -704,6 +704,7 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; its known failures are one line on stderr, never a traceback."""
+    private.restrict()  # whatever mombot creates (database, Redis files) is the owner's only
     try:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error argparse has told

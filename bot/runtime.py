@@ -79,7 +79,11 @@ class Runtime:
 
 
 def build(settings: Settings, clock: Clock | None = None, migrate: bool = True) -> Runtime:
-    engine = db.make_engine(settings.database_url, settings.database.sqlite_synchronous)
+    engine = db.make_engine(
+        settings.database_url,
+        settings.database.sqlite_synchronous,
+        connections=settings.worker.concurrency + 4,  # the slots, the ticker, and a margin
+    )
     if migrate:
         db.upgrade(engine)
     connection = redis_conn.connect(settings.redis.url, settings.data_path)

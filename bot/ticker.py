@@ -1,5 +1,5 @@
-"""The worker's ticker thread: the relay every second, the SOP tick every minute, and the
-daily stage refresh.
+"""The worker's ticker thread: the embedded Redis's supervision and the relay every second,
+the SOP tick every minute, and the daily stage refresh.
 
 Each duty runs under its own guard in Redis, so several workers do not repeat it: the relay
 holds a lock for its pass, the daily refresh is queued once per day (SET NX on the date).
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import time
 
-from bot import relay
+from bot import redis_conn, relay
 from bot.runtime import Runtime
 from crm.context import BULK
 from sop import lifecycle
@@ -43,15 +44,23 @@ def sop_tick(runtime: Runtime) -> bool:
     return True
 
 
-DUTIES = (relay.relay_once, queue_daily_refresh, sop_tick)
+def embedded_redis(runtime: Runtime) -> bool:
+    """Start the embedded Redis again if it died (an external one is not ours to start)."""
+    return redis_conn.supervise(runtime.settings.redis.url, runtime.settings.data_path)
 
 
-def run_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """Run the duties every relay_interval_seconds until `stop` is set."""
+DUTIES = (embedded_redis, relay.relay_once, queue_daily_refresh, sop_tick)
+
+
+def run_forever(
+    runtime: Runtime, stop: threading.Event, more: Sequence[Callable[[Runtime], object]] = ()
+) -> None:
+    """Run the duties (and `more`: the worker's heartbeat) at once, then every
+    relay_interval_seconds until `stop` is set."""
     interval = runtime.settings.worker.relay_interval_seconds
     failing: set[str] = set()
-    while not stop.wait(interval):
-        for duty in DUTIES:
+    while True:
+        for duty in (*more, *DUTIES):
             name = duty.__name__
             try:
                 duty(runtime)
@@ -62,3 +71,5 @@ def run_forever(runtime: Runtime, stop: threading.Event) -> None:
                 if name not in failing:  # log the first failure, not one per second
                     log.exception("%s failed; will keep trying", name)
                 failing.add(name)
+        if stop.wait(interval):
+            return

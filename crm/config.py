@@ -118,6 +118,9 @@ class RedisSettings(_Section):
 
 
 class WorkerSettings(_Section):
+    # jobs one worker process carries at once (threads; they mostly wait for WeCom). More
+    # throughput: raise this, or run more `mombot worker` processes (on any host).
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 6
     retry_base_seconds: Annotated[float, Field(gt=0)] = 5.0
     job_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 60

@@ -27,16 +27,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, sqlite_synchronous: str = "normal") -> Engine:
+def make_engine(url: str, sqlite_synchronous: str = "normal", connections: int = 5) -> Engine:
+    """`connections`: how many threads may hold one at once (a worker's slots and ticker)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _private_file(Path(parsed.database))
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, pool_size=connections, max_overflow=connections
+        )
         event.listen(engine, "connect", partial(_sqlite_pragmas, sqlite_synchronous.upper()))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=connections)
 
 
 def _private_file(path: Path) -> None:
