@@ -24,8 +24,9 @@ from wecom.client import WeComClient
 log = logging.getLogger(__name__)
 
 REALTIME = "realtime"  # welcomes, replies, everything a person is waiting for
-BULK = "bulk"  # SOP sends and other mass work; served only when realtime is empty
-QUEUE_NAMES = (REALTIME, BULK)
+INBOUND = "inbound"  # the rest of a callback whose deadline part ran on realtime
+BULK = "bulk"  # SOP sends and other mass work
+QUEUE_NAMES = (REALTIME, INBOUND, BULK)  # a worker serves a queue only when those before are empty
 
 
 class Services(Protocol):
@@ -56,6 +57,11 @@ class Context:
     services: Services
     received_at: datetime | None = None  # when mombot received the callback being handled
     warnings: list[str] = field(default_factory=list)  # optional parts that failed
+    notes: list[str] = field(default_factory=list)  # what the work did, for its one log line
+
+    def note(self, message: str) -> None:
+        """What the work did, in a few words: the worker logs it as the event's one line."""
+        self.notes.append(message)
 
     def warn(self, message: str) -> None:
         """An optional part of the work failed and the rest went on: logged, and kept on the

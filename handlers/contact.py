@@ -6,7 +6,7 @@ import logging
 
 from crm import customers, outbox, tags
 from crm.context import Context
-from handlers import on, welcome
+from handlers import first, on, welcome
 from sop import planner, playbook, tagging
 from store import contacts
 from store.models import Contact
@@ -38,12 +38,8 @@ def _refresh_profile(ctx: Context, contact: Contact, just_added: bool = False) -
     tagging.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
 
 
-@on("event", "change_external_contact", "add_external_contact")
-@on("event", "change_external_contact", "add_half_external_contact")
-def contact_added(event: ContactEvent, ctx: Context) -> None:
-    """Record her, welcome her (within WeCom's 20 s), then tag her with her channel's tags."""
-    channel = ctx.settings.channel(event.state)
-    contact = contacts.record_added(
+def _record_added(event: ContactEvent, ctx: Context) -> Contact:
+    return contacts.record_added(
         ctx.session,
         external_userid=event.external_user_id,
         owner_userid=event.user_id,
@@ -51,7 +47,31 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         added_at=event.created_at,
         now=ctx.clock.now(),
     )
-    _refresh_profile(ctx, contact, just_added=True)
+
+
+@first("event", "change_external_contact", "add_external_contact")
+@first("event", "change_external_contact", "add_half_external_contact")
+def welcome_first(event: ContactEvent, ctx: Context) -> None:
+    """The deadline part: her welcome, before anything else of anyone's (WeCom's 20 s). An
+    event past its window costs nothing here; `contact_added` records it as too late."""
+    if not event.welcome_code or welcome.seconds_left(ctx, event) <= 0:
+        return
+    channel = ctx.settings.channel(event.state)
+    contact = _record_added(event, ctx)
+    if welcome.needs_name(ctx, channel):
+        _refresh_profile(ctx, contact, just_added=True)
+    welcome.send(ctx, event, contact, channel)
+
+
+@on("event", "change_external_contact", "add_external_contact")
+@on("event", "change_external_contact", "add_half_external_contact")
+def contact_added(event: ContactEvent, ctx: Context) -> None:
+    """Record her, welcome her (unless `welcome_first` did), plan her SOPs, tag her with her
+    channel's tags."""
+    channel = ctx.settings.channel(event.state)
+    contact = _record_added(event, ctx)
+    if not welcome.read_her_profile(ctx, event, channel):
+        _refresh_profile(ctx, contact, just_added=True)
     if channel is None:
         log.log(
             logging.WARNING if event.state else logging.INFO,
@@ -76,13 +96,9 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
     except WeComError as exc:
         if is_transient(exc):
             raise  # retried later; the welcome is not sent twice (ledger)
-        log.warning("contact %d not tagged: %s", contact.id, exc)
-    log.info(
-        "contact %d added: owner=%s channel=%s welcome=%s",
-        contact.id,
-        event.user_id,
-        event.state or "-",
-        outcome,
+        ctx.warn(f"not tagged with her channel's tags: {exc}")
+    ctx.note(
+        f"contact {contact.id} added by {event.user_id} via {event.state or '-'}, welcome {outcome}"
     )
 
 

@@ -389,6 +389,10 @@ def on_message(ctx: Context, contact: Contact, talk: Dialog, text: str) -> list[
                     pending_date=talk.pending_date, failures=talk.failures)  # fmt: skip
     decided = step(turn)
     values = _carry_out(ctx, contact, talk, turn.text, decided.effect)
+    # her words stay out of the log (they may hold a phone number): what they meant does not
+    effect = type(decided.effect).__name__ if decided.effect else "-"
+    ctx.note(f"contact {contact.id} dialog {turn.state} → {decided.state} "
+             f"({turn.intent}, effect {effect})")  # fmt: skip
     talk.state, talk.failures = decided.state, decided.failures
     talk.pending_kind, talk.pending_date = decided.pending_kind, decided.pending_date
     return [reply.format_map(values) for reply in decided.replies]

@@ -27,6 +27,7 @@ from crm import advisors, outbox, scene
 from crm.config import Attachment, ChannelSettings
 from crm.context import Context
 from crm.placeholders import render
+from store import deliveries
 from store.models import Contact, DeliveryStatus
 from wecom import externalcontact, kf, media
 from wecom.callbacks import ContactEvent
@@ -43,39 +44,76 @@ SEND_RESERVE = 5.0  # seconds of the window kept for send_welcome_msg itself
 OPTIONAL_FAILURES = (WeComError, KeyError, TypeError, ValueError, OSError)
 
 
+def seconds_left(ctx: Context, event: ContactEvent) -> float:
+    """How long her WelcomeCode still lives."""
+    return (_issued_at(ctx, event) + WINDOW - ctx.clock.now()).total_seconds()
+
+
+def needs_name(ctx: Context, channel: ChannelSettings | None) -> bool:
+    """Whether her welcome says her name (which only externalcontact/get tells)."""
+    return "{name}" in _template(ctx, channel)
+
+
+def read_her_profile(ctx: Context, event: ContactEvent, channel: ChannelSettings | None) -> bool:
+    """Whether her profile was read for her welcome already: a welcome that says her name is
+    claimed in the ledger only after externalcontact/get told the name."""
+    return (
+        bool(event.welcome_code)
+        and needs_name(ctx, channel)
+        and deliveries.get(ctx.session, _key(event)) is not None
+    )
+
+
+def _key(event: ContactEvent) -> str:
+    return f"welcome:{event.welcome_code}"
+
+
+def _template(ctx: Context, channel: ChannelSettings | None) -> str:
+    return (channel.welcome if channel else "") or ctx.settings.welcome.default
+
+
 def send(
     ctx: Context, event: ContactEvent, contact: Contact, channel: ChannelSettings | None
 ) -> str:
-    """Send her welcome if it can and should go; returns what happened, as recorded."""
+    """Send her welcome if it can and should go, once; returns what happened, as recorded."""
     if not event.welcome_code:
         return "no welcome code (a console welcome is set, or the chat already started)"
+    key = _key(event)
 
     def send_welcome() -> str:
-        left = (_issued_at(ctx, event) + WINDOW - ctx.clock.now()).total_seconds()
+        left = seconds_left(ctx, event)
         if left <= 0:
             raise outbox.Skip("too late: 20 s passed")
         with deadline(left - SEND_RESERVE):
             advisor = advisors.advisor_name(ctx, event.user_id, advisors.NEUTRAL)
             attachments = _attachments(ctx, channel, event)
-        template = (channel.welcome if channel else "") or ctx.settings.welcome.default
-        text = render(template, {"name": contact.name, "advisor": advisor})
+        text = render(_template(ctx, channel), {"name": contact.name, "advisor": advisor})
         with deadline(left):
             externalcontact.send_welcome_msg(ctx.wecom("contact"), event.welcome_code, text,
                                              attachments)  # fmt: skip
         return ""
 
-    outcome = outbox.send(ctx, f"welcome:{event.welcome_code}", "welcome",
-                          event.external_user_id, send_welcome,
+    outcome = outbox.send(ctx, key, "welcome", event.external_user_id, send_welcome,
                           skip_errcodes=frozenset({externalcontact.ALREADY_WELCOMED}))  # fmt: skip
-    if outcome.status == outbox.DUPLICATE:
-        return "already handled"
-    if outcome.status != DeliveryStatus.SENT:
-        log.warning("welcome for contact %d not sent: %s", contact.id, outcome.detail)
+    if outcome.status == outbox.DUPLICATE:  # sent (or not) before: say what happened then
+        delivery = deliveries.get(ctx.session, key)
+        status, detail = (delivery.status, delivery.detail) if delivery else ("", "")
+    else:
+        status, detail = outcome.status, outcome.detail
     if outcome.error is not None and outcome.error.errcode == externalcontact.ALREADY_WELCOMED:
         return "already sent"
-    return {DeliveryStatus.SKIPPED: "too late", DeliveryStatus.FAILED: "failed"}.get(
-        outcome.status, "sent"
-    )
+    if status == DeliveryStatus.FAILED:
+        ctx.warn(f"welcome not sent: {detail}")
+    elif status == DeliveryStatus.SKIPPED:
+        log.info("welcome for contact %d not sent: %s", contact.id, detail)
+    return _OUTCOMES.get(status, "pending")
+
+
+_OUTCOMES = {
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.SKIPPED: "too late",
+    DeliveryStatus.FAILED: "failed",
+}
 
 
 def _issued_at(ctx: Context, event: ContactEvent) -> datetime:

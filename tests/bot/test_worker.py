@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import relay, worker
+from bot import heartbeat, relay, worker
 from bot.jobs import enqueue_inbound
 from crm.config import write as write_config
 from store import contacts, inbox
@@ -130,7 +130,7 @@ def test_unknown_events_are_kept_and_logged(runtime, caplog):
     worker.run(runtime, burst=True)
     current = row(runtime, stored.id)
     assert current.status == "unhandled" and "<Foo><![CDATA[bar]]></Foo>" in current.payload
-    assert "no handler for ('event', 'something_new', '')" in caplog.text
+    assert "event/something_new: no handler, kept as unhandled" in caplog.text
 
 
 def test_redis_down_then_up_loses_nothing(runtime, sandbox, redis_server):
@@ -183,3 +183,37 @@ def test_a_worker_killed_mid_job_causes_no_loss_and_no_duplicate(runtime, sandbo
     with session(runtime.engine) as s:
         assert contacts.get(s, follow.external_userid).name == "小雨"
         assert contacts.count_by_channel(s) == {"xhs-diaper": 1}
+
+
+def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_path):
+    config = write_config(tmp_path / "worker.toml", settings_data(runtime))
+    log = tmp_path / "worker.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
+            start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def until(check, what):
+        deadline = time.monotonic() + 60
+        while not check():
+            assert process.poll() is None, f"the worker exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"{what}:\n{log.read_text()}"
+            time.sleep(0.05)  # waiting for another process, not for time to pass
+
+    try:
+        until(lambda: heartbeat.alive(runtime.redis), "no heartbeat")
+        _, first = added(sandbox.state, "小雨")
+        stored_first = deliver(runtime, first)
+        until(lambda: row(runtime, stored_first.id).status == "done", "first event not handled")
+        redis_server.stop()
+        until(lambda: "could not connect to Redis" in log.read_text(), "nobody noticed")
+        _, second = added(sandbox.state, "阿敏")
+        stored_second = deliver(runtime, second)  # stored; queued by the relay later
+        assert row(runtime, stored_second.id).status == "received"
+        redis_server.start()
+        until(lambda: row(runtime, stored_second.id).status == "done", "second event not handled")
+        until(lambda: heartbeat.alive(runtime.redis), "no heartbeat after Redis came back")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
