@@ -334,7 +334,10 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
 def run(keep: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mombot-demo-"))
     print("mombot 演示：本地沙箱扮演企业微信，mombot serve 与 mombot worker 作为真实进程运行")
-    state = SandboxState(CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")), ADVISORS)
+    state = SandboxState(
+        CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")), ADVISORS,
+        kf_accounts={KF: "孕育小助手"},
+    )  # fmt: skip
     sandbox = SandboxServer(state).start()
     settings = load(_write_config(folder, sandbox.url, _free_port()))
     try:

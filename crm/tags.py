@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlmodel import Session
 
 from store import tags
@@ -17,6 +19,16 @@ def ensure(
     known = tags.ids(session, group_name, wanted)
     if len(known) == len(wanted):
         return known
+    with _making:  # the worker's slots: one asks WeCom to make a new tag, not each of them
+        return _make(session, client, group_name, wanted)
+
+
+_making = threading.Lock()
+
+
+def _make(
+    session: Session, client: WeComClient, group_name: str, wanted: list[str]
+) -> dict[str, str]:
     group = next((g for g in externalcontact.corp_tag_groups(client)
                   if g.get("group_name") == group_name and not g.get("deleted")), None)  # fmt: skip
     group_id = group["group_id"] if group else ""

@@ -4,6 +4,7 @@ pool), 帮助. Each answer is an app message, sent once per message (ledger)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from crm import advisors, outbox
@@ -24,10 +25,11 @@ HELP = (
     "认领 编号 —— 认领公海里的客户\n"
     "编号在提醒消息里，写在客户名字后面。"
 )
+_NUMBER = re.compile(r"[0-9]{1,9}")  # a contact's number as reminders show it (ASCII digits)
 
 
 def _contact(ctx: Context, number: str) -> Contact | None:
-    return ctx.session.get(Contact, int(number)) if number.isdigit() else None
+    return ctx.session.get(Contact, int(number)) if _NUMBER.fullmatch(number) else None
 
 
 def follow_up(ctx: Context, userid: str, args: list[str]) -> str:

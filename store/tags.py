@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete, or_
 from sqlmodel import Session, select
 
+from store.db import insert
 from store.models import CorpTag
+
+T = CorpTag.__table__
 
 
 def ids(session: Session, group_name: str, names: list[str]) -> dict[str, str]:
@@ -18,22 +22,23 @@ def ids(session: Session, group_name: str, names: list[str]) -> dict[str, str]:
 
 
 def remember(session: Session, group_name: str, group_id: str, tags: dict[str, str]) -> None:
-    """Cache name → tag_id for a group, replacing stale ids (a tag deleted and made again)."""
-    existing = {
-        row.name: row
-        for row in session.exec(select(CorpTag).where(CorpTag.group_name == group_name))
-    }
+    """Cache name → tag_id for a group, replacing stale ids (a tag deleted and made again);
+    safe when several workers cache the same new tag at once."""
+    connection = session.connection()
     for name, tag_id in tags.items():
-        row = existing.get(name)
-        if row is None:
-            stale = session.exec(select(CorpTag).where(CorpTag.tag_id == tag_id)).first()
-            if stale is not None:
-                session.delete(stale)
-                session.flush()
-            row = CorpTag(group_name=group_name, name=name, group_id=group_id, tag_id=tag_id)
-        row.group_id, row.tag_id = group_id, tag_id
-        session.add(row)
-    session.flush()
+        connection.execute(
+            delete(T).where(T.c.tag_id == tag_id, or_(T.c.group_name != group_name,
+                                                       T.c.name != name))
+        )  # fmt: skip
+        values = {"group_name": group_name, "name": name, "group_id": group_id, "tag_id": tag_id}
+        connection.execute(
+            insert(connection, T)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["group_name", "name"],
+                set_={"group_id": group_id, "tag_id": tag_id},
+            )
+        )
 
 
 def forget_group(session: Session, group_name: str) -> None:

@@ -83,6 +83,7 @@ def test_no_follow_up_goes_to_the_team_lead_and_the_public_pool(runtime, sandbox
     assert said_to(sandbox, "lisi", "跟进超时") == []  # her own team lead, not every manager
 
     staff_says(runtime, "lisi", f"认领 {contact.id}", msg_id=3)
+    worker.run(runtime, burst=True)
     staff_says(runtime, "wangwu", f"认领 {contact.id}", msg_id=4)
     worker.run(runtime, burst=True)
     assert said_to(sandbox, "lisi", "认领成功：客户「小雨」转给你了")
@@ -101,6 +102,20 @@ def test_no_follow_up_goes_to_the_team_lead_and_the_public_pool(runtime, sandbox
     assert (moved.owner_userid, moved.handover_userid, moved.status) == ("lisi", None, "new")
     run_at(runtime, clock, at(1, "12:00"))  # her new advisor's SLA runs from the claim
     assert said_to(sandbox, "lisi", "还没有跟进记录")
+
+
+def test_two_advisors_claiming_at_once_one_wins(runtime, sandbox, clock):
+    configure(runtime, public_pool=True, pool_advisors=["lisi", "wangwu"])
+    contact = new_lead(runtime, sandbox)
+    run_at(runtime, clock, at(1, "10:00"))
+    staff_says(runtime, "lisi", f"认领 {contact.id}", msg_id=3)
+    staff_says(runtime, "wangwu", f"认领 {contact.id}", msg_id=4)
+    worker.run(runtime, burst=True)  # the worker's slots take both at once
+    (transfer,) = sandbox.state.transfers
+    winner = transfer["takeover_userid"]
+    loser = ({"lisi", "wangwu"} - {winner}).pop()
+    assert said_to(sandbox, winner, "认领成功")
+    assert said_to(sandbox, loser, "不在公海里") or said_to(sandbox, loser, "已经被其他顾问认领了")
 
 
 def test_without_a_team_lead_the_managers_are_told(runtime, sandbox, clock):
