@@ -91,6 +91,30 @@ def test_failing_handler_backs_off_then_fails_visibly(runtime, sandbox, clock):
     assert row(runtime, stored.id).status == "done"
 
 
+def test_a_failure_that_cannot_pass_fails_at_once_with_its_reason(runtime, sandbox):
+    _, fields = added(sandbox.state)
+    # an answer of the wrong shape: trying again in 5 s, 20 s, … would meet the same answer
+    sandbox.state.answer_next("externalcontact/get", {"external_contact": "not an object"})
+    sandbox.state.answer_next("externalcontact/get", {"external_contact": "not an object"})
+    stored = deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    failed = row(runtime, stored.id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert failed.last_error.startswith("AttributeError")
+    assert relay.relay_once(runtime) == 0  # nothing comes back by itself
+
+
+def test_an_unreadable_signed_event_fails_at_once(runtime):
+    stored = deliver(runtime, {"MsgType": "event", "Event": "change_external_contact"})
+    with session(runtime.engine) as s:  # what parsed at the door no longer reads
+        s.get(InboundEvent, stored.id).payload = "<xml><MsgType>event"
+        s.commit()
+    worker.run(runtime, burst=True)
+    failed = row(runtime, stored.id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert failed.last_error.startswith("unreadable")
+
+
 def test_permanent_wecom_error_keeps_the_contact(runtime, sandbox):
     fields = contact_event(
         "add_external_contact", CORP_ID, "zhangsan", "wmGone", 1700000000, State="c1"
