@@ -361,7 +361,6 @@ def test_bad_addresses_are_clear_errors(host, port, says):
         server.check_address(host, port)
 
 
-@pytest.mark.xfail(strict=True, reason="until bot/cli.py turns server.ServeError into exit 1")
 def test_a_second_serve_on_a_busy_port_exits_1_saying_why(serve_config):
     path, port = serve_config
     with socket.create_server(("127.0.0.1", port)):
@@ -369,7 +368,7 @@ def test_a_second_serve_on_a_busy_port_exits_1_saying_why(serve_config):
             mombot("--config", str(path), "serve"), capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1
-    assert f"mombot serve: port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert result.stderr == f"mombot: serve: port {port} on 127.0.0.1 is already in use\n"
     assert "Traceback" not in result.stderr
 
 
