@@ -135,9 +135,16 @@ class Pool:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        # once stopping, only the jobs in hand are waited for: an idle slot may be stuck
+        # waiting for a Redis that is gone (its thread ends with the process)
+        while any(t.is_alive() for t in threads) and not (
+            self.stop.is_set() and not self.busy.count
+        ):
+            time.sleep(0.1)
         return self.worked
+
+    def _stopped(self) -> bool:
+        return self.stop.is_set() and not self.busy.count
 
     def request_stop(self) -> None:
         """Finish the jobs in hand, take no more."""
@@ -157,16 +164,18 @@ class Pool:
         backoff = 0.5
         host, pid = heartbeat.me()
         while not self.stop.is_set():
-            slot = Slot(
-                queues, self.runtime, self.busy,
-                name=f"{host}.{pid}.{index}.{uuid.uuid4().hex[:6]}",
-            )  # fmt: skip
-            self._slots[index] = slot
             began = time.monotonic()
-            try:
+            try:  # rq talks to Redis from the start (registering the slot)
+                slot = Slot(
+                    queues, self.runtime, self.busy,
+                    name=f"{host}.{pid}.{index}.{uuid.uuid4().hex[:6]}",
+                )  # fmt: skip
+                self._slots[index] = slot
+                if self.stop.is_set():  # asked to stop while it was being made
+                    return
                 self.worked |= slot.work(burst=self.burst, logging_level=None)
-            except (redis.RedisError, OSError) as exc:  # raised while rq tidied up
-                log.warning("slot %d lost Redis: %s", index, exc)
+            except Exception as exc:  # Redis gone (or rq tripping over it): never end the slot
+                log.warning("slot %d: %s: %s", index, type(exc).__name__, exc)
             if self.burst or self.stop.is_set():
                 return
             if time.monotonic() - began > 60:

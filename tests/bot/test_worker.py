@@ -231,7 +231,7 @@ def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_
         stored_first = deliver(runtime, first)
         until(lambda: row(runtime, stored_first.id).status == "done", "first event not handled")
         redis_server.stop()
-        until(lambda: "could not connect to Redis" in log.read_text(), "nobody noticed")
+        until(lambda: "Connection refused" in log.read_text(), "nobody noticed")
         _, second = added(sandbox.state, "阿敏")
         stored_second = deliver(runtime, second)  # stored; queued by the relay later
         assert row(runtime, stored_second.id).status == "received"
@@ -241,3 +241,28 @@ def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
+
+
+def test_a_worker_stops_on_sigterm_while_redis_is_gone(runtime, redis_server, tmp_path):
+    config = write_config(tmp_path / "worker.toml", settings_data(runtime))
+    log = tmp_path / "worker.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
+            start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not heartbeat.alive(runtime.redis):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)  # waiting for another process, not for time to pass
+        redis_server.stop()
+        while "Connection refused" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text()  # no job in hand: it stops at once
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        redis_server.start()
