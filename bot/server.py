@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import errno
 import logging
 import os
 import re
-import signal
 import socket
-import sys
 import time
+from functools import partial
 
 from aiohttp import web
 
-from bot import heartbeat, private, redis_conn
+from bot import heartbeat, private, processes, redis_conn
 from bot import runtime as runtime_module
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
@@ -215,20 +212,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
     db.upgrade(engine)
     engine.dispose()
     redis_conn.connect(settings.redis.url, settings.data_path).close()
-    parent = os.getpid()
-    children = []
-    for _ in range(settings.server.process_count - 1):
-        pid = os.fork()
-        if pid == 0:
-            _child(settings, host, port, parent)
-        children.append(pid)
+    children = processes.fork(
+        settings.server.process_count - 1, partial(_serve_one, settings, host, port)
+    )
     try:
         _serve_one(settings, host, port)
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
+        processes.stop(children)
 
 
 def check_address(host: str, port: int) -> None:
@@ -263,32 +253,6 @@ def _listen_error(exc: OSError, host: str, port: int) -> ServeError:
     if exc.errno == errno.EADDRNOTAVAIL:
         return ServeError(f"{host} is not an address of this machine")
     return ServeError(f"cannot listen on port {port} on {host}: {exc.strerror}")
-
-
-def _child(settings: Settings, host: str, port: int, parent: int) -> None:
-    """A forked serve process: it never returns into the parent's code."""
-    code = 1
-    try:
-        _die_with(parent)
-        _serve_one(settings, host, port)
-        code = 0
-    except BaseException:
-        log.exception("serve process %d failed", os.getpid())
-    finally:
-        os._exit(code)
-
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with(parent: int) -> None:
-    """SIGTERM this process when its parent dies (Linux); if it already has, exit now."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(0)
 
 
 def _serve_one(settings: Settings, host: str, port: int) -> None:

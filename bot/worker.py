@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 import redis
@@ -30,7 +31,7 @@ from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
 import handlers
-from bot import heartbeat, redis_conn, relay, ticker
+from bot import heartbeat, processes, redis_conn, relay, ticker
 from bot.runtime import Runtime
 from crm import dates
 from crm.context import QUEUE_NAMES
@@ -186,13 +187,27 @@ class Pool:
 
 
 def run(runtime: Runtime, burst: bool = False) -> bool:
-    """Work until stopped (or, with burst, until the queues are empty); True if any job ran."""
+    """Work until stopped (or, with burst, until the queues are empty, in this process only);
+    True if any job ran. Unless in burst, [worker] processes copies of the process work side
+    by side, each with its slots and ticker."""
     handlers.load()
-    pool = Pool(runtime, burst)
     if burst:
         dates.initialise()
         relay.relay_once(runtime)  # whatever waited while no worker was running
-        return pool.run()
+        return Pool(runtime, burst).run()
+    children = processes.fork(
+        runtime.settings.worker.process_count - 1, partial(_work, runtime, forked=True)
+    )
+    try:
+        return _work(runtime)
+    finally:
+        processes.stop(children)
+
+
+def _work(runtime: Runtime, forked: bool = False) -> bool:
+    if forked:
+        runtime.engine.dispose(close=False)  # the parent's connections stay the parent's
+    pool = Pool(runtime, burst=False)
     threading.Thread(target=dates.initialise, name="jieba", daemon=True).start()
     ticker_thread = threading.Thread(
         target=ticker.run_forever, args=(runtime, pool.stop, (pool.beat,)), name="ticker",
@@ -200,7 +215,7 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
     )  # fmt: skip
     _stop_on_signals(pool)
     ticker_thread.start()
-    log.info("worker started: %d slot(s) on %s", pool.size, ", ".join(QUEUE_NAMES))
+    log.info("worker process started: %d slot(s) on %s", pool.size, ", ".join(QUEUE_NAMES))
     try:
         return pool.run()
     finally:
@@ -208,17 +223,20 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
         host, pid = heartbeat.me()
         with contextlib.suppress(redis.RedisError):  # else it expires by itself
             heartbeat.forget(runtime.redis, host, pid)
-        log.info("worker stopped")
+        log.info("worker process stopped")
 
 
 def _stop_on_signals(pool: Pool) -> None:
-    """SIGTERM or Ctrl-C: finish the jobs in hand and stop; a second one stops at once (leases
-    bring any row in hand back later)."""
+    """SIGTERM or Ctrl-C: finish the jobs in hand and stop; Ctrl-C again stops at once (leases
+    bring any row in hand back later). A repeated SIGTERM (to the whole process group, and
+    from the parent to its copies) changes nothing."""
 
     def handle(signum: int, _frame: object) -> None:
         if pool.stop.is_set():
-            log.warning("stopping now (%s again)", signal.Signals(signum).name)
-            raise SystemExit(1)
+            if signum == signal.SIGINT:
+                log.warning("stopping now (Ctrl-C again)")
+                raise SystemExit(1)
+            return
         log.info("stopping after the jobs in hand (%s)", signal.Signals(signum).name)
         pool.request_stop()
 

@@ -120,13 +120,18 @@ class RedisSettings(_Section):
 class WorkerSettings(_Section):
     # jobs one worker process carries at once (threads; they mostly wait for WeCom). More
     # throughput: raise this, or run more `mombot worker` processes (on any host).
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    processes: Annotated[int, Field(ge=0, le=64)] = 0  # per `mombot worker`; 0: one per CPU core
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 6
     retry_base_seconds: Annotated[float, Field(gt=0)] = 5.0
     job_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     lease_seconds: Annotated[int, Field(ge=10)] = 300
     requeue_after_seconds: Annotated[int, Field(ge=10)] = 120
     relay_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or os.cpu_count() or 1
 
 
 TagName = Annotated[str, Field(min_length=1, max_length=30)]
