@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -209,7 +210,8 @@ def test_a_worker_killed_mid_job_causes_no_loss_and_no_duplicate(runtime, sandbo
         assert contacts.count_by_channel(s) == {"xhs-diaper": 1}
 
 
-def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_path):
+def start_worker(runtime, tmp_path) -> tuple[subprocess.Popen, Path]:
+    """`mombot worker` as a real process on the test's settings; its output goes to the log."""
     config = write_config(tmp_path / "worker.toml", settings_data(runtime))
     log = tmp_path / "worker.log"
     with open(log, "w") as output:
@@ -217,6 +219,11 @@ def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_
             [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
             start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    return process, log
+
+
+def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_path):
+    process, log = start_worker(runtime, tmp_path)
 
     def until(check, what):
         deadline = time.monotonic() + 60
@@ -244,13 +251,7 @@ def test_a_worker_outlives_redis_going_away(runtime, sandbox, redis_server, tmp_
 
 
 def test_a_worker_stops_on_sigterm_while_redis_is_gone(runtime, redis_server, tmp_path):
-    config = write_config(tmp_path / "worker.toml", settings_data(runtime))
-    log = tmp_path / "worker.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "--config", str(config), "worker"],
-            start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process, log = start_worker(runtime, tmp_path)
     try:
         deadline = time.monotonic() + 60
         while not heartbeat.alive(runtime.redis):
