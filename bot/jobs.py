@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import httpx
 import redis
-from rq import Queue
+from rq import Queue, get_current_job
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy.exc import DBAPIError
 
@@ -27,7 +27,7 @@ from crm.config import Settings
 from crm.context import INBOUND, REALTIME, Context, Services
 from store import inbox
 from store.db import session
-from store.models import InboxStatus
+from store.models import InboundEvent, InboxStatus
 from wecom.callbacks import parse_event
 from wecom.client import is_transient
 
@@ -80,13 +80,21 @@ def passing(exc: BaseException) -> bool:
     return is_transient(exc) or isinstance(exc, PASSING)
 
 
+def rest_of(job_id: str) -> str:
+    """The id of the inbound job that finishes the rows of a realtime job (the relay looks
+    for it before it queues such a row again)."""
+    return f"{job_id}-rest"
+
+
 def handle_inbound(ctx: Context, *row_ids: int) -> list[str]:
-    """rq job (realtime): each row's deadline part, then the row goes on to the inbound queue;
-    a row whose event has none is handled whole here. Each row exactly once whatever the queue
-    delivers twice, each on a session of its own."""
+    """rq job (realtime): each row's deadline part, then the rows go on to the inbound queue,
+    still queued under this job (`rest_of` it); a row whose event has none is handled whole
+    here. Each row exactly once whatever the queue delivers twice (the deadline part's sends
+    are once per key in the outbox's ledger), each on a session of its own."""
     runtime = ctx.services
-    rest = uuid.uuid4().hex  # the job that will finish the rows handed over
-    results = [_handle(runtime, row_id, rest) for row_id in row_ids]
+    job = get_current_job()
+    rest = rest_of(job.id) if job else uuid.uuid4().hex
+    results = [_first(runtime, row_id, job.id if job else None) for row_id in row_ids]
     handed = [row_id for row_id, result in zip(row_ids, results, strict=True)
               if result == InboxStatus.QUEUED]  # fmt: skip
     if handed:
@@ -102,9 +110,40 @@ def finish_inbound(ctx: Context, *row_ids: int) -> list[str]:
     return [_handle(ctx.services, row_id) for row_id in row_ids]
 
 
-def _handle(runtime: Services, row_id: int, rest: str | None = None) -> str:
-    """Handle one row; with `rest` (a job id), run only its event's deadline part if it has
-    one and hand the row over to that job for the whole handler."""
+def _first(runtime: Services, row_id: int, job_id: str | None) -> str:
+    """The deadline part of the row's event, if it has one, and QUEUED for the rest; otherwise
+    the whole handler now. The part runs without taking the row (it writes nothing before its
+    send: on SQLite every write waits for the one writer), only in the job the row is queued
+    under (a stray copy of a job leaves the row alone), and its sends are once per key."""
+    with session(runtime.engine) as s:
+        row = s.get(InboundEvent, row_id)
+        if row is None or row.status != InboxStatus.QUEUED:
+            return "skipped: not waiting for a worker"
+        if job_id is not None and row.job_id != job_id:
+            return "skipped: queued under another job"
+        try:
+            event = parse_event(row.payload)
+        except Exception:  # unreadable: the whole handler records why
+            event = None
+        part = handlers.find_first(event) if event is not None else None
+        if part is not None:
+            ctx = Context(s, runtime, row.received_at)
+            try:
+                part(event, ctx)
+                s.commit()
+            except Exception as exc:  # the whole handler tries it all again
+                s.rollback()
+                log.warning("inbox %d: deadline part failed: %s", row_id, exc)
+                return InboxStatus.QUEUED
+            if ctx.warnings:
+                inbox.add_warnings(s, row_id, ctx.warnings)
+                s.commit()
+            return InboxStatus.QUEUED
+    return _handle(runtime, row_id)
+
+
+def _handle(runtime: Services, row_id: int) -> str:
+    """Handle one row: claim it, run its event's handler, record the outcome."""
     started = time.monotonic()
     lease = timedelta(seconds=runtime.settings.worker.lease_seconds)
     with session(runtime.engine) as s:
@@ -123,8 +162,7 @@ def _handle(runtime: Services, row_id: int, rest: str | None = None) -> str:
             log.error("inbox %d failed: unreadable event: %s", row_id, exc)
             return InboxStatus.FAILED
         route = "/".join(part for part in event.route if part)
-        part = handlers.find_first(event) if rest else None
-        handler = part or handlers.find(event)
+        handler = handlers.find(event)
         if handler is None:
             log.warning("inbox %d %s: no handler, kept as unhandled", row_id, route)
             inbox.finish(s, row_id, InboxStatus.UNHANDLED, runtime.clock.now())
@@ -135,17 +173,10 @@ def _handle(runtime: Services, row_id: int, rest: str | None = None) -> str:
         try:
             handler(event, ctx)
             warning = list(dict.fromkeys(warnings + ctx.warnings))
-            if part is not None and rest is not None:  # the rest after every deadline part
-                inbox.hand_over(s, row_id, rest, runtime.clock.now(), warning)
-                return InboxStatus.QUEUED
             inbox.finish(s, row_id, InboxStatus.DONE, runtime.clock.now(), warning)
             s.commit()
         except Exception as exc:
             s.rollback()
-            if part is not None and rest is not None:  # the whole handler tries it all again
-                log.warning("inbox %d %s: deadline part failed: %s", row_id, route, exc)
-                inbox.hand_over(s, row_id, rest, runtime.clock.now(), warnings)
-                return InboxStatus.QUEUED
             now = runtime.clock.now()
             delay = retry_delay(runtime.settings, row.attempts) if passing(exc) else None
             reason = f"{type(exc).__name__}: {exc}"

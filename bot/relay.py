@@ -1,7 +1,7 @@
 """The relay: puts inbox rows on the queue that the fast path could not, or that got lost.
 
 It covers Redis being down when a callback arrived, retries after backoff, a worker that died
-holding a lease, and jobs that vanished from Redis. Only one relay pass runs at a time.
+holding a lease or a job, and jobs that vanished from Redis. Only one relay pass runs at a time.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ import uuid
 from datetime import timedelta
 
 import redis
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
-from bot.jobs import enqueue_inbound
+from bot import heartbeat
+from bot.jobs import enqueue_inbound, rest_of
 from bot.runtime import Runtime
+from crm.context import QUEUE_NAMES
 from store import inbox
 from store.models import InboxStatus
 
@@ -23,11 +27,12 @@ log = logging.getLogger(__name__)
 
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 LOCK_NAME = "mombot:relay:lock"
+LOCK_SECONDS = 10  # a pass takes milliseconds; a worker that died in one holds it this long
 
 
 def relay_once(runtime: Runtime) -> int:
     """One pass; returns how many rows were queued."""
-    lock = runtime.redis.lock(LOCK_NAME, timeout=60, blocking=False)
+    lock = runtime.redis.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return 0
     try:
@@ -39,11 +44,17 @@ def relay_once(runtime: Runtime) -> int:
 def _relay(runtime: Runtime) -> int:
     now = runtime.clock.now()
     requeue_after = timedelta(seconds=runtime.settings.worker.requeue_after_seconds)
+    live = {(beat.host, beat.pid) for beat in heartbeat.alive(runtime.redis)}
+    _rescue(runtime, live)
     with runtime.engine.connect() as connection:
         due = inbox.due_for_relay(connection, now, requeue_after)
     queued = 0
     for row_id, status, old_job in due:
-        if status == InboxStatus.QUEUED and old_job and _pending(runtime, old_job):
+        if (
+            status == InboxStatus.QUEUED
+            and old_job
+            and (_pending(runtime, old_job, live) or _pending(runtime, rest_of(old_job), live))
+        ):
             continue
         job_id = uuid.uuid4().hex
         with runtime.engine.begin() as connection:
@@ -61,8 +72,35 @@ def _relay(runtime: Runtime) -> int:
     return queued
 
 
-def _pending(runtime: Runtime, job_id: str) -> bool:
+def _rescue(runtime: Runtime, live: set[tuple[str, int]]) -> None:
+    """Jobs whose worker process died running them go back to the front of their queue at
+    once: the deadline parts among them may still make it (the jobs are safe to run again)."""
+    for name in QUEUE_NAMES:
+        registry = StartedJobRegistry(name, connection=runtime.redis)
+        for job_id in registry.get_job_ids(cleanup=False):
+            try:
+                job = Job.fetch(job_id, connection=runtime.redis)
+            except NoSuchJobError:
+                continue
+            if _orphaned(job, live):
+                registry.remove_executions(job)
+                Queue(name, connection=runtime.redis).enqueue_job(job, at_front=True)
+                log.warning("job %s of a worker that died is queued again", job_id)
+
+
+def _orphaned(job: Job, live: set[tuple[str, int]]) -> bool:
+    owner = heartbeat.process_of(job.worker_name or "")
+    return owner is not None and heartbeat.gone(*owner, live)
+
+
+def _pending(runtime: Runtime, job_id: str, live: set[tuple[str, int]]) -> bool:
+    """Whether the job is still to run or running (not if its worker died running it: rows
+    of a deadline part wait under their job, without a lease)."""
     try:
-        return Job.fetch(job_id, connection=runtime.redis).get_status() in PENDING
+        job = Job.fetch(job_id, connection=runtime.redis)
     except NoSuchJobError:
         return False
+    status = job.get_status()
+    if status == JobStatus.STARTED and _orphaned(job, live):
+        return False
+    return status in PENDING

@@ -169,7 +169,7 @@ class Pool:
             try:  # rq talks to Redis from the start (registering the slot)
                 slot = Slot(
                     queues, self.runtime, self.busy,
-                    name=f"{host}.{pid}.{index}.{uuid.uuid4().hex[:6]}",
+                    name=heartbeat.slot_name(host, pid, index, uuid.uuid4().hex[:6]),
                 )  # fmt: skip
                 self._slots[index] = slot
                 if self.stop.is_set():  # asked to stop while it was being made

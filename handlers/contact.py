@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+
+import redis
 
 from crm import customers, outbox, tags
 from crm.context import Context
@@ -16,6 +20,9 @@ from wecom.client import WeComError, is_transient
 
 log = logging.getLogger(__name__)
 
+PROFILE_STASH = "mombot:profile:"
+STASH_SECONDS = 600
+
 # Source of del_external_contact when the contact moved to another advisor, not lost.
 TRANSFER = "DELETE_BY_TRANSFER"
 LOST_REASONS = {"customer_deleted": "删除了你", "advisor_deleted": "已被你删除"}
@@ -25,17 +32,34 @@ TRANSFER_FAILURES = {
 }
 
 
-def _refresh_profile(ctx: Context, contact: Contact, just_added: bool = False) -> None:
-    """Fill in her WeChat profile; transient WeCom errors raise (retry), others are logged."""
+def _read_profile(ctx: Context, external_userid: str) -> dict | None:
+    """externalcontact/get's answer; transient WeCom errors raise (retry), others are logged.
+    Read before the handler's writes: no write of ours waits on WeCom's answer."""
     try:
-        answer = externalcontact.get(ctx.wecom("contact"), contact.external_userid)
+        return externalcontact.get(ctx.wecom("contact"), external_userid)
     except WeComError as exc:
         if is_transient(exc):
             raise
-        log.warning("no profile for contact %d: %s", contact.id, exc)
-        return
+        log.warning("no profile for contact %s: %s", external_userid, exc)
+        return None
+
+
+def _apply_profile(ctx: Context, contact: Contact, answer: dict, just_added: bool) -> None:
     contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
     tagging.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
+
+
+def _stash(ctx: Context, external_userid: str, answer: dict) -> None:
+    """Keep the profile read for her welcome for the rest of the handling (a while)."""
+    with contextlib.suppress(redis.RedisError):  # then the rest reads it again
+        ctx.redis.set(PROFILE_STASH + external_userid, json.dumps(answer), ex=STASH_SECONDS)
+
+
+def _stashed(ctx: Context, external_userid: str) -> dict | None:
+    with contextlib.suppress(redis.RedisError):
+        kept = ctx.redis.get(PROFILE_STASH + external_userid)
+        return json.loads(kept) if kept else None
+    return None
 
 
 def _record_added(event: ContactEvent, ctx: Context) -> Contact:
@@ -52,26 +76,31 @@ def _record_added(event: ContactEvent, ctx: Context) -> Contact:
 @first("event", "change_external_contact", "add_external_contact")
 @first("event", "change_external_contact", "add_half_external_contact")
 def welcome_first(event: ContactEvent, ctx: Context) -> None:
-    """The deadline part: her welcome, before anything else of anyone's (WeCom's 20 s). An
-    event past its window costs nothing here; `contact_added` records it as too late."""
-    if not event.welcome_code or welcome.seconds_left(ctx, event) <= 0:
+    """The deadline part: her welcome, before anything else of anyone's (WeCom's 20 s), and
+    nothing written but the outbox's ledger. An event past its window, or whose welcome was
+    taken on already, costs nothing here; `contact_added` records what became of it."""
+    if not welcome.due(ctx, event):
         return
     channel = ctx.settings.channel(event.state)
-    contact = _record_added(event, ctx)
+    name = ""
     if welcome.needs_name(ctx, channel):
-        _refresh_profile(ctx, contact, just_added=True)
-    welcome.send(ctx, event, contact, channel)
+        answer = _read_profile(ctx, event.external_user_id)
+        if answer is not None:
+            _stash(ctx, event.external_user_id, answer)
+            name = answer.get("external_contact", {}).get("name", "")
+    welcome.send(ctx, event, name, channel)
 
 
 @on("event", "change_external_contact", "add_external_contact")
 @on("event", "change_external_contact", "add_half_external_contact")
 def contact_added(event: ContactEvent, ctx: Context) -> None:
-    """Record her, welcome her (unless `welcome_first` did), plan her SOPs, tag her with her
-    channel's tags."""
+    """Record her, welcome her (unless `welcome_first` did), tag her with her channel's tags,
+    plan her SOPs."""
     channel = ctx.settings.channel(event.state)
+    answer = _stashed(ctx, event.external_user_id) or _read_profile(ctx, event.external_user_id)
     contact = _record_added(event, ctx)
-    if not welcome.read_her_profile(ctx, event, channel):
-        _refresh_profile(ctx, contact, just_added=True)
+    if answer is not None:
+        _apply_profile(ctx, contact, answer, just_added=True)
     if channel is None:
         log.log(
             logging.WARNING if event.state else logging.INFO,
@@ -80,12 +109,8 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
             f"unknown channel code {event.state!r}" if event.state else "no channel code",
             ctx.settings.tags.unknown_channel,
         )
-    outcome = welcome.send(ctx, event, contact, channel)
-    now = ctx.clock.now()
-    planner.plan_contact_added(
-        ctx.session.connection(), playbook.configured(ctx.settings), contact.id, event.state,
-        contact.added_at or now, ctx.settings.tz, now,
-    )  # fmt: skip
+    outcome = welcome.send(ctx, event, contact.name, channel)
+    ctx.session.commit()  # her so far (handlers run again whole): no write waits on mark_tag
     names = channel.tags if channel else [ctx.settings.tags.unknown_channel]
     group = ctx.settings.tags.channel_group
     try:
@@ -97,6 +122,11 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
         if is_transient(exc):
             raise  # retried later; the welcome is not sent twice (ledger)
         ctx.warn(f"not tagged with her channel's tags: {exc}")
+    now = ctx.clock.now()
+    planner.plan_contact_added(
+        ctx.session.connection(), playbook.configured(ctx.settings), contact.id, event.state,
+        contact.added_at or now, ctx.settings.tz, now,
+    )  # fmt: skip
     ctx.note(
         f"contact {contact.id} added by {event.user_id} via {event.state or '-'}, welcome {outcome}"
     )
@@ -104,6 +134,7 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
 
 @on("event", "change_external_contact", "edit_external_contact")
 def contact_edited(event: ContactEvent, ctx: Context) -> None:
+    answer = _read_profile(ctx, event.external_user_id)
     contact = contacts.get(ctx.session, event.external_user_id)
     if contact is None:  # added before mombot ran: WeCom tells who follows her
         contact = customers.look_up(ctx, event.external_user_id)
@@ -116,7 +147,8 @@ def contact_edited(event: ContactEvent, ctx: Context) -> None:
             added_at=event.created_at,
             now=ctx.clock.now(),
         )
-    _refresh_profile(ctx, contact)
+    if answer is not None:
+        _apply_profile(ctx, contact, answer, just_added=False)
 
 
 def _lost(event: ContactEvent, ctx: Context, reason: str) -> None:

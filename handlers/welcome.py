@@ -28,7 +28,7 @@ from crm.config import Attachment, ChannelSettings
 from crm.context import Context
 from crm.placeholders import render
 from store import deliveries
-from store.models import Contact, DeliveryStatus
+from store.models import DeliveryStatus
 from wecom import externalcontact, kf, media
 from wecom.callbacks import ContactEvent
 from wecom.client import WeComError, deadline
@@ -49,19 +49,19 @@ def seconds_left(ctx: Context, event: ContactEvent) -> float:
     return (_issued_at(ctx, event) + WINDOW - ctx.clock.now()).total_seconds()
 
 
+def due(ctx: Context, event: ContactEvent) -> bool:
+    """Whether her welcome can still go and nobody has taken it on: she has a WelcomeCode, its
+    window is open and its ledger key is free."""
+    return (
+        bool(event.welcome_code)
+        and seconds_left(ctx, event) > 0
+        and deliveries.get(ctx.session, _key(event)) is None
+    )
+
+
 def needs_name(ctx: Context, channel: ChannelSettings | None) -> bool:
     """Whether her welcome says her name (which only externalcontact/get tells)."""
     return "{name}" in _template(ctx, channel)
-
-
-def read_her_profile(ctx: Context, event: ContactEvent, channel: ChannelSettings | None) -> bool:
-    """Whether her profile was read for her welcome already: a welcome that says her name is
-    claimed in the ledger only after externalcontact/get told the name."""
-    return (
-        bool(event.welcome_code)
-        and needs_name(ctx, channel)
-        and deliveries.get(ctx.session, _key(event)) is not None
-    )
 
 
 def _key(event: ContactEvent) -> str:
@@ -72,10 +72,9 @@ def _template(ctx: Context, channel: ChannelSettings | None) -> str:
     return (channel.welcome if channel else "") or ctx.settings.welcome.default
 
 
-def send(
-    ctx: Context, event: ContactEvent, contact: Contact, channel: ChannelSettings | None
-) -> str:
-    """Send her welcome if it can and should go, once; returns what happened, as recorded."""
+def send(ctx: Context, event: ContactEvent, name: str, channel: ChannelSettings | None) -> str:
+    """Send her welcome (`name`: her WeChat name, if known) if it can and should go, once;
+    returns what happened, as recorded."""
     if not event.welcome_code:
         return "no welcome code (a console welcome is set, or the chat already started)"
     key = _key(event)
@@ -87,7 +86,7 @@ def send(
         with deadline(left - SEND_RESERVE):
             advisor = advisors.advisor_name(ctx, event.user_id, advisors.NEUTRAL)
             attachments = _attachments(ctx, channel, event)
-        text = render(_template(ctx, channel), {"name": contact.name, "advisor": advisor})
+        text = render(_template(ctx, channel), {"name": name, "advisor": advisor})
         with deadline(left):
             externalcontact.send_welcome_msg(ctx.wecom("contact"), event.welcome_code, text,
                                              attachments)  # fmt: skip
@@ -105,7 +104,7 @@ def send(
     if status == DeliveryStatus.FAILED:
         ctx.warn(f"welcome not sent: {detail}")
     elif status == DeliveryStatus.SKIPPED:
-        log.info("welcome for contact %d not sent: %s", contact.id, detail)
+        log.info("welcome for contact %s not sent: %s", event.external_user_id, detail)
     return _OUTCOMES.get(status, "pending")
 
 

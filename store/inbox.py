@@ -108,20 +108,13 @@ def requeue(
     return result.rowcount == 1
 
 
-def hand_over(
-    session: Session, row_id: int, job_id: str, now: datetime, warnings: Sequence[str]
-) -> None:
-    """The deadline part of the row's event ran: it waits, queued under job_id, for the rest,
-    keeping what went wrong so far. The pass does not count as an attempt (a worker that dies
-    later still leaves the whole handler max_attempts)."""
-    session.connection().execute(
-        update(T)
-        .where(T.c.id == row_id, T.c.status == InboxStatus.PROCESSING)
-        .values(status=InboxStatus.QUEUED, job_id=job_id, enqueued_at=now, lease_until=None,
-                attempts=T.c.attempts - 1,
-                warning=WARNINGS_SEPARATOR.join(warnings)[:4000] or None)
-    )  # fmt: skip
-    session.commit()
+def add_warnings(session: Session, row_id: int, warnings: Sequence[str]) -> None:
+    """Keep what went wrong in the deadline part of the row's event, for its whole handler."""
+    row = session.get(InboundEvent, row_id)
+    if row is not None:
+        merged = list(dict.fromkeys(warnings_of(row.warning) + list(warnings)))
+        row.warning = WARNINGS_SEPARATOR.join(merged)[:4000]
+        session.add(row)
 
 
 def claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> InboundEvent | None:
