@@ -45,6 +45,7 @@ RATE_LIMIT_ERRCODES = frozenset({45009, 45033})
 TOKEN_MARGIN = 300  # seconds before expires_in that the cached token is dropped
 MIN_TOKEN_TTL = 60
 BACKOFF_BASE = 1.0  # seconds; doubled on each retry
+MEMO_SECONDS = 30.0  # how long a process reuses the cached token without asking Redis
 POLL_INTERVAL = 0.05  # seconds between looks at the cache while another process refreshes
 
 _COMPARE_AND_DELETE = """
@@ -160,6 +161,7 @@ class WeComClient:
         self._token_key = f"mombot:wecom:token:{corp_id}:{digest}"
         self._lock_key = f"{self._token_key}:lock"
         self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
+        self._memo: tuple[str, float] | None = None  # the token, and until when (monotonic)
         # Hold the refresh lock for as long as one gettoken with all its retries can take.
         backoff_total = sum(BACKOFF_BASE * 2**i for i in range(max_busy_retries))
         self._lock_seconds = timeout * (max_busy_retries + 1) + backoff_total + 5
@@ -220,10 +222,19 @@ class WeComClient:
         )
 
     def _cached_token(self) -> str | None:
-        value = self._redis.get(self._token_key)
-        if isinstance(value, bytes):
-            return value.decode()
-        return value
+        """The token in Redis, remembered here for a while (within its time to live there):
+        a call then costs no round trip to Redis for it."""
+        memo = self._memo
+        if memo is not None and time.monotonic() < memo[1]:
+            return memo[0]
+        with self._redis.pipeline(transaction=False) as pipe:
+            value, ttl_ms = pipe.get(self._token_key).pttl(self._token_key).execute()
+        if not value:
+            return None
+        token = value.decode() if isinstance(value, bytes) else value
+        if ttl_ms > 0:
+            self._memo = (token, time.monotonic() + min(MEMO_SECONDS, ttl_ms / 1000))
+        return token
 
     def _refresh_token(self) -> str:
         params = {"corpid": self.corp_id, "corpsecret": self._secret}
@@ -240,6 +251,7 @@ class WeComClient:
         ttl = _cache_ttl(expires_in)
         if ttl > 0:
             self._redis.set(self._token_key, token, ex=ttl)
+            self._memo = (token, time.monotonic() + min(MEMO_SECONDS, ttl))
         log.info(
             "WeCom access_token refreshed for corp %s (expires in %d s)", self.corp_id, expires_in
         )
@@ -247,6 +259,7 @@ class WeComClient:
 
     def _invalidate(self, token: str) -> None:
         """Drop the cached token, unless another process has already replaced it."""
+        self._memo = None
         self._compare_and_delete(keys=[self._token_key], args=[token])
 
     def _scrub(self, text: str) -> str:

@@ -112,6 +112,32 @@ def test_token_fetched_once_and_cached_across_clients(api, gettoken, make_client
     assert 6800 < redis.ttl(key) <= 7200 - 300
 
 
+def test_a_process_reuses_the_token_without_asking_redis_again(api, gettoken, make_client, redis):
+    user_get = api.get("/cgi-bin/user/get").mock(return_value=ok(userid="u1"))
+    other = make_client()
+    other.get("user/get", userid="u1")  # another process fetched it
+    client = make_client()
+    client.get("user/get", userid="u1")  # read from Redis, remembered
+    [key] = token_keys(redis)
+    redis.set(key, "tok-in-redis-now", ex=100)
+    client.get("user/get", userid="u1")
+    assert tokens_used(user_get)[-1] == TOKEN_1  # no round trip to Redis for it
+    assert make_client().get("user/get", userid="u1")["userid"] == "u1"
+    assert tokens_used(user_get)[-1] == "tok-in-redis-now"  # a fresh client reads Redis
+    assert gettoken.call_count == 1
+
+
+def test_a_remembered_token_is_dropped_when_wecom_rejects_it(api, gettoken, make_client, redis):
+    route = api.get("/cgi-bin/user/get").mock(side_effect=[ok(), err(42001), ok()])
+    client = make_client()
+    client.get("user/get", userid="u1")
+    [key] = token_keys(redis)
+    redis.set(key, "tok-from-other-process", ex=100)  # refreshed elsewhere meanwhile
+    client.get("user/get", userid="u1")
+    assert tokens_used(route) == [TOKEN_1, TOKEN_1, "tok-from-other-process"]
+    assert gettoken.call_count == 1
+
+
 def test_post_and_upload_send_body_and_params(api, gettoken, make_client):
     tag = api.post("/cgi-bin/externalcontact/mark_tag").mock(return_value=ok())
     upload = api.post("/cgi-bin/media/upload").mock(return_value=ok(media_id="m-1"))
