@@ -10,7 +10,8 @@ add_external_contact callbacks from a separate sender process at the scenario's 
 - steady: 6,000 adds at 300 a second (target: at least 95%)
 - restarts: 2,000 adds at 40 a second while the worker is SIGKILLed and started again three
   times (target: at least 99%)
-- baseline (same run): the burst with `[worker] concurrency = 1`, one job at a time as before.
+- baseline (same run): the burst with `[worker] concurrency = 1`, one job at a time as before;
+  steady4: the steady stream with 4 slots per process (the default before 16).
 
 Latency runs from the befriending (WeCom's 20 s start) to the sandbox accepting
 send_welcome_msg. Exits non-zero when a target is missed.
@@ -66,6 +67,7 @@ SCENARIOS = {
     "steady": Scenario("steady", 6000, 300, 0.95),
     "restarts": Scenario("restarts", 2000, 40, 0.99, kill_worker_at=(10, 22, 34)),
     "baseline": Scenario("baseline", 2000, 2000, 0.0, concurrency=1),
+    "steady4": Scenario("steady4", 6000, 300, 0.0, concurrency=4),
 }
 
 

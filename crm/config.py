@@ -120,7 +120,7 @@ class RedisSettings(_Section):
 class WorkerSettings(_Section):
     # jobs one worker process carries at once (threads; they mostly wait for WeCom). More
     # throughput: raise this, or run more `mombot worker` processes (on any host).
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
     processes: Annotated[int, Field(ge=0, le=64)] = 0  # per `mombot worker`; 0: one per CPU core
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 6
     retry_base_seconds: Annotated[float, Field(gt=0)] = 5.0
