@@ -29,6 +29,7 @@ import httpx
 
 from bot import redis_conn
 from bot.text import pad
+from crm import leads
 from crm.clock import SystemClock
 from crm.config import Settings, load
 from crm.config import write as write_config
@@ -52,8 +53,6 @@ CHANNELS = [
 ]  # fmt: skip
 KF = "wkDEMOBOT0000001"
 MOTHERS = [("小雨", 0), ("阿敏", 1), ("婷婷", 2), ("静静", 1)]
-STATUS_LABELS = {"new": "新线索", "contacted": "已沟通", "lost": "已流失"}
-LOST_LABELS = {"customer_deleted": "客户删除了顾问", "advisor_deleted": "顾问删除了客户"}
 
 
 class DemoFailed(Exception):
@@ -314,8 +313,8 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
         by_channel = contacts.count_by_channel(s)
         for follow in follows:
             contact = contacts.get(s, follow.external_userid)
-            status = STATUS_LABELS.get(contact.status, contact.status)
-            lost = f"（{LOST_LABELS[contact.lost_reason]}）" if contact.lost_reason else ""
+            status = leads.label(contact.status)
+            lost = f"（{contact.lost_reason}）" if contact.lost_reason else ""
             tags = "、".join(state.tag_names(follow.userid, follow.external_userid)) or "—"
             say(
                 "客户",

@@ -263,6 +263,29 @@ class FollowUpSettings(_Section):
         return self
 
 
+LOST_REASONS = ("价格太高", "已在别处购买", "选了其他品牌", "宝宝过敏/不适用", "暂时不需要",
+                "联系不上", "其他")  # fmt: skip
+STATUS_WORDS = {"新线索": "new", "已沟通": "contacted", "有意向": "interested", "已签约": "signed",
+                "已流失": "lost"}  # fmt: skip
+
+
+def _status(value: str) -> str:
+    """A lead status by its label (已签约) or its name (signed)."""
+    status = STATUS_WORDS.get(value, value)
+    if status not in STATUS_WORDS.values():
+        raise ValueError(f"{value!r} is no lead status (one of {', '.join(STATUS_WORDS)})")
+    return status
+
+
+class LeadSettings(_Section):
+    """The lead funnel: why a lead is lost (an advisor picks one), and WeCom corp tags that
+    move her when an advisor gives them (tag name → status, e.g. "已签约" = "已签约")."""
+
+    lost_reasons: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                            Field(min_length=1)] = list(LOST_REASONS)  # fmt: skip
+    tag_status: dict[str, Annotated[str, AfterValidator(_status)]] = {}
+
+
 class ReportSettings(_Section):
     managers: list[str] = []
 
@@ -301,6 +324,7 @@ class Settings(_Section):
     stages: StageSettings = StageSettings()
     sop: SopSettings = SopSettings()
     followup: FollowUpSettings = FollowUpSettings()
+    leads: LeadSettings = LeadSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -25,7 +25,9 @@ STASH_SECONDS = 600
 
 # Source of del_external_contact when the contact moved to another advisor, not lost.
 TRANSFER = "DELETE_BY_TRANSFER"
-LOST_REASONS = {"customer_deleted": "删除了你", "advisor_deleted": "已被你删除"}
+# the lost reason kept for each way the relation ends, and how her advisor is told it
+CUSTOMER_DELETED, ADVISOR_DELETED = "客户删除", "顾问删除"
+LOST_REASONS = {CUSTOMER_DELETED: "删除了你", ADVISOR_DELETED: "已被你删除"}
 TRANSFER_FAILURES = {
     "customer_refused": "客户拒绝了转接",
     "customer_limit_exceed": "接替成员的客户数已达上限",
@@ -172,7 +174,7 @@ def _lost(event: ContactEvent, ctx: Context, reason: str) -> None:
 @on("event", "change_external_contact", "del_follow_user")
 def customer_left(event: ContactEvent, ctx: Context) -> None:
     """She deleted the advisor."""
-    _lost(event, ctx, "customer_deleted")
+    _lost(event, ctx, CUSTOMER_DELETED)
 
 
 @on("event", "change_external_contact", "del_external_contact")
@@ -185,7 +187,7 @@ def advisor_removed(event: ContactEvent, ctx: Context) -> None:
             ctx.session.add(contact)
         log.info("contact transferred away from %s", event.user_id)
         return
-    _lost(event, ctx, "advisor_deleted")
+    _lost(event, ctx, ADVISOR_DELETED)
 
 
 @on("event", "change_external_contact", "transfer_fail")

@@ -1,8 +1,9 @@
-"""Her tags as mombot knows them (`contact_tags`), and the tag_added SOPs a new one starts."""
+"""Her tags as mombot knows them (`contact_tags`), the tag_added SOPs a new one starts, and
+the funnel steps a mapped one makes ([leads] tag_status)."""
 
 from __future__ import annotations
 
-from crm import customers
+from crm import customers, leads
 from crm.context import Context
 from sop import planner, playbook
 from store import contact_tags, contacts
@@ -23,6 +24,7 @@ def record(
     if new:
         planner.plan_tag_added(ctx.session.connection(), playbook.configured(ctx.settings),
                                contact.id, new, ctx.settings.tz, now)  # fmt: skip
+        leads.from_tags(ctx, contact, new)
     return new
 
 

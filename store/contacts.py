@@ -9,8 +9,15 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Row, insert, update
 from sqlmodel import Session, func, select
 
-from store import contact_tags
-from store.models import Contact, ContactFollow, ContactStatus, ContactTag, StageEvent
+from store import contact_tags, leads
+from store.models import (
+    Contact,
+    ContactFollow,
+    ContactStatus,
+    ContactTag,
+    LeadSource,
+    StageEvent,
+)
 
 
 def wecom_userid(contact: Contact) -> str:
@@ -34,15 +41,19 @@ def record_added(
 ) -> Contact:
     """Create the contact, or bring a returning one back as a fresh lead of this advisor."""
     contact = get(session, external_userid)
+    new = contact is None
     if contact is None:
         contact = Contact(external_userid=external_userid, created_at=now)
     contact.owner_userid = owner_userid
     if channel_code or not contact.channel_code:
         contact.channel_code = channel_code
-    if contact.status == ContactStatus.LOST:
-        contact.status, contact.lost_reason, contact.lost_at = ContactStatus.NEW, None, None
     contact.added_at = added_at
     contact.updated_at = now
+    if new:
+        leads.became_lead(session, contact, now, source=LeadSource.WECOM, actor=owner_userid)
+    elif contact.status == ContactStatus.LOST:
+        leads.change(session, contact, ContactStatus.NEW, now, source=LeadSource.WECOM,
+                     actor=owner_userid, note="重新添加")  # fmt: skip
     session.add(contact)
     session.flush()
     return contact
@@ -64,10 +75,9 @@ def record_lost(
     contact = get(session, external_userid)
     if contact is None or (contact.owner_userid and contact.owner_userid != userid):
         return None
-    contact.status, contact.lost_reason, contact.lost_at = ContactStatus.LOST, reason, now
-    contact.updated_at = now
-    session.add(contact)
-    session.flush()
+    if contact.status != ContactStatus.LOST:  # lost already: the reason given then stays
+        leads.change(session, contact, ContactStatus.LOST, now, source=LeadSource.WECOM,
+                     actor=userid, reason=reason)  # fmt: skip
     return contact
 
 

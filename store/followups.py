@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from store.models import Contact, ContactStatus, FollowUp
+from store import leads
+from store.models import Contact, ContactStatus, FollowUp, LeadSource
 
 
 def log(session: Session, contact: Contact, userid: str, note: str, now: datetime) -> FollowUp:
@@ -15,7 +16,8 @@ def log(session: Session, contact: Contact, userid: str, note: str, now: datetim
     entry = FollowUp(contact_id=contact.id, userid=userid, note=note[:1000], created_at=now)
     session.add(entry)
     if contact.status == ContactStatus.NEW:
-        contact.status = ContactStatus.CONTACTED
+        leads.change(session, contact, ContactStatus.CONTACTED, now, source=LeadSource.APP,
+                     actor=userid, note=note)  # fmt: skip
     contact.pooled_at, contact.updated_at = None, now
     session.add(contact)
     session.flush()

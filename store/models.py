@@ -75,7 +75,7 @@ class Contact(SQLModel, table=True):
     owner_userid: str = Field(default="", max_length=64, index=True)
     channel_code: str = Field(default="", max_length=30, index=True)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)
-    lost_reason: str | None = Field(default=None, max_length=64)
+    lost_reason: str | None = Field(default=None, max_length=64)  # e.g. 价格太高, 客户删除
     stage: str | None = Field(default=None, max_length=16, index=True)  # e.g. 孕中期
     stage_since: date | None = None
     stage_tag_id: str | None = Field(default=None, max_length=64)  # the stage tag she has in WeCom
@@ -85,6 +85,8 @@ class Contact(SQLModel, table=True):
     opted_out: bool = False  # 退订: no automated messages
     added_at: datetime | None = _at()
     lost_at: datetime | None = _at()
+    signed_at: datetime | None = _at()
+    signed_amount_cents: int | None = None  # what she signed for, in fen (分)
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
     transfer_failed_at: datetime | None = _at()
     pooled_at: datetime | None = _at()  # in the public pool (公海) since, for anyone to claim
@@ -298,6 +300,34 @@ class FollowUp(SQLModel, table=True):
     userid: str = Field(max_length=64, index=True)
     note: str = Field(default="", max_length=1000)
     created_at: datetime = _at(nullable=False)
+
+
+class LeadEvent(SQLModel, table=True):
+    """One step of a lead through the funnel: who moved her, when, from what to what, why."""
+
+    __tablename__ = "lead_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    at: datetime = _at(nullable=False, index=True)
+    actor: str = Field(default="", max_length=64)  # a staff userid; "" for mombot itself
+    source: str = Field(max_length=16)  # LeadSource
+    from_status: str = Field(default="", max_length=16)  # "" when she became a lead
+    to_status: str = Field(max_length=16, index=True)
+    reason: str | None = Field(default=None, max_length=64)  # why she was lost
+    note: str = Field(default="", max_length=1000)
+    amount_cents: int | None = None  # signed for, in fen
+
+
+class LeadSource(StrEnum):
+    """What moved a lead."""
+
+    WECOM = "wecom"  # a WeCom event: she added or deleted an advisor
+    APP = "app"  # a command in the app chat
+    SIDEBAR = "sidebar"
+    TAG = "tag"  # a WeCom tag mapped to a status ([leads] tag_status)
+    INTAKE = "intake"
+    RULE = "rule"
 
 
 class ContactFollow(SQLModel, table=True):

@@ -198,8 +198,8 @@ def test_welcome_invites_her_to_the_bot_when_kf_is_configured(runtime, sandbox):
 @pytest.mark.parametrize(
     ("change", "source", "reason", "says"),
     [
-        ("del_follow_user", "", "customer_deleted", "删除了你"),
-        ("del_external_contact", "DELETE_BY_USER", "advisor_deleted", "已被你删除"),
+        ("del_follow_user", "", "客户删除", "删除了你"),
+        ("del_external_contact", "DELETE_BY_USER", "顾问删除", "已被你删除"),
     ],
 )
 def test_loss_is_recorded_and_the_owner_told(runtime, sandbox, clock, change, source, reason, says):

@@ -154,6 +154,38 @@ def test_upgrading_keeps_existing_rows(database_url, clock):
     engine.dispose()
 
 
+def test_lost_reasons_written_before_read_as_words_after_the_upgrade(database_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from store.db import MIGRATIONS, make_engine
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        for n, reason in enumerate(["customer_deleted", "advisor_deleted", None]):
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (external_userid, name, avatar, gender, unionid,"
+                    " owner_userid, channel_code, status, lost_reason, trying_to_conceive,"
+                    " opted_out, created_at, updated_at) VALUES (:ext, '', '', 0, '',"
+                    " 'zhangsan', 'c1', :status, :reason, false, false,"
+                    " '2026-11-22 02:00:00', '2026-11-22 02:00:00')"
+                ),
+                {"ext": f"wm{n}", "status": "lost" if reason else "new", "reason": reason},
+            )
+    upgrade(engine)
+    with session(engine) as s:
+        assert [contacts.get(s, f"wm{n}").lost_reason for n in range(3)] == [
+            "客户删除", "顾问删除", None,
+        ]  # fmt: skip
+    engine.dispose()
+
+
 def test_warnings_are_kept_one_each_and_the_oldest_unfinished_is_found(engine, clock):
     with engine.begin() as c:
         stored = inbox.store_events(c, [new("w1"), new("w2")], clock.now(), ["j1", "j2"])
