@@ -235,6 +235,13 @@ def _userids(value: str) -> list[str]:
     return users
 
 
+def _lead_status(value: str) -> str:
+    try:
+        return config.lead_status(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -519,6 +526,24 @@ def cmd_parse_date(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leads_list(args: argparse.Namespace) -> int:
+    from bot import leads as leads_view
+    from crm.clock import SystemClock
+
+    database = _database(args)
+    found, total = leads_view.find(
+        database.settings, database.engine, SystemClock(database.settings.tz).now(),
+        " ".join(args.query), status=args.status, owner=args.owner, channel=args.channel,
+        idle_days=args.idle_days, due_within=args.due_within, limit=args.limit,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        for line in leads_view.lines(found, total):
+            print(line)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot import status
     from crm.clock import SystemClock
@@ -601,6 +626,21 @@ def parser() -> argparse.ArgumentParser:
     )
 
     command(family("db", "database"), "upgrade", cmd_db_upgrade, "apply migrations")
+
+    leads = family("leads", "the lead funnel")
+    lead_list = command(leads, "list", cmd_leads_list, "leads, newest first, found by a query")
+    lead_list.add_argument(
+        "query", nargs="*",
+        help="words that narrow the list, e.g. 孕晚期 未签约 上海 7天未跟进 (see the README)",
+    )  # fmt: skip
+    lead_list.add_argument("--status", action="append", default=[], type=_lead_status,
+                           help="e.g. 有意向 (repeatable)")  # fmt: skip
+    lead_list.add_argument("--owner", action="append", default=[], help="advisor userid or name")
+    lead_list.add_argument("--channel", action="append", default=[], help="channel code or name")
+    lead_list.add_argument("--idle-days", type=_positive, help="no follow-up for this many days")
+    lead_list.add_argument("--due-within", type=_positive, help="due within this many days")
+    lead_list.add_argument("--limit", type=_positive, default=100)
+    lead_list.add_argument("--json", action="store_true", help="a JSON array (phones masked)")
 
     events = family("events", "the inbox of callbacks")
     listing = command(events, "list", cmd_events_list, "recent callbacks and their state")

@@ -269,7 +269,7 @@ STATUS_WORDS = {"新线索": "new", "已沟通": "contacted", "有意向": "inte
                 "已流失": "lost"}  # fmt: skip
 
 
-def _status(value: str) -> str:
+def lead_status(value: str) -> str:
     """A lead status by its label (已签约) or its name (signed)."""
     status = STATUS_WORDS.get(value, value)
     if status not in STATUS_WORDS.values():
@@ -283,7 +283,7 @@ class LeadSettings(_Section):
 
     lost_reasons: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
                             Field(min_length=1)] = list(LOST_REASONS)  # fmt: skip
-    tag_status: dict[str, Annotated[str, AfterValidator(_status)]] = {}
+    tag_status: dict[str, Annotated[str, AfterValidator(lead_status)]] = {}
 
 
 class ReportSettings(_Section):

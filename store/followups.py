@@ -18,7 +18,7 @@ def log(session: Session, contact: Contact, userid: str, note: str, now: datetim
     if contact.status == ContactStatus.NEW:
         leads.change(session, contact, ContactStatus.CONTACTED, now, source=LeadSource.APP,
                      actor=userid, note=note)  # fmt: skip
-    contact.pooled_at, contact.updated_at = None, now
+    contact.pooled_at, contact.updated_at, contact.last_followup_at = None, now, now
     session.add(contact)
     session.flush()
     return entry

@@ -72,6 +72,8 @@ class Contact(SQLModel, table=True):
     avatar: str = Field(default="", max_length=512)
     gender: int = 0  # WeCom's: 0 unknown, 1 male, 2 female
     unionid: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20, index=True)  # 13812341234 (crm.phones)
+    city: str = Field(default="", max_length=32, index=True)
     owner_userid: str = Field(default="", max_length=64, index=True)
     channel_code: str = Field(default="", max_length=30, index=True)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)
@@ -86,6 +88,7 @@ class Contact(SQLModel, table=True):
     added_at: datetime | None = _at()
     lost_at: datetime | None = _at()
     signed_at: datetime | None = _at()
+    last_followup_at: datetime | None = _at(index=True)  # her advisor's latest logged follow-up
     signed_amount_cents: int | None = None  # what she signed for, in fen (分)
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
     transfer_failed_at: datetime | None = _at()

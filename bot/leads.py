@@ -1,0 +1,92 @@
+"""`mombot leads list`: leads as a table or JSON, found with the query language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from bot.text import table
+from crm import lead_query, leads, phones
+from crm.config import STATUS_WORDS, Settings
+from store import lead_list
+from store.models import Advisor
+
+
+def find(
+    settings: Settings,
+    engine: Engine,
+    now: datetime,
+    query: str,
+    *,
+    status: Sequence[str] = (),
+    owner: Sequence[str] = (),
+    channel: Sequence[str] = (),
+    idle_days: int | None = None,
+    due_within: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """The leads that match (newest first, at most `limit`) and how many match in all."""
+    with engine.connect() as connection:
+        names = dict(connection.execute(select(Advisor.userid, Advisor.name)).all())
+        vocabulary = lead_query.Vocabulary.of(settings, lead_list.cities(connection), names)
+        filters = lead_query.parse(query, vocabulary, now)
+        filters = replace(
+            filters,
+            statuses=filters.statuses | {STATUS_WORDS.get(s, s) for s in status},
+            owners=filters.owners | {vocabulary.advisors.get(o, o) for o in owner},
+            channels=filters.channels | {vocabulary.channels.get(c, c) for c in channel},
+        )
+        if idle_days is not None:
+            filters = replace(filters, idle_since=now - timedelta(days=idle_days))
+        if due_within is not None:
+            today = now.date()
+            filters = replace(filters, due_from=today, due_by=today + timedelta(days=due_within))
+        rows = lead_list.listing(connection, filters, limit)
+        total = lead_list.count(connection, filters)
+    channels = {c.code: c.name for c in settings.channels}
+    return [_lead(row, channels, settings) for row in rows], total
+
+
+def _lead(row: Any, channels: dict[str, str], settings: Settings) -> dict[str, Any]:
+    tz = settings.tz
+
+    def moment(value: datetime | None) -> str | None:
+        return value.astimezone(tz).isoformat(timespec="seconds") if value else None
+
+    return {
+        "id": row.id,
+        "name": row.name,
+        "phone": phones.mask(row.phone),
+        "status": leads.label(row.status),
+        "lost_reason": row.lost_reason,
+        "owner": row.owner_userid,
+        "owner_name": row.owner_name or "",
+        "stage": row.stage,
+        "channel": row.channel_code,
+        "channel_name": channels.get(row.channel_code, ""),
+        "city": row.city,
+        "due_date": row.due_date.isoformat() if row.due_date else None,
+        "baby_birthday": row.baby_birthday.isoformat() if row.baby_birthday else None,
+        "added_at": moment(row.added_at or row.created_at),
+        "last_followup_at": moment(row.last_followup_at),
+        "signed_amount": row.signed_amount_cents / 100 if row.signed_amount_cents else None,
+    }
+
+
+def lines(found: list[dict[str, Any]], total: int) -> list[str]:
+    """The table people read: names and ids, never bare numbers of ours."""
+    rows = [("编号", "客户", "手机", "状态", "阶段", "渠道", "顾问", "添加", "最近跟进")]
+    for lead in found:
+        status = lead["status"] + (f"（{lead['lost_reason']}）" if lead["lost_reason"] else "")
+        owner = " · ".join(p for p in (lead["owner_name"], lead["owner"]) if p) or "—"
+        rows.append((
+            str(lead["id"]), lead["name"] or "未命名客户", lead["phone"] or "—", status,
+            lead["stage"] or "—", lead["channel_name"] or lead["channel"] or "—", owner,
+            (lead["added_at"] or "")[:10] or "—", (lead["last_followup_at"] or "")[:10] or "—",
+        ))  # fmt: skip
+    shown = f"显示 {len(found)} 条" if len(found) < total else ""
+    return [*table(rows), f"共 {total} 条线索" + (f"，{shown}" if shown else "")]
