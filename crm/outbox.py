@@ -45,9 +45,10 @@ class Outcome:
         return self.status == DeliveryStatus.SENT
 
 
-def claim(ctx: Context, key: str, kind: str, target: str) -> bool:
-    """Take the key (committing the session); False if it was ever taken before."""
-    return deliveries.claim(ctx.session, key, kind, target, ctx.clock.now())
+def claim(ctx: Context, key: str, kind: str, target: str, commit: bool = True) -> bool:
+    """Take the key (committing the session, unless the caller commits before sending);
+    False if it was ever taken before."""
+    return deliveries.claim(ctx.session, key, kind, target, ctx.clock.now(), commit)
 
 
 def release(ctx: Context, key: str) -> None:

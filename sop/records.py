@@ -64,12 +64,13 @@ def cancel_rest(ctx: Context, task: SopTask, reason: str) -> None:
 
 def take_slot(ctx: Context, target: str, cap: int) -> str | None:
     """One of the target's `cap` customer-facing sends for today, claimed in the ledger, so two
-    workers cannot both take the last one; None when all are taken. A slot whose send does not
-    happen is given back (`record`)."""
+    workers cannot both take the last one; None when all are taken. The claim commits with the
+    send's own claim, which follows at once. A slot whose send does not happen is given back
+    (`record`)."""
     day = ctx.clock.now().date()
     for n in range(cap):
         key = _slot(target, day, n)
-        if outbox.claim(ctx, key, "cap", target):
+        if outbox.claim(ctx, key, "cap", target, commit=False):
             return key
     return None
 

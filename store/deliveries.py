@@ -2,7 +2,8 @@
 
 `claim` inserts a pending row and commits the session before anything is sent (with what
 the handler did so far: handlers are idempotent), so a handler that is retried, or runs twice,
-never sends the same key again. `finish` records the outcome and commits too.
+never sends the same key again. `finish` records the outcome; the caller commits it (with
+whatever else the send changed: on SQLite each commit waits for the one writer).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from store.models import Delivery, DeliveryStatus
 T = Delivery.__table__
 
 
-def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> bool:
-    """True if this key was never claimed before (and now is, as pending)."""
+def claim(
+    session: Session, key: str, kind: str, target: str, now: datetime, commit: bool = True
+) -> bool:
+    """True if this key was never claimed before (and now is, as pending); without `commit`
+    the claim holds once the caller commits (before sending anything)."""
     connection = session.connection()
     statement = (
         insert(connection, T)
@@ -30,7 +34,8 @@ def claim(session: Session, key: str, kind: str, target: str, now: datetime) -> 
     )  # fmt: skip
     # a returned id says it was inserted; rowcount did not, on PostgreSQL (tests on both)
     claimed = connection.execute(statement).scalar() is not None
-    session.commit()
+    if commit:
+        session.commit()
     return claimed
 
 
@@ -38,7 +43,6 @@ def finish(session: Session, key: str, status: DeliveryStatus, detail: str, now:
     session.connection().execute(
         update(T).where(T.c.key == key).values(status=status, detail=detail[:512], finished_at=now)
     )
-    session.commit()
 
 
 def release(session: Session, key: str) -> None:
