@@ -23,12 +23,13 @@ import redis as redis_lib
 from sqlalchemy import text
 
 from bot import runtime as runtime_module
+from bot import worker
 from bot.ingest import commit
 from crm import config
 from crm.clock import ManualClock
 from sop import lifecycle
 from sop import tick as sop_tick
-from store import db
+from store import contacts, db
 from store.inbox import NewEvent
 from wecom.callbacks import dedupe_key, parse_event
 from wecom.sandbox.api import SandboxServer
@@ -323,6 +324,15 @@ def deliver(runtime, fields, try_redis=True):
         try_redis,
     )
     return stored
+
+
+def new_lead(runtime, sandbox, name="小雨"):
+    """A mother who just added zhangsan through the xhs-diaper channel, handled: her contact."""
+    follow, fields = added(sandbox.state, name)
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    with db.session(runtime.engine) as s:
+        return contacts.get(s, follow.external_userid)
 
 
 def added(state, name="小雨", userid="zhangsan", channel="xhs-diaper"):

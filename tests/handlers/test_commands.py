@@ -4,9 +4,16 @@ from the public pool (公海) by replying to the app — through the sandbox, wi
 from datetime import datetime, timedelta
 
 from bot import worker
-from store import contacts
 from store.db import session
-from tests.support import TZ, added, deliver, reconfigure, settings_data, staff_says, tick
+from tests.support import (
+    TZ,
+    deliver,
+    new_lead,
+    reconfigure,
+    settings_data,
+    staff_says,
+    tick,
+)
 
 
 def at(day: int, hhmm: str) -> datetime:
@@ -18,14 +25,6 @@ def run_at(runtime, clock, moment):
     clock.set(moment)
     tick(runtime, moment)
     worker.run(runtime, burst=True)
-
-
-def new_lead(runtime, sandbox, name="小雨"):
-    follow, fields = added(sandbox.state, name)
-    deliver(runtime, fields)
-    worker.run(runtime, burst=True)
-    with session(runtime.engine) as s:
-        return contacts.get(s, follow.external_userid)
 
 
 def said_to(sandbox, userid, fragment):

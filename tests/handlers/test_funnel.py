@@ -6,20 +6,11 @@ import pytest
 from bot import worker
 from crm import leads
 from crm.context import Context
-from store import contacts
 from store import leads as steps
 from store.db import session
 from store.models import Contact
-from tests.support import CORP_ID, added, deliver, reconfigure, settings_data, staff_says
+from tests.support import CORP_ID, deliver, new_lead, reconfigure, settings_data, staff_says
 from wecom.sandbox.driver import contact_event
-
-
-def new_lead(runtime, sandbox, name="小雨"):
-    follow, fields = added(sandbox.state, name)
-    deliver(runtime, fields)
-    worker.run(runtime, burst=True)
-    with session(runtime.engine) as s:
-        return contacts.get(s, follow.external_userid)
 
 
 def says(runtime, sandbox, userid, text, msg_id):

@@ -1,14 +1,18 @@
 """The durable inbox on SQLite and on a real PostgreSQL server."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
 from store import contacts, inbox
-from store.db import session, upgrade
+from store.db import MIGRATIONS, make_engine, session, upgrade
 from store.inbox import NewEvent
 from store.models import InboxStatus
 
@@ -125,18 +129,22 @@ def test_contacts_added_lost_and_back(engine, clock):
         assert contacts.get(s, "wm1").added_at == clock.now()
 
 
-def test_upgrading_keeps_existing_rows(database_url, clock):
-    from alembic import command
-    from alembic.config import Config
-
-    from store.db import MIGRATIONS, make_engine
-
+@contextmanager
+def at_revision(database_url: str, revision: str) -> Iterator[tuple[Engine, Connection]]:
+    """An engine on a database migrated only as far as `revision`, and a connection (in a
+    transaction) to put rows of that time in; then dispose of it."""
     engine = make_engine(database_url)
     with engine.begin() as connection:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+        command.upgrade(config, revision)
+        yield engine, connection
+    engine.dispose()
+
+
+def test_upgrading_keeps_existing_rows(database_url, clock):
+    with at_revision(database_url, "0002") as (engine, connection):
         connection.exec_driver_sql(
             "INSERT INTO contacts (external_userid, name, avatar, gender, unionid, owner_userid,"
             " channel_code, status, created_at, updated_at) VALUES ('wm1', '小雨', '', 2, '',"
@@ -151,22 +159,10 @@ def test_upgrading_keeps_existing_rows(database_url, clock):
         False,
         None,
     )
-    engine.dispose()
 
 
 def test_lost_reasons_written_before_read_as_words_after_the_upgrade(database_url):
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import text
-
-    from store.db import MIGRATIONS, make_engine
-
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
+    with at_revision(database_url, "0007") as (engine, connection):
         for n, reason in enumerate(["customer_deleted", "advisor_deleted", None]):
             connection.execute(
                 text(
@@ -183,7 +179,6 @@ def test_lost_reasons_written_before_read_as_words_after_the_upgrade(database_ur
         assert [contacts.get(s, f"wm{n}").lost_reason for n in range(3)] == [
             "客户删除", "顾问删除", None,
         ]  # fmt: skip
-    engine.dispose()
 
 
 def test_warnings_are_kept_one_each_and_the_oldest_unfinished_is_found(engine, clock):
