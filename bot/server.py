@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hmac
+import json
 import logging
 import os
 import re
@@ -18,6 +20,7 @@ from bot import runtime as runtime_module
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
 from crm.config import Settings
+from handlers import intake as intake_view
 from store import db, inbox
 from store.inbox import NewEvent
 from wecom.callbacks import dedupe_key, encrypted_part, parse_xml, to_event
@@ -148,6 +151,48 @@ async def _too_slow(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.close()
     return response
+
+
+async def post_lead(request: web.Request) -> web.Response:
+    """POST /api/leads: a lead from another system (see handlers.intake)."""
+    runtime = request.app[RUNTIME]
+    token = runtime.settings.api.intake_token.get_secret_value()
+    if not token:
+        return web.json_response(
+            {"error": "the intake API is off ([api] intake_token)"}, status=404
+        )
+    given = request.headers.get("Authorization", "")
+    scheme, _, credentials = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(),
+                                                             token.encode()):  # fmt: skip
+        _refusals.warning("refused POST /api/leads from %s: wrong or no token", request.remote)
+        return web.json_response({"error": "a valid Authorization: Bearer token is required"},
+                                 status=401, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if (request.content_length or 0) > MAX_BODY:
+        return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
+    try:
+        async with asyncio.timeout(runtime.settings.server.read_timeout_seconds):
+            body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
+    except TimeoutError:
+        return await _too_slow(request)
+    key = request.headers.get("Idempotency-Key")
+
+    def take() -> intake_view.Reply:
+        with runtime.context() as ctx:
+            return intake_view.post_lead(body, key, ctx)
+
+    try:
+        reply = await asyncio.get_running_loop().run_in_executor(None, take)
+    except Exception:
+        log.exception("intake failed")
+        return web.json_response({"error": "could not store the lead; try again"}, status=503)
+    return web.json_response(reply.body, status=reply.status, dumps=_json)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -319,4 +364,5 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/wecom/callback", verify_url)
     app.router.add_post("/wecom/callback", receive)
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/leads", post_lead)
     return app

@@ -284,6 +284,35 @@ class LeadSettings(_Section):
     lost_reasons: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
                             Field(min_length=1)] = list(LOST_REASONS)  # fmt: skip
     tag_status: dict[str, Annotated[str, AfterValidator(lead_status)]] = {}
+    off_duty: list[str] = []  # advisors away (leave, sick): assignment rules pass them over
+
+
+_SPAN = r"^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$"
+
+
+class AssignRule(_Section):
+    """Who gets a lead that arrives without an advisor (intake, CSV, a mother who talked to
+    the bot first): the first rule that matches her (each list empty: any) and has an advisor
+    on duty below her daily cap picks one, in turn (round_robin) or the one with the fewest
+    open leads (least_open)."""
+
+    name: Annotated[str, Field(max_length=30)] = ""
+    channels: list[str] = []
+    cities: list[str] = []
+    sources: list[str] = []
+    stages: list[str] = []
+    advisors: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    method: Literal["round_robin", "least_open"] = "round_robin"
+    daily_cap: Annotated[int, Field(ge=0)] = 0  # leads per advisor per day; 0: no cap
+    # when its advisors are on duty, e.g. "09:00-21:00" ("22:00-08:00" spans midnight); "": always
+    hours: Annotated[str, Field(pattern=_SPAN)] = ""
+
+
+class ApiSettings(_Section):
+    """The JSON API for other systems (a partner's web form, a 门店 tablet): POST /api/leads
+    with `Authorization: Bearer <intake_token>`. Empty: the intake API is off."""
+
+    intake_token: SecretStr = SecretStr("")
 
 
 class ReportSettings(_Section):
@@ -325,6 +354,8 @@ class Settings(_Section):
     sop: SopSettings = SopSettings()
     followup: FollowUpSettings = FollowUpSettings()
     leads: LeadSettings = LeadSettings()
+    assign: list[AssignRule] = []
+    api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -402,6 +433,10 @@ def warnings(settings: Settings) -> list[str]:
             shown = "" if secret else f" ({raw!r})"
             found.append(f"[wecom] {key} looks like a placeholder{shown}: put in the real value "
                          "from the WeCom admin console")  # fmt: skip
+    token = settings.api.intake_token.get_secret_value()
+    if token and (len(token) < 16 or _stand_in(token)):
+        found.append("[api] intake_token is short or a placeholder: anyone who guesses it can "
+                     "add leads (use 16 or more random characters)")  # fmt: skip
     for channel in settings.channels:
         for n, item in enumerate(channel.attachments):
             url = getattr(item, "url", "") or getattr(item, "pic_url", "") or ""

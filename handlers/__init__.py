@@ -25,7 +25,8 @@ Route = tuple[str, str, str]
 _routes: dict[Route, Handler] = {}
 _firsts: dict[Route, Handler] = {}
 
-MODULES = ("handlers.contact", "handlers.kf", "handlers.groups", "handlers.commands")
+MODULES = ("handlers.contact", "handlers.kf", "handlers.groups", "handlers.commands",
+           "handlers.leads")  # fmt: skip
 
 
 def _register(table: dict[Route, Handler], key: Route) -> Callable[[Handler], Handler]:

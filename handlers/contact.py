@@ -8,10 +8,12 @@ import logging
 
 import redis
 
-from crm import customers, outbox, tags
+from crm import customers, intake, outbox, tags
 from crm.context import Context
+from crm.stages import episode
 from handlers import first, on, welcome
 from sop import planner, playbook, tagging
+from store import channels as channel_store
 from store import contacts
 from store.models import Contact
 from wecom import externalcontact
@@ -64,15 +66,45 @@ def _stashed(ctx: Context, external_userid: str) -> dict | None:
     return None
 
 
-def _record_added(event: ContactEvent, ctx: Context) -> Contact:
+def _record_added(event: ContactEvent, ctx: Context, channel_code: str) -> Contact:
     return contacts.record_added(
         ctx.session,
         external_userid=event.external_user_id,
         owner_userid=event.user_id,
-        channel_code=event.state,
+        channel_code=channel_code,
         added_at=event.created_at,
         now=ctx.clock.now(),
     )
+
+
+def _link(event: ContactEvent, ctx: Context, answer: dict | None) -> Contact | None:
+    """The lead from outside WeCom she is (intake, an import), if any: linked, not doubled."""
+    profile = (answer or {}).get("external_contact", {})
+    mine = [f for f in (answer or {}).get("follow_user", []) if f.get("userid") == event.user_id]
+    numbers = [str(n) for f in mine for n in f.get("remark_mobiles", []) or []]
+    return intake.link(ctx.session, event.external_user_id, event.state,
+                       str(profile.get("unionid", "")), numbers, ctx.clock.now())  # fmt: skip
+
+
+def _linked(ctx: Context, contact: Contact, state: str) -> None:
+    """A lead who just became a WeCom customer: the SOPs of the stage she is in start, and the
+    contact way made for her alone goes (WeCom keeps a limited number of them)."""
+    if contact.stage:
+        entered = (contact.id, contact.stage, contact.stage_since or ctx.clock.now().date(),
+                   episode(contact.stage, contact.due_date, contact.baby_birthday))  # fmt: skip
+        planner.plan_stage_entered(ctx.session.connection(), playbook.configured(ctx.settings),
+                                   [entered], ctx.settings.tz, ctx.clock.now())  # fmt: skip
+    ctx.note(f"lead {contact.id} is now a WeCom customer")
+    way = channel_store.get(ctx.session, state) if state else None
+    if way is None:
+        return
+    try:
+        externalcontact.del_contact_way(ctx.wecom("contact"), way.config_id)
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        ctx.warn(f"contact way {state} not deleted: {exc}")
+    ctx.session.delete(way)
 
 
 @first("event", "change_external_contact", "add_external_contact")
@@ -98,17 +130,20 @@ def welcome_first(event: ContactEvent, ctx: Context) -> None:
 def contact_added(event: ContactEvent, ctx: Context) -> None:
     """Record her, welcome her (unless `welcome_first` did), tag her with her channel's tags,
     plan her SOPs."""
-    channel = ctx.settings.channel(event.state)
     answer = _stashed(ctx, event.external_user_id) or _read_profile(ctx, event.external_user_id)
-    contact = _record_added(event, ctx)
+    lead = _link(event, ctx, answer)
+    by_lead_way = lead is not None and intake.lead_of_state(event.state) is not None
+    code = lead.channel_code if lead is not None and by_lead_way else event.state
+    channel = ctx.settings.channel(code)
+    contact = _record_added(event, ctx, code)
     if answer is not None:
         _apply_profile(ctx, contact, answer, just_added=True)
     if channel is None:
         log.log(
-            logging.WARNING if event.state else logging.INFO,
+            logging.WARNING if code else logging.INFO,
             "contact %d came with %s: default welcome and the %s tag",
             contact.id,
-            f"unknown channel code {event.state!r}" if event.state else "no channel code",
+            f"unknown channel code {code!r}" if code else "no channel code",
             ctx.settings.tags.unknown_channel,
         )
     outcome = welcome.send(ctx, event, contact.name, channel)
@@ -125,10 +160,13 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
             raise  # retried later; the welcome is not sent twice (ledger)
         ctx.warn(f"not tagged with her channel's tags: {exc}")
     now = ctx.clock.now()
+    sops = playbook.configured(ctx.settings)
     planner.plan_contact_added(
-        ctx.session.connection(), playbook.configured(ctx.settings), contact.id, event.state,
-        contact.added_at or now, ctx.settings.tz, now,
+        ctx.session.connection(), sops, contact.id, code, contact.added_at or now,
+        ctx.settings.tz, now,
     )  # fmt: skip
+    if lead is not None:
+        _linked(ctx, contact, event.state if by_lead_way else "")
     ctx.note(
         f"contact {contact.id} added by {event.user_id} via {event.state or '-'}, welcome {outcome}"
     )

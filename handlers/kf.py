@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from crm import customers, outbox, scene
+from crm import assign, customers, outbox, scene
 from crm.context import Context
 from handlers import dialog, on
-from store import contacts
+from store import contacts, leads
 from store import kf as kf_store
-from store.models import Contact, DeliveryStatus
+from store.models import Contact, DeliveryStatus, LeadSource
 from wecom import kf
 from wecom.callbacks import KfEvent
 from wecom.client import WeComError
@@ -84,20 +84,18 @@ def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
 
 def _contact(ctx: Context, external_userid: str, channel: str, owner: str) -> Contact:
     """Her contact row. First seen through the bot: an existing customer as WeCom knows her
-    (with her advisor), else a lead without an owner."""
+    (with her advisor), else a new lead: of the advisor her link named, or of the one the
+    [[assign]] rules choose (who is told, and her follow-up SLA starts)."""
     contact = contacts.get(ctx.session, external_userid) or customers.look_up(ctx, external_userid)
     if contact is None:
         now = ctx.clock.now()
-        contact = Contact(
-            external_userid=external_userid,
-            owner_userid=owner,
-            channel_code=channel,
-            added_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+        contact = Contact(external_userid=external_userid, owner_userid=owner,
+                          channel_code=channel, created_at=now, updated_at=now)  # fmt: skip
         ctx.session.add(contact)
         ctx.session.flush()
+        leads.became_lead(ctx.session, contact, now, source=LeadSource.WECOM, actor=owner)
+        if not owner:
+            assign.assign(ctx.session, ctx.settings, contact, now)
     return contact
 
 

@@ -27,6 +27,7 @@ from wecom import externalcontact, message
 log = logging.getLogger(__name__)
 
 CUSTOMER_FACING = {"send_text", "send_link", "send_image", "send_miniprogram", "mass_send"}
+STAFF_ONLY = {"advisor_task", "escalate", "appchat_post"}  # done whether she is in WeCom or not
 
 
 def execute(ctx: Context, *task_ids: int) -> dict[str, int]:
@@ -59,6 +60,8 @@ def verdict(session: Session, sop: Sop | None, step: Step | None, contact: Conta
     if exit_reason:
         return records.Verdict(TaskStatus.CANCELLED, exit_reason, rest=True)
     skip = _skip_reason(session, sop, contact, task)
+    if not skip and contact.external_userid is None and step.action not in STAFF_ONLY:
+        skip = "not a WeCom customer yet"  # a lead from outside WeCom: nobody can reach her
     if skip:
         return records.Verdict(TaskStatus.SKIPPED, skip)
     return None
@@ -183,10 +186,11 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     rules, owner = ctx.settings.followup, contact.owner_userid
     lead = rules.team_leads.get(owner)
     leads = [lead] if lead else list(ctx.settings.report.managers)
-    hours = (ctx.clock.now() - contact.added_at).total_seconds() / 3600 if contact.added_at else 0
+    since = contact.assigned_at or contact.added_at or contact.created_at
+    hours = (ctx.clock.now() - since).total_seconds() / 3600
     advisor = advisors.advisor_name(ctx, owner, owner) if owner else "（无人）"
     text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{advisor}负责，"
-            f"添加已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
+            f"已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
     if rules.public_pool:
         contact.pooled_at = ctx.clock.now()
         ctx.session.add(contact)

@@ -104,7 +104,8 @@ def sync_stage_tags(ctx: Context, *contact_ids: int) -> int:
 
 
 def _sync_one(ctx: Context, contact: Contact | None) -> int:
-    if contact is None or contact.status == ContactStatus.LOST or not contact.owner_userid:
+    if (contact is None or contact.status == ContactStatus.LOST or not contact.owner_userid
+            or contact.external_userid is None):  # fmt: skip
         return 0
     client = ctx.wecom("contact")
     group = ctx.settings.stages.tag_group

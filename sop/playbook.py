@@ -339,7 +339,7 @@ def followup_sla(rules: FollowUpSettings) -> Sop:
     """The follow-up SLA as a SOP: remind her advisor, then escalate, unless a follow-up was
     logged (or her status moved on) meanwhile."""
     remind = (
-        "新客户「{name}」添加已{minutes}分钟，还没有跟进记录。\n"
+        "新线索「{name}」已等待{minutes}分钟，还没有跟进记录。\n"
         "跟进后回复「跟进 {no} 备注」记录，例如：跟进 {no} 已电话沟通"
     )
     return Sop(

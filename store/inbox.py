@@ -231,3 +231,14 @@ def oldest_pending(connection: Connection) -> Row | None:
         select(T.c.id, T.c.status, T.c.received_at)
         .where(T.c.status.in_(PENDING)).order_by(T.c.received_at, T.c.id).limit(1)
     ).first()  # fmt: skip
+
+
+def add(connection: Connection, event: NewEvent, now: datetime) -> None:
+    """Keep an event of mombot's own (a lead was assigned) for a worker: the relay queues it.
+    Written with the change it follows, so neither is had without the other; once per key."""
+    connection.execute(
+        insert(connection, T).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [{"dedupe_key": event.dedupe_key, "source": event.source, "msg_type": event.msg_type,
+          "event": event.event, "change_type": event.change_type, "payload": event.payload,
+          "status": InboxStatus.RECEIVED, "attempts": 0, "received_at": now}],
+    )  # fmt: skip

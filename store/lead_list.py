@@ -56,15 +56,16 @@ def where(filters: Filters):
     return and_(*parts) if parts else or_(True)
 
 
-def listing(connection: Connection, filters: Filters, limit: int) -> list[Row]:
-    """The leads that match, newest first, with their advisor's cached name."""
+def listing(connection: Connection, filters: Filters, limit: int | None) -> list[Row]:
+    """The leads that match, newest first (at most `limit`; None: all), with their advisor's
+    cached name."""
     advisors = Advisor.__table__
     query = (
         select(
             T.c.id, T.c.name, T.c.phone, T.c.status, T.c.lost_reason, T.c.stage,
             T.c.channel_code, T.c.owner_userid, T.c.city, T.c.due_date, T.c.baby_birthday,
             T.c.added_at, T.c.created_at, T.c.last_followup_at, T.c.signed_amount_cents,
-            advisors.c.name.label("owner_name"),
+            T.c.source, advisors.c.name.label("owner_name"),
         )
         .select_from(T.outerjoin(advisors, advisors.c.userid == T.c.owner_userid))
         .where(where(filters))

@@ -67,15 +67,17 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
 
     id: int | None = Field(default=None, primary_key=True)
-    external_userid: str = Field(max_length=64, unique=True)
+    # None for a lead who is no advisor's WeCom customer yet (from intake or a CSV import)
+    external_userid: str | None = Field(default=None, max_length=64, unique=True)
     name: str = Field(default="", max_length=128)
     avatar: str = Field(default="", max_length=512)
     gender: int = 0  # WeCom's: 0 unknown, 1 male, 2 female
-    unionid: str = Field(default="", max_length=64)
+    unionid: str = Field(default="", max_length=64, index=True)
     phone: str = Field(default="", max_length=20, index=True)  # 13812341234 (crm.phones)
     city: str = Field(default="", max_length=32, index=True)
     owner_userid: str = Field(default="", max_length=64, index=True)
     channel_code: str = Field(default="", max_length=30, index=True)
+    source: str = Field(default="", max_length=32)  # where an intake lead came from (协和医院)
     status: str = Field(default=ContactStatus.NEW, max_length=16, index=True)
     lost_reason: str | None = Field(default=None, max_length=64)  # e.g. 价格太高, 客户删除
     stage: str | None = Field(default=None, max_length=16, index=True)  # e.g. 孕中期
@@ -92,6 +94,7 @@ class Contact(SQLModel, table=True):
     signed_amount_cents: int | None = None  # what she signed for, in fen (分)
     transfer_fail_reason: str | None = Field(default=None, max_length=64)
     transfer_failed_at: datetime | None = _at()
+    assigned_at: datetime | None = _at(index=True)  # given to her owner by an [[assign]] rule
     pooled_at: datetime | None = _at()  # in the public pool (公海) since, for anyone to claim
     # claimed from this advisor; she still has her in WeCom until the transfer completes
     handover_userid: str | None = Field(default=None, max_length=64)
@@ -347,3 +350,82 @@ class ContactFollow(SQLModel, table=True):
     state: str = Field(default="", max_length=30)  # the contact way's state she added through
     added_at: datetime | None = _at()
     updated_at: datetime = _at(nullable=False)
+
+
+class IdentityKind(StrEnum):
+    """What identifies one person across sources (lead_identities)."""
+
+    EXTERNAL_USERID = "external_userid"
+    UNIONID = "unionid"
+    PHONE = "phone"  # a normalised CN mobile (crm.phones)
+    SOURCE_ID = "source_id"  # "<source>|<the source's own id>"
+
+
+class LeadIdentity(SQLModel, table=True):
+    """A key that identifies a lead: every phone, unionid and source id she came with, so a
+    lead from any source finds her (one person, one lead). Unique per key, so two sources
+    sending her at once cannot make two people of her."""
+
+    __tablename__ = "lead_identities"
+    __table_args__ = (Index("ux_lead_identities", "kind", "value", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=128)
+    created_at: datetime = _at(nullable=False)
+
+
+class LeadIntake(SQLModel, table=True):
+    """A lead as one source sent her (the intake API, a CSV row, the bot): what was received,
+    whether she was created or merged, and the values that disagreed with what was known."""
+
+    __tablename__ = "lead_intakes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    at: datetime = _at(nullable=False)
+    via: str = Field(max_length=16)  # api, csv
+    source: str = Field(default="", max_length=32)
+    outcome: str = Field(max_length=16)  # created, merged
+    # the intake API's Idempotency-Key, with a hash of the body it came with
+    idempotency_key: str | None = Field(default=None, max_length=255, unique=True)
+    request_hash: str = Field(default="", max_length=64)
+    fields: str = Field(sa_column=Column(Text, nullable=False))  # JSON: field → value received
+    # JSON: field → [value kept, value offered] where they differ
+    conflicts: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class ContactMerge(SQLModel, table=True):
+    """A lead merged into another (the same person found twice): her row as it was, and where
+    she went, so her old id still finds her."""
+
+    __tablename__ = "contact_merges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gone_id: int = Field(unique=True)
+    into_id: int = Field(foreign_key="contacts.id", index=True)
+    at: datetime = _at(nullable=False)
+    snapshot: str = Field(sa_column=Column(Text, nullable=False))  # JSON of her contacts row
+
+
+class AssignTurn(SQLModel, table=True):
+    """Whose turn it is in a round-robin assignment rule."""
+
+    __tablename__ = "assign_turns"
+
+    rule: str = Field(max_length=64, primary_key=True)
+    turn: int = 0
+
+
+class AuditEntry(SQLModel, table=True):
+    """Something done with mothers' data that must be answerable later (an export)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _at(nullable=False, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32, index=True)  # leads.export
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
+    rows: int = 0

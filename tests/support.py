@@ -360,6 +360,7 @@ def settings_data(runtime) -> dict:
         "contact_secret": None,
         "kf_secret": None,
     }
+    data["api"] = {"intake_token": runtime.settings.api.intake_token.get_secret_value()}
     return data
 
 

@@ -9,7 +9,7 @@ from wecom.client import WeComClient
 
 NOT_A_CUSTOMER = 84061  # get: no customer relation between the corp and this external_userid
 PAGE_USERS, PAGE_SIZE = 100, 100  # batch/get_by_user: userid_list and limit at most 100
-MULTI_PERSON, QR_CODE = 2, 2  # add_contact_way: type (multi-person) and scene (QR code)
+SINGLE, MULTI_PERSON, QR_CODE = 1, 2, 2  # add_contact_way: type (one advisor, several), scene
 ALREADY_WELCOMED = 41051  # send_welcome_msg: the code was used (or the chat started)
 INVALID_TAG = 40068  # mark_tag: a tag (or its group) was deleted in the console
 
@@ -64,12 +64,18 @@ def mark_tag(
     client.post("externalcontact/mark_tag", json=body)
 
 
-def add_contact_way(client: WeComClient, way: dict[str, Any]) -> tuple[str, str]:
-    """A multi-person QR code contact way; (config_id, qr_code)."""
+def add_contact_way(
+    client: WeComClient, way: dict[str, Any], kind: int = MULTI_PERSON
+) -> tuple[str, str]:
+    """A QR code contact way (multi-person unless `kind` is SINGLE); (config_id, qr_code)."""
     answer = client.post(
-        "externalcontact/add_contact_way", json={"type": MULTI_PERSON, "scene": QR_CODE, **way}
+        "externalcontact/add_contact_way", json={"type": kind, "scene": QR_CODE, **way}
     )
     return answer["config_id"], answer.get("qr_code", "")
+
+
+def del_contact_way(client: WeComClient, config_id: str) -> None:
+    client.post("externalcontact/del_contact_way", json={"config_id": config_id})
 
 
 def update_contact_way(client: WeComClient, config_id: str, way: dict[str, Any]) -> None:

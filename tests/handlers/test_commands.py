@@ -44,7 +44,7 @@ def test_a_logged_follow_up_stops_the_reminders(runtime, sandbox, clock):
     assert said_to(sandbox, "zhangsan", "还没有跟进记录") == []
     run_at(runtime, clock, at(0, "12:00"))
     (reminder,) = said_to(sandbox, "zhangsan", "还没有跟进记录")
-    assert "新客户「小雨」添加已120分钟" in reminder and f"跟进 {contact.id} 备注" in reminder
+    assert "新线索「小雨」已等待120分钟" in reminder and f"跟进 {contact.id} 备注" in reminder
 
     staff_says(runtime, "zhangsan", f"跟进 {contact.id} 已电话沟通，下周到店", msg_id=1)
     worker.run(runtime, burst=True)
@@ -74,7 +74,7 @@ def test_no_follow_up_goes_to_the_team_lead_and_the_public_pool(runtime, sandbox
     assert said_to(sandbox, "wangwu", "跟进超时") == []
     run_at(runtime, clock, at(1, "10:00"))
     (escalation,) = said_to(sandbox, "wangwu", "跟进超时")
-    assert "客户「小雨」" in escalation and "由张顾问负责，添加已24小时" in escalation
+    assert "客户「小雨」" in escalation and "由张顾问负责，已24小时" in escalation
     assert "她已进入公海" in escalation
     (offer,) = said_to(sandbox, "lisi", "公海线索")
     assert f"回复「认领 {contact.id}」" in offer

@@ -109,7 +109,7 @@ def test_the_follow_up_sla_comes_from_the_config(tmp_path):
     with pytest.raises(ValueError, match="escalate_after_minutes must be more"):
         FollowUpSettings(remind_after_minutes=60, escalate_after_minutes=60)
     remind = sla.steps[0].text  # {minutes} is filled in when the SLA is made; the rest is checked
-    assert "添加已60分钟" in remind and "{name}" in remind and "{no}" in remind
+    assert "已等待60分钟" in remind and "{name}" in remind and "{no}" in remind
     assert "{minutes}" not in remind
 
 

@@ -54,6 +54,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/mark_tag": _body(SandboxState.mark_tag),
     "externalcontact/add_contact_way": _body(SandboxState.add_contact_way),
     "externalcontact/update_contact_way": _body(SandboxState.update_contact_way),
+    "externalcontact/del_contact_way": _body(SandboxState.del_contact_way),
     "externalcontact/send_welcome_msg": _body(SandboxState.send_welcome),
     "message/send": _body(SandboxState.send_app_message),
     "externalcontact/add_msg_template": _body(SandboxState.add_msg_template),

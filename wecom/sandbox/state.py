@@ -59,6 +59,7 @@ class Follow:
     remark: str = ""
     tag_ids: list[str] = field(default_factory=list)
     welcome_code: str = ""
+    remark_mobiles: list[str] = field(default_factory=list)  # the advisor noted her phone
 
 
 @dataclass
@@ -460,6 +461,11 @@ class SandboxState:
         self.contact_ways[config_id] = {**body, "config_id": config_id, "qr_code": qr_code}
         return {"config_id": config_id, "qr_code": qr_code}
 
+    def del_contact_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.contact_ways.pop(str(body.get("config_id", "")), None) is None:
+            raise ApiError(41044, "invalid config_id")
+        return {}
+
     def update_contact_way(self, body: dict[str, Any]) -> dict[str, Any]:
         way = self.contact_ways.get(str(body.get("config_id", "")))
         if way is None:
@@ -480,6 +486,7 @@ class SandboxState:
                 {
                     "userid": f.userid,
                     "remark": f.remark,
+                    "remark_mobiles": f.remark_mobiles,
                     "createtime": f.createtime,
                     "state": f.state,
                     "tags": [

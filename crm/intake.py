@@ -1,0 +1,420 @@
+"""Leads from outside WeCom (the intake API, a CSV import): read and check what a source sent,
+then find her among the people mombot knows (one person, one lead) or make her a new lead.
+
+A source's values never overwrite what is known: an empty field is filled, a different value
+is kept beside it (lead_intakes.conflicts) with its source and time. Her phones, unionid and
+the source's own id become keys that find her next time, whichever source sends her.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import Session, select
+
+from crm import assign, dates, phones
+from crm.config import Settings
+from crm.stages import implausible, stage_on
+from store import identities, leads, merges
+from store.identities import Key
+from store.models import (
+    Contact,
+    ContactStatus,
+    IdentityKind,
+    LeadEvent,
+    LeadIntake,
+    LeadSource,
+    StageEvent,
+)
+
+LIMITS = {"name": 128, "channel": 30, "city": 32, "source": 32, "note": 1000, "external_id": 96,
+          "unionid": 64, "external_userid": 64}  # fmt: skip
+LEAD_STATE = "lead:"  # the state of a contact way made for one lead: lead:<her id>
+ATTEMPTS = 5  # a concurrent intake of the same person, or SQLite's writer busy: start over
+
+
+class Invalid(ValueError):
+    """What is wrong, field by field (field → reason)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Lead:
+    name: str = ""
+    phone: str = ""  # normalised: 13812341234
+    channel: str = ""
+    city: str = ""
+    due_date: date | None = None
+    baby_birthday: date | None = None
+    source: str = ""
+    note: str = ""
+    external_id: str = ""
+    unionid: str = ""
+    external_userid: str = ""
+
+    def fields(self) -> dict[str, str]:
+        """What was sent, as plain strings (empty fields left out)."""
+        return {k: v.isoformat() if isinstance(v, date) else v
+                for k, v in asdict(self).items() if v not in ("", None)}  # fmt: skip
+
+    def identity_keys(self) -> list[Key]:
+        found: list[Key] = []
+        if self.external_userid:
+            found.append((IdentityKind.EXTERNAL_USERID, self.external_userid))
+        if self.unionid:
+            found.append((IdentityKind.UNIONID, self.unionid))
+        if self.phone:
+            found.append((IdentityKind.PHONE, self.phone))
+        if self.external_id:
+            found.append(identities.source_id(self.source, self.external_id))
+        return found
+
+
+FIELDS = tuple(f.name for f in fields(Lead))
+
+
+def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
+    """A Lead from what a source sent (JSON values or a CSV row's cells); Invalid naming each
+    bad field. Dates are ISO (2027-03-15, 2027/3/15) or her own words (预产期3月15号)."""
+    errors: dict[str, str] = {}
+    unknown = [key for key in values if key not in FIELDS]
+    for key in unknown:
+        errors[str(key)] = f"unknown field (known: {', '.join(FIELDS)})"
+    text: dict[str, str] = {}
+    for key in FIELDS:
+        value = values.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            errors[key] = "must be a string"
+            continue
+        cleaned = unicodedata.normalize("NFKC", str(value)).strip()
+        if key in LIMITS and len(cleaned) > LIMITS[key]:
+            errors[key] = f"longer than {LIMITS[key]} characters"
+            continue
+        if cleaned:
+            text[key] = cleaned
+    found: dict[str, object] = {k: v for k, v in text.items() if k in LIMITS}
+    if "phone" in text:
+        phone = phones.normalise(text["phone"])
+        if phone is None:
+            errors["phone"] = "not a mainland China mobile number (11 digits, 1[3-9]…)"
+        else:
+            found["phone"] = phone
+    for key, kind in (("due_date", dates.DUE), ("baby_birthday", dates.BIRTHDAY)):
+        if key in text:
+            day, problem = _date(text[key], kind, today)
+            if problem:
+                errors[key] = problem
+            else:
+                found[key] = day
+    if "channel" in found:
+        known = next((c for c in settings.channels if found["channel"] in (c.code, c.name)), None)
+        found["channel"] = known.code if known else found["channel"]
+    if "city" in found:
+        found["city"] = _city(str(found["city"]))
+    if not errors and not any(k in found for k in ("phone", "external_id", "unionid",
+                                                   "external_userid")):  # fmt: skip
+        errors["phone"] = "required (or external_id, unionid, external_userid): nothing else " \
+                          "tells her apart from other people"  # fmt: skip
+    if errors:
+        raise Invalid(errors)
+    return Lead(**found)  # type: ignore[arg-type]
+
+
+_ISO = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+
+
+def _date(text: str, kind: str, today: date) -> tuple[date | None, str]:
+    """(the day, "") or (None, why not)."""
+    match = _ISO.fullmatch(text)
+    if match:
+        try:
+            day = date(*map(int, match.groups()))
+        except ValueError:
+            return None, f"{text} is no date"
+    else:
+        parsed = dates.parse(text, today, expect=kind)
+        if parsed.kind != kind or parsed.date is None:
+            wanted = "a due date" if kind == dates.DUE else "a birthday"
+            return None, f"{text!r} is not {wanted} (write 2027-03-15, or words like 预产期3月15号)"
+        day = parsed.date
+    problem = implausible("due_date" if kind == dates.DUE else "birthday", day, today)
+    return (None, f"{day} {problem}") if problem else (day, "")
+
+
+def _city(name: str) -> str:
+    """上海市 → 上海, as the leads list finds her."""
+    return name.removesuffix("市") if len(name) > 2 else name
+
+
+def request_hash(values: Mapping[str, object]) -> str:
+    body = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    contact_id: int
+    created: bool
+    conflicts: dict[str, list]
+    assigned_to: str = ""
+
+
+def take(
+    session: Session,
+    settings: Settings,
+    lead: Lead,
+    now: datetime,
+    *,
+    via: str,
+    idempotency_key: str | None = None,
+    hash_: str = "",
+    announce: bool = True,
+) -> Outcome:
+    """Create or merge her and record the intake, in the session's transaction (the caller
+    commits); raises Contended when another writer made the same person meanwhile: roll back
+    and call again. Without an advisor she is assigned ([[assign]]); `announce`: the advisor
+    is told of her alone (an import tells each advisor once, of all his)."""
+    keys = lead.identity_keys()
+    found = identities.find(session.connection(), keys)
+    people = [c for c in (session.get(Contact, i) for i in found) if c is not None]
+    created, apart = not people, set()
+    if created:
+        contact = Contact(created_at=now, updated_at=now)
+        session.add(contact)
+        session.flush()
+        leads.became_lead(session, contact, now, source=LeadSource.INTAKE)
+        conflicts = _fill(contact, lead)
+    else:
+        # WeCom's customer stays; two WeCom customers are two people whatever else they share
+        people.sort(key=lambda c: (c.external_userid is None, c.id))
+        contact = people[0]
+        apart = {c.id for c in people[1:] if c.external_userid is not None}
+        conflicts = _fill(contact, lead)
+        for other in people[1:]:
+            if other.id in apart:
+                conflicts.setdefault("same_keys_as", []).append(other.id)
+                continue
+            for field, pair in merges.merge(session, contact, other, now).items():
+                conflicts.setdefault(field, pair)
+            leads.remark(session, contact, now, LeadSource.INTAKE,
+                         f"合并了重复线索（原编号 {other.id}）")  # fmt: skip
+        if contact.status == ContactStatus.LOST:
+            leads.change(session, contact, ContactStatus.NEW, now, source=LeadSource.INTAKE,
+                         note=f"重新进线：{lead.source or via}")  # fmt: skip
+    _stage(session, settings, contact, now)
+    held = identities.claim(session.connection(), contact.id, keys, now)
+    if set(held.values()) - apart:
+        raise Contended
+    session.add(LeadIntake(
+        contact_id=contact.id, at=now, via=via, source=lead.source, outcome="created" if created
+        else "merged", idempotency_key=idempotency_key, request_hash=hash_,
+        fields=json.dumps(lead.fields(), ensure_ascii=False),
+        conflicts=json.dumps(conflicts, ensure_ascii=False),
+    ))  # fmt: skip
+    session.add(contact)
+    session.flush()
+    assigned = ""
+    if not contact.owner_userid:
+        choice = assign.assign(session, settings, contact, now, announce=announce)
+        assigned = choice.userid if choice else ""
+    return Outcome(contact.id, created, conflicts, assigned)
+
+
+class Contended(Exception):
+    """Another writer took one of her keys, or the database was busy: start over."""
+
+
+def _fill(contact: Contact, lead: Lead) -> dict[str, list]:
+    """Her empty fields from the lead; the values that differ from hers, kept aside."""
+    conflicts: dict[str, list] = {}
+    columns = {"name": "name", "phone": "phone", "channel": "channel_code", "city": "city",
+               "due_date": "due_date", "baby_birthday": "baby_birthday", "source": "source",
+               "unionid": "unionid", "external_userid": "external_userid"}  # fmt: skip
+    for field, column in columns.items():
+        offered, mine = getattr(lead, field), getattr(contact, column)
+        if offered in ("", None):
+            continue
+        if mine in ("", None):
+            setattr(contact, column, offered)
+        elif mine != offered and field != "source":  # she came from several: each intake says
+            plain = [v.isoformat() if isinstance(v, date) else v for v in (mine, offered)]
+            conflicts[field] = plain
+    return conflicts
+
+
+def _stage(session: Session, settings: Settings, contact: Contact, now: datetime) -> None:
+    """Her stage from her dates, at once, for the list and the rules (her SOPs are planned
+    when she becomes a WeCom customer)."""
+    day = now.astimezone(settings.tz).date()
+    stage = stage_on(day, contact.due_date, contact.baby_birthday, contact.trying_to_conceive,
+                     settings.stages)  # fmt: skip
+    if stage != contact.stage:
+        previous, contact.stage, contact.stage_since = contact.stage, stage, day
+        if stage:
+            session.add(StageEvent(contact_id=contact.id, stage=stage, previous=previous,
+                                   entered_on=day, created_at=now))  # fmt: skip
+
+
+def lead_of_state(state: str) -> int | None:
+    """The lead id in the state of a contact way made for one lead (lead:12), else None."""
+    number = state.removeprefix(LEAD_STATE)
+    return int(number) if state.startswith(LEAD_STATE) and number.isdigit() else None
+
+
+def link(
+    session: Session, external_userid: str, state: str, unionid: str, phone_numbers: list[str],
+    now: datetime,
+) -> Contact | None:  # fmt: skip
+    """A WeCom customer was just added: the lead she is (found by the state of her lead's
+    contact way, else by her unionid or a phone her advisor noted) becomes that customer,
+    instead of a second person; merged into the customer if WeCom's one is known already.
+    None when she is no lead from outside WeCom."""
+    lead_id = lead_of_state(state)
+    lead = session.get(Contact, merges.resolve(session, lead_id)) if lead_id else None
+    if lead is None or lead.external_userid not in (None, external_userid):
+        keys: list[Key] = [(IdentityKind.UNIONID, unionid)] if unionid else []
+        keys += [(IdentityKind.PHONE, p) for p in map(phones.normalise, phone_numbers) if p]
+        found = [session.get(Contact, i) for i in identities.find(session.connection(), keys)]
+        lead = next((c for c in found if c is not None and c.external_userid is None), None)
+    if lead is None or lead.external_userid == external_userid:
+        return lead
+    known = session.exec(select(Contact).where(Contact.external_userid == external_userid)).first()
+    if known is None:
+        lead.external_userid = external_userid
+        leads.remark(session, lead, now, LeadSource.WECOM, "已添加为企业微信客户")
+        return lead
+    merges.merge(session, known, lead, now)
+    leads.remark(session, known, now, LeadSource.WECOM, f"合并了线索（原编号 {lead.id}）")
+    return known
+
+
+def take_many(
+    session: Session, settings: Settings, rows: list[Lead], now: datetime, via: str
+) -> list[Outcome]:
+    """`take` for many rows (an import's chunk) in a few statements per chunk rather than per
+    row: rows of people nobody knows are made new people together (rows that share a key are
+    one person: the first row's values, the others filling in); rows of known people go
+    through `take` one by one. Advisors are not told (the caller tells each of his all)."""
+    connection = session.connection()
+    keys = [row.identity_keys() for row in rows]
+    known = identities.holders(connection, [key for row_keys in keys for key in row_keys])
+    groups = _groups(keys)
+    outcomes: dict[int, Outcome] = {}
+    fresh = [g for g in groups if not any(key in known for i in g for key in keys[i])]
+    for group in groups:
+        if group not in fresh:
+            for i in group:
+                outcomes[i] = take(session, settings, rows[i], now, via=via, announce=False)
+    outcomes |= _create(session, settings, [[(i, rows[i]) for i in g] for g in fresh], now, via)
+    return [outcomes[i] for i in range(len(rows))]
+
+
+def _groups(keys: list[list[Key]]) -> list[list[int]]:
+    """Row indexes that share a key, transitively, in order of their first row."""
+    parent = list(range(len(keys)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[Key, int] = {}
+    for i, row_keys in enumerate(keys):
+        for key in row_keys:
+            if key in first:
+                a, b = root(first[key]), root(i)
+                parent[max(a, b)] = min(a, b)
+            else:
+                first[key] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(keys)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _create(
+    session: Session, settings: Settings, people: list[list[tuple[int, Lead]]], now: datetime,
+    via: str,
+) -> dict[int, Outcome]:  # fmt: skip
+    """New people, one per group of rows, with their first step, stage, keys and intakes."""
+    if not people:
+        return {}
+    connection = session.connection()
+    day = now.astimezone(settings.tz).date()
+    made, conflicts = [], []
+    for group in people:
+        contact = Contact(created_at=now, updated_at=now, status=ContactStatus.NEW)
+        found: dict[int, dict[str, list]] = {i: _fill(contact, lead) for i, lead in group}
+        contact.stage = stage_on(day, contact.due_date, contact.baby_birthday, False,
+                                 settings.stages)  # fmt: skip
+        contact.stage_since = day if contact.stage else None
+        made.append(contact)
+        conflicts.append(found)
+    t = Contact.__table__
+    values = [{c.name: getattr(contact, c.name) for c in t.columns if c.name != "id"}
+              for contact in made]  # fmt: skip
+    ids = connection.execute(
+        insert(t).returning(t.c.id, sort_by_parameter_order=True), values
+    ).scalars().all()  # fmt: skip
+    for contact, contact_id in zip(made, ids, strict=True):
+        contact.id = contact_id
+    connection.execute(insert(LeadEvent.__table__), [
+        {"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.INTAKE,
+         "from_status": "", "to_status": ContactStatus.NEW, "reason": None, "note": "",
+         "amount_cents": None} for c in made
+    ])  # fmt: skip
+    staged = [{"contact_id": c.id, "stage": c.stage, "previous": None, "entered_on": day,
+               "created_at": now} for c in made if c.stage]  # fmt: skip
+    if staged:
+        connection.execute(insert(StageEvent.__table__), staged)
+    owned = list(dict.fromkeys((c.id, key) for c, group in zip(made, people, strict=True)
+                               for _, lead in group for key in lead.identity_keys()))  # fmt: skip
+    if not identities.add_new(connection, owned, now):
+        raise Contended
+    outcomes: dict[int, Outcome] = {}
+    intakes = []
+    for contact, group, found in zip(made, people, conflicts, strict=True):
+        for n, (i, lead) in enumerate(group):
+            intakes.append({"contact_id": contact.id, "at": now, "via": via,
+                            "source": lead.source, "outcome": "merged" if n else "created",
+                            "idempotency_key": None, "request_hash": "",
+                            "fields": json.dumps(lead.fields(), ensure_ascii=False),
+                            "conflicts": json.dumps(found[i], ensure_ascii=False)})  # fmt: skip
+            outcomes[i] = Outcome(contact.id, n == 0, found[i])
+    connection.execute(insert(LeadIntake.__table__), intakes)
+    choices = assign.choose_many(connection, settings, made, now)
+    given = [(k, c, choice) for k, (c, choice) in enumerate(zip(made, choices, strict=True))
+             if choice is not None]  # fmt: skip
+    if given:
+        connection.execute(
+            update(t).where(t.c.id == bindparam("b_id"))
+            .values(owner_userid=bindparam("b_owner"), assigned_at=now),
+            [{"b_id": c.id, "b_owner": choice.userid} for _, c, choice in given],
+        )  # fmt: skip
+        connection.execute(insert(LeadEvent.__table__), [
+            {"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.RULE,
+             "from_status": ContactStatus.NEW, "to_status": ContactStatus.NEW, "reason": None,
+             "note": f"分配给{choice.userid}（{choice.rule}）", "amount_cents": None}
+            for _, c, choice in given
+        ])  # fmt: skip
+        for k, _, choice in given:
+            first = people[k][0][0]
+            outcomes[first] = replace(outcomes[first], assigned_to=choice.userid)
+    if settings.followup.public_pool:
+        pooled = [c.id for c, choice in zip(made, choices, strict=True) if choice is None]
+        if pooled:
+            connection.execute(update(t).where(t.c.id.in_(pooled)).values(pooled_at=now))
+    return outcomes

@@ -1,0 +1,103 @@
+"""Leads given to an advisor by an [[assign]] rule: he is told (one message for one lead, a
+digest for an import's many), and each lead's follow-up SLA starts."""
+
+from __future__ import annotations
+
+from crm import assign, outbox
+from crm.context import Context
+from handlers import on
+from sop import planner, playbook
+from store import channels, contacts, merges
+from store.models import Contact
+from wecom import externalcontact
+from wecom.callbacks import Event
+from wecom.client import WeComError, is_transient
+
+DIGEST_LINES = 20  # leads named in one digest; the rest are counted
+
+
+@on("event", assign.ASSIGNED)
+def leads_assigned(event: Event, ctx: Context) -> None:
+    userid = str(event.fields.get("UserID", ""))
+    ids = [int(i) for i in str(event.fields.get("ContactIds", "")).split(",") if i.isdigit()]
+    found = contacts.by_ids(ctx.session, [merges.resolve(ctx.session, i) for i in ids])
+    mine = [c for c in found.values() if c.owner_userid == userid]  # not reassigned meanwhile
+    if not mine:
+        ctx.note(f"{len(ids)} lead(s) for {userid}: none is his any more")
+        return
+    _start_sla(ctx, mine)
+    key = f"assigned:{userid}:{ids[0]}:{len(ids)}:{event.create_time}"
+    text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine)
+    outbox.notify(ctx, key, userid, text)
+    ctx.note(f"{len(mine)} lead(s) assigned to {userid}, told")
+
+
+def _start_sla(ctx: Context, leads: list[Contact]) -> None:
+    sla = next(
+        (s for s in playbook.configured(ctx.settings) if s.id == playbook.FOLLOWUP_SLA), None
+    )
+    if sla is None:
+        return
+    now, tz = ctx.clock.now(), ctx.settings.tz
+    for contact in leads:
+        since = contact.assigned_at or now
+        planner.plan(ctx.session.connection(), sla, planner.contact_target(contact.id),
+                     f"assigned:{since.isoformat()}", since, tz, now)  # fmt: skip
+
+
+def _summary(ctx: Context, contact: Contact) -> str:
+    channel = ctx.settings.channel(contact.channel_code)
+    parts = [contact.phone, contact.city, contact.stage or "",
+             channel.name if channel else contact.channel_code, contact.source]  # fmt: skip
+    return " · ".join(part for part in parts if part)
+
+
+def _one(ctx: Context, contact: Contact, userid: str) -> str:
+    lines = [f"新线索分配给你：{contact.name or '未命名客户'}（编号 {contact.id}）",
+             _summary(ctx, contact)]  # fmt: skip
+    if contact.due_date:
+        lines.append(f"预产期：{contact.due_date:%Y-%m-%d}")
+    if contact.baby_birthday:
+        lines.append(f"宝宝生日：{contact.baby_birthday:%Y-%m-%d}")
+    if contact.external_userid is None:
+        qr = _add_way(ctx, contact, userid)
+        how = f"用手机号 {contact.phone} 搜索添加" if contact.phone else "请尽快联系她"
+        lines.append(f"她还不是你的企业微信客户：{how}" + (f"，或把这个二维码发给她扫码：{qr}"
+                                                            if qr else "。"))  # fmt: skip
+    lines.append(f"跟进后回复「跟进 {contact.id} 备注」记录。")
+    return "\n".join(line for line in lines if line)
+
+
+def _digest(ctx: Context, leads: list[Contact]) -> str:
+    lines = [f"新分配给你 {len(leads)} 条线索，请尽快添加并跟进："]
+    for contact in leads[:DIGEST_LINES]:
+        lines.append(
+            f"· {contact.name or '未命名客户'}（编号 {contact.id}）{_summary(ctx, contact)}"
+        )
+    if len(leads) > DIGEST_LINES:
+        lines.append(f"……另有 {len(leads) - DIGEST_LINES} 条")
+    lines.append("跟进后回复「跟进 编号 备注」记录。")
+    return "\n".join(lines)
+
+
+def _add_way(ctx: Context, contact: Contact, userid: str) -> str:
+    """A QR code that adds her to this advisor and tells mombot who she is (state lead:<id>),
+    made once per lead; "" when WeCom would not make one (she can still be added by phone)."""
+    code = f"lead:{contact.id}"
+    stored = channels.get(ctx.session, code)
+    if stored is not None and stored.qr_code:
+        return stored.qr_code
+    way = {"state": code, "user": [userid], "skip_verify": True,
+           "remark": (contact.name or code)[:30]}  # fmt: skip
+    try:
+        config_id, qr = externalcontact.add_contact_way(
+            ctx.wecom("contact"), way, externalcontact.SINGLE
+        )
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        ctx.warn(f"no contact way for lead {contact.id}: {exc}")
+        return ""
+    channels.save(ctx.session, code, config_id, qr, "", ctx.clock.now())
+    ctx.session.commit()  # made once: a retry finds it
+    return qr

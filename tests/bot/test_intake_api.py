@@ -1,0 +1,161 @@
+"""POST /api/leads over real HTTP: leads from other systems become one lead per person,
+assigned by the [[assign]] rules, their advisor told by the worker."""
+
+import json
+
+import pytest
+from sqlmodel import func, select
+
+from bot import worker
+from bot.server import create_app
+from store import db, identities, leads
+from store.models import Contact, LeadIntake, SopTask
+from tests.support import added, deliver, reconfigure, settings_data
+
+TOKEN = "intake-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def client(aiohttp_client, runtime):
+    data = settings_data(runtime)
+    data["api"] = {"intake_token": TOKEN}
+    data["assign"] = [
+        {"name": "医院合作", "sources": ["协和医院"], "advisors": ["lisi"]},
+        {"advisors": ["zhangsan", "lisi"], "method": "round_robin"},
+    ]
+    reconfigure(runtime, data)
+    return await aiohttp_client(create_app(runtime))
+
+
+def counts(runtime) -> tuple[int, int]:
+    with db.session(runtime.engine) as s:
+        people = s.exec(select(func.count()).select_from(Contact)).one()
+        intakes = s.exec(select(func.count()).select_from(LeadIntake)).one()
+        return people, intakes
+
+
+def lead(runtime, contact_id) -> Contact:
+    with db.session(runtime.engine) as s:
+        return s.get(Contact, contact_id)
+
+
+async def test_a_new_lead_is_created_assigned_and_her_advisor_told(client, runtime, sandbox):
+    answer = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "phone": "+86 138-1234-5678", "city": "上海市", "channel": "web-form",
+        "due_date": "预产期明年3月15号", "source": "官网表单", "note": "想了解待产包",
+    })  # fmt: skip
+    assert answer.status == 201
+    body = await answer.json()
+    her = lead(runtime, body["id"])
+    assert (her.name, her.phone, her.city, her.channel_code) == ("王芳", "13812345678", "上海",
+                                                                 "web-form")  # fmt: skip
+    assert str(her.due_date) == "2027-03-15" and her.stage == "孕中期"
+    assert her.external_userid is None and her.owner_userid == "zhangsan" == body["assigned_to"]
+    with db.session(runtime.engine) as s:
+        steps = leads.history(s, her.id)
+        assert [(e.source, e.to_status) for e in steps] == [("intake", "new"), ("rule", "new")]
+        assert "分配给zhangsan" in steps[1].note
+    worker.run(runtime, burst=True)  # the relay queues the assignment, the worker tells him
+    told = [m for m in sandbox.state.messages if m.touser == "zhangsan"]
+    assert len(told) == 1
+    assert "王芳" in told[0].content and "13812345678" in told[0].content
+    assert "https://wework.qpic.cn/" in told[0].content  # her own QR code, to add him
+    way = next(w for w in sandbox.state.contact_ways.values() if w["state"] == f"lead:{her.id}")
+    assert way["type"] == 1 and way["user"] == ["zhangsan"]
+    with db.session(runtime.engine) as s:
+        sla = s.exec(select(SopTask).where(SopTask.target == f"c:{her.id}")).all()
+        assert {t.step_id for t in sla} == {"remind", "escalate"}
+
+
+async def test_rules_route_by_source_and_take_turns(client, runtime):
+    owners = []
+    for n, source in enumerate(["协和医院", "官网表单", "官网表单", "官网表单"]):
+        answer = await client.post("/api/leads", headers=AUTH,
+                                   json={"phone": f"1390000000{n}", "source": source})  # fmt: skip
+        owners.append((await answer.json())["assigned_to"])
+    assert owners == ["lisi", "zhangsan", "lisi", "zhangsan"]
+
+
+async def test_the_same_person_from_another_source_is_merged(client, runtime):
+    first = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "phone": "13812345678", "city": "上海", "source": "官网表单"})  # fmt: skip
+    again = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王小芳", "phone": "138 1234 5678", "city": "苏州", "source": "协和医院",
+        "external_id": "XH-0042", "baby_birthday": "2026-10-01"})  # fmt: skip
+    assert (first.status, again.status) == (201, 200)
+    one, two = await first.json(), await again.json()
+    assert one["id"] == two["id"] and two["result"] == "merged"
+    assert two["conflicts"] == {"name": ["王芳", "王小芳"], "city": ["上海", "苏州"]}
+    her = lead(runtime, one["id"])
+    assert her.name == "王芳" and str(her.baby_birthday) == "2026-10-01"  # filled, not replaced
+    assert counts(runtime) == (1, 2)
+    by_source = await client.post("/api/leads", headers=AUTH, json={
+        "source": "协和医院", "external_id": "XH-0042", "note": "复诊"})  # fmt: skip
+    assert (await by_source.json())["id"] == one["id"]  # the source's own id finds her too
+
+
+async def test_bad_requests_are_refused_and_write_nothing(client, runtime):
+    no_token = await client.post("/api/leads", json={"phone": "13812345678"})
+    wrong = await client.post("/api/leads", json={"phone": "13812345678"},
+                              headers={"Authorization": "Bearer nope"})  # fmt: skip
+    assert (no_token.status, wrong.status) == (401, 401)
+    bad = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "phone": "12345", "due_date": "2031-01-01", "shoe_size": "38"})  # fmt: skip
+    assert bad.status == 400
+    fields = (await bad.json())["fields"]
+    assert set(fields) == {"phone", "due_date", "shoe_size"}
+    assert "mobile" in fields["phone"] and "300 days" in fields["due_date"]
+    nobody = await client.post("/api/leads", headers=AUTH, json={"name": "王芳"})
+    assert nobody.status == 400 and "phone" in (await nobody.json())["fields"]
+    not_json = await client.post("/api/leads", headers=AUTH, data=b"{name: 1")
+    assert not_json.status == 400 and "not JSON" in (await not_json.json())["error"]
+    huge = await client.post("/api/leads", headers=AUTH,
+                             data=json.dumps({"note": "x" * (1024 * 1024)}))  # fmt: skip
+    assert huge.status == 413
+    assert counts(runtime) == (0, 0)
+
+
+async def test_an_idempotency_key_gives_the_first_answer_again(client, runtime):
+    headers = {**AUTH, "Idempotency-Key": "form-7781"}
+    body = {"name": "王芳", "phone": "13812345678"}
+    first = await client.post("/api/leads", headers=headers, json=body)
+    retry = await client.post("/api/leads", headers=headers, json=body)
+    assert (first.status, retry.status) == (201, 201)
+    assert (await first.json())["id"] == (await retry.json())["id"]
+    assert counts(runtime) == (1, 1)
+    other = await client.post("/api/leads", headers=headers, json={**body, "city": "上海"})
+    assert other.status == 422 and counts(runtime) == (1, 1)
+
+
+async def test_a_lead_who_adds_her_advisor_is_linked_not_doubled(client, runtime, sandbox):
+    answer = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "phone": "13812345678", "due_date": "2027-03-15"})  # fmt: skip
+    her_id = (await answer.json())["id"]
+    worker.run(runtime, burst=True)
+    follow, fields = added(sandbox.state, "芳芳", "zhangsan", channel=f"lead:{her_id}")
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    her = lead(runtime, her_id)
+    assert her.external_userid == follow.external_userid and her.name == "芳芳"  # WeChat's
+    assert counts(runtime) == (1, 1)
+    with db.session(runtime.engine) as s:  # the name the form gave stays with its intake
+        assert json.loads(s.exec(select(LeadIntake.fields)).one())["name"] == "王芳"
+    assert not any(w["state"] == f"lead:{her_id}" for w in sandbox.state.contact_ways.values())
+    with db.session(runtime.engine) as s:
+        assert ("external_userid", follow.external_userid) not in identities.of(
+            s.connection(), her_id)  # WeCom's id lives on her row
+        keys = s.exec(select(SopTask.trigger_key).where(SopTask.target == f"c:{her_id}")).all()
+        assert any(key.startswith("stage:孕中期") for key in keys)  # her stage's SOPs start
+
+
+async def test_a_lead_found_by_the_phone_her_advisor_noted_is_linked(client, runtime, sandbox):
+    answer = await client.post("/api/leads", headers=AUTH, json={"phone": "13812345678"})
+    her_id = (await answer.json())["id"]
+    follow, fields = added(sandbox.state, "芳芳", "lisi", channel="store-poster")
+    follow.remark_mobiles = ["138-1234-5678"]
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    her = lead(runtime, her_id)
+    assert her.external_userid == follow.external_userid and her.owner_userid == "lisi"
+    assert counts(runtime)[0] == 1
