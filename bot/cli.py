@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import getpass
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import metadata
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
@@ -366,8 +370,6 @@ def _shown(value: object) -> str:
 
 
 def _playbooks(args: argparse.Namespace):
-    from pathlib import Path
-
     from sop import playbook
 
     if args.playbooks:
@@ -533,14 +535,97 @@ def cmd_leads_list(args: argparse.Namespace) -> int:
     database = _database(args)
     found, total = leads_view.find(
         database.settings, database.engine, SystemClock(database.settings.tz).now(),
-        " ".join(args.query), status=args.status, owner=args.owner, channel=args.channel,
-        idle_days=args.idle_days, due_within=args.due_within, limit=args.limit,
+        " ".join(args.query), limit=args.limit, **_lead_filters(args),
     )  # fmt: skip
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
         for line in leads_view.lines(found, total):
             print(line)
+    return 0
+
+
+def _lead_filters(args: argparse.Namespace) -> dict:
+    return {"status": args.status, "owner": args.owner, "channel": args.channel,
+            "idle_days": args.idle_days, "due_within": args.due_within}  # fmt: skip
+
+
+def cmd_leads_import(args: argparse.Namespace) -> int:
+    from bot import lead_import
+    from crm import lead_csv
+    from crm.clock import SystemClock
+    from store import db
+
+    try:
+        data = Path(args.file).read_bytes()
+        lead_file = lead_csv.read(data)
+    except OSError as exc:
+        print(f"mombot: {args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    except (lead_csv.FileProblem, csv.Error) as exc:
+        print(f"mombot: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    database = _database(args)
+    now = SystemClock(database.settings.tz).now()
+    with db.session(database.engine) as s:
+        report = lead_import.run(
+            s, database.settings, lead_file, args.file, now, source=args.source,
+            dry_run=args.dry_run, progress=sys.stderr.isatty(),
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in lead_import.lines(report):
+            print(line)
+    return 0
+
+
+def cmd_leads_export(args: argparse.Namespace) -> int:
+    from bot import leads as leads_view
+    from crm.clock import SystemClock
+    from store import audit, db
+
+    database = _database(args)
+    now = SystemClock(database.settings.tz).now()
+    query = " ".join(args.query)
+    found, _ = leads_view.find(database.settings, database.engine, now, query, limit=None,
+                               reveal_phones=args.with_phones, **_lead_filters(args))  # fmt: skip
+    out = Path(args.out)
+    try:
+        with out.open("w", encoding="utf-8-sig", newline="") as file:
+            leads_view.write_csv(found, file)
+    except OSError as exc:
+        print(f"mombot: {out}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
+    actor = args.by or f"{getpass.getuser()}@{socket.gethostname()}"
+    detail = {"file": str(out.resolve()), "query": query, "phones": "full" if args.with_phones
+              else "masked", **{k: v for k, v in _lead_filters(args).items() if v}}  # fmt: skip
+    with db.session(database.engine) as s:
+        audit.record(s, actor, "leads.export", detail, len(found), now)
+        s.commit()
+    print(f"{len(found)} leads written to {out} (phones {detail['phones']}); "
+          f"recorded in the audit log as {actor}")  # fmt: skip
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from store import audit, db
+
+    database = _database(args)
+    with db.session(database.engine) as s:
+        entries = audit.listing(s, args.action, args.limit)
+    tz = database.settings.tz
+    rows = [{"id": e.id, "at": e.at.astimezone(tz).isoformat(timespec="seconds"),
+             "actor": e.actor, "action": e.action, "rows": e.rows,
+             "detail": json.loads(e.detail)} for e in entries]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        detail = ", ".join(f"{k}={v}" for k, v in row["detail"].items())
+        print(f"{row['at'][:19]}  {row['actor']}  {row['action']}  {row['rows']} rows  {detail}")
+    if not rows:
+        print("the audit log is empty")
     return 0
 
 
@@ -633,14 +718,38 @@ def parser() -> argparse.ArgumentParser:
         "query", nargs="*",
         help="words that narrow the list, e.g. 孕晚期 未签约 上海 7天未跟进 (see the README)",
     )  # fmt: skip
-    lead_list.add_argument("--status", action="append", default=[], type=_lead_status,
-                           help="e.g. 有意向 (repeatable)")  # fmt: skip
-    lead_list.add_argument("--owner", action="append", default=[], help="advisor userid or name")
-    lead_list.add_argument("--channel", action="append", default=[], help="channel code or name")
-    lead_list.add_argument("--idle-days", type=_positive, help="no follow-up for this many days")
-    lead_list.add_argument("--due-within", type=_positive, help="due within this many days")
+    export = command(leads, "export", cmd_leads_export,
+                     "leads to a CSV file (phones masked); recorded in the audit log")  # fmt: skip
+    export.add_argument("--out", required=True, help="the CSV file to write")
+    export.add_argument("query", nargs="*", help="the same query words as leads list")
+    export.add_argument("--with-phones", action="store_true", help="full phone numbers")
+    export.add_argument("--by", help="who exports, for the audit log (default: user@host)")
+    for sub in (lead_list, export):
+        sub.add_argument("--status", action="append", default=[], type=_lead_status,
+                         help="e.g. 有意向 (repeatable)")  # fmt: skip
+        sub.add_argument("--owner", action="append", default=[], help="advisor userid or name")
+        sub.add_argument("--channel", action="append", default=[], help="channel code or name")
+        sub.add_argument("--idle-days", type=_positive, help="no follow-up for this many days")
+        sub.add_argument("--due-within", type=_positive, help="due within this many days")
     lead_list.add_argument("--limit", type=_positive, default=100)
     lead_list.add_argument("--json", action="store_true", help="a JSON array (phones masked)")
+    lead_import = command(
+        leads,
+        "import",
+        cmd_leads_import,
+        "leads from a CSV (UTF-8 or GBK), merged with known people",
+    )
+    lead_import.add_argument("file", help="CSV with a header row, e.g. name,phone,channel,due_date")
+    lead_import.add_argument("--source", default="", help="where the rows came from, e.g. 协和医院")
+    lead_import.add_argument("--dry-run", action="store_true",
+                             help="report what would happen; keep nothing")  # fmt: skip
+    lead_import.add_argument("--json", action="store_true", help="the report as JSON")
+
+    audit_cmds = family("audit", "the audit log of exports")
+    audit_list = command(audit_cmds, "list", cmd_audit_list, "audit log entries, newest first")
+    audit_list.add_argument("--action", help="only this action, e.g. leads.export")
+    audit_list.add_argument("--limit", type=_positive, default=50)
+    audit_list.add_argument("--json", action="store_true")
 
     events = family("events", "the inbox of callbacks")
     listing = command(events, "list", cmd_events_list, "recent callbacks and their state")

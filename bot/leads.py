@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 
@@ -27,9 +28,11 @@ def find(
     channel: Sequence[str] = (),
     idle_days: int | None = None,
     due_within: int | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
+    reveal_phones: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The leads that match (newest first, at most `limit`) and how many match in all."""
+    """The leads that match (newest first, at most `limit`; None: all) and how many match in
+    all. Phones are masked (138****1234) unless `reveal_phones`."""
     with engine.connect() as connection:
         names = dict(connection.execute(select(Advisor.userid, Advisor.name)).all())
         vocabulary = lead_query.Vocabulary.of(settings, lead_list.cities(connection), names)
@@ -48,10 +51,10 @@ def find(
         rows = lead_list.listing(connection, filters, limit)
         total = lead_list.count(connection, filters)
     channels = {c.code: c.name for c in settings.channels}
-    return [_lead(row, channels, settings) for row in rows], total
+    return [_lead(row, channels, settings, reveal_phones) for row in rows], total
 
 
-def _lead(row: Any, channels: dict[str, str], settings: Settings) -> dict[str, Any]:
+def _lead(row: Any, channels: dict[str, str], settings: Settings, reveal: bool) -> dict[str, Any]:
     tz = settings.tz
 
     def moment(value: datetime | None) -> str | None:
@@ -60,7 +63,7 @@ def _lead(row: Any, channels: dict[str, str], settings: Settings) -> dict[str, A
     return {
         "id": row.id,
         "name": row.name,
-        "phone": phones.mask(row.phone),
+        "phone": row.phone if reveal else phones.mask(row.phone),
         "status": leads.label(row.status),
         "lost_reason": row.lost_reason,
         "owner": row.owner_userid,
@@ -69,6 +72,7 @@ def _lead(row: Any, channels: dict[str, str], settings: Settings) -> dict[str, A
         "channel": row.channel_code,
         "channel_name": channels.get(row.channel_code, ""),
         "city": row.city,
+        "source": row.source,
         "due_date": row.due_date.isoformat() if row.due_date else None,
         "baby_birthday": row.baby_birthday.isoformat() if row.baby_birthday else None,
         "added_at": moment(row.added_at or row.created_at),
@@ -90,3 +94,19 @@ def lines(found: list[dict[str, Any]], total: int) -> list[str]:
         ))  # fmt: skip
     shown = f"显示 {len(found)} 条" if len(found) < total else ""
     return [*table(rows), f"共 {total} 条线索" + (f"，{shown}" if shown else "")]
+
+
+EXPORT_COLUMNS = {"id": "编号", "name": "姓名", "phone": "手机", "status": "状态",
+                  "lost_reason": "流失原因", "stage": "阶段", "due_date": "预产期",
+                  "baby_birthday": "宝宝生日", "channel": "渠道码", "channel_name": "渠道",
+                  "owner": "顾问", "owner_name": "顾问姓名", "city": "城市", "source": "来源",
+                  "added_at": "添加时间", "last_followup_at": "最近跟进",
+                  "signed_amount": "签约金额"}  # fmt: skip
+
+
+def write_csv(found: list[dict[str, Any]], out: TextIO) -> None:
+    """The leads as a CSV file Excel opens as it is (UTF-8 with BOM, Chinese headers)."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS.values())
+    for lead in found:
+        writer.writerow(["" if lead[k] is None else lead[k] for k in EXPORT_COLUMNS])
