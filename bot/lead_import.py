@@ -15,10 +15,12 @@ from tqdm import tqdm
 from crm import assign, intake, phones
 from crm.config import Settings
 from crm.lead_csv import LeadFile
+from store import db
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # rows per transaction: the writer is not held for the whole file
+LOOKED_UP = ("contacts", "lead_identities")  # where each chunk looks for the people it has
 
 
 @dataclass
@@ -62,11 +64,15 @@ def run(
     today = now.astimezone(settings.tz).date()
     told: dict[str, list[int]] = {}
     bar = tqdm(total=len(lead_file.rows), unit="行", disable=not progress, file=sys.stderr)
+    counted = CHUNK
     for start in range(0, len(lead_file.rows), CHUNK):
         chunk = lead_file.rows[start : start + CHUNK]
         outcomes = _chunk(session, settings, chunk, now, today, source, told, dry_run)
         report.rows += outcomes
         bar.update(len(chunk))
+        if start + CHUNK >= counted:  # after 500, 1,000, 2,000, 4,000 … rows
+            db.analyze(session.connection(), *LOOKED_UP)
+            counted *= 2
     bar.close()
     if dry_run:
         session.rollback()
@@ -117,7 +123,7 @@ def _rows(
         except intake.Invalid as exc:
             reason = "; ".join(f"{lead_field}: {why}" for lead_field, why in exc.errors.items())
             outcomes[number] = RowOutcome(number, "rejected", reason=reason)
-    taken = intake.take_many(session, settings, [lead for _, lead in good], now, via="csv")
+    taken = intake.take(session, settings, [lead for _, lead in good], now, "csv", tell=False)
     for (number, _), outcome in zip(good, taken, strict=True):
         if outcome.assigned_to:
             told.setdefault(outcome.assigned_to, []).append(outcome.contact_id)

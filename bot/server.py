@@ -19,6 +19,7 @@ from bot import heartbeat, private, processes, redis_conn
 from bot import runtime as runtime_module
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
+from crm import dates
 from crm.config import Settings
 from handlers import intake as intake_view
 from store import db, inbox
@@ -302,6 +303,7 @@ def _listen_error(exc: OSError, host: str, port: int) -> ServeError:
 
 def _serve_one(settings: Settings, host: str, port: int) -> None:
     runtime = runtime_module.build(settings, migrate=False)
+    dates.initialise()  # the intake API reads dates in words: jieba's dictionary, once, now
     log.info("serving on %s:%d (pid %d)", host, port, os.getpid())
     web.run_app(
         create_app(runtime),

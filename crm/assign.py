@@ -6,8 +6,10 @@ with the assignment), which also starts her follow-up SLA."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 from sqlalchemy import Connection
@@ -21,6 +23,15 @@ from store.models import Contact
 ASSIGNED = "mombot_leads_assigned"  # the inbox event that tells an advisor of her new leads
 
 
+class Candidate(Protocol):
+    """What the rules match a lead on (a Contact, or a new one not written yet)."""
+
+    channel_code: str
+    city: str
+    source: str
+    stage: str | None
+
+
 @dataclass(frozen=True)
 class Choice:
     userid: str
@@ -31,7 +42,7 @@ def rule_name(index: int, rule: AssignRule) -> str:
     return rule.name or f"分配规则{index + 1}"
 
 
-def matches(settings: Settings, rule: AssignRule, contact: Contact) -> bool:
+def matches(settings: Settings, rule: AssignRule, contact: Candidate) -> bool:
     channel = settings.channel(contact.channel_code)
     channel_words = {contact.channel_code, channel.name if channel else ""}
     return (
@@ -59,12 +70,12 @@ def choose(
 
 
 def choose_many(
-    connection: Connection, settings: Settings, people: list[Contact], now: datetime
+    connection: Connection, settings: Settings, people: Sequence[Candidate], now: datetime
 ) -> list[Choice | None]:
-    """The advisor for each of several leads in order, as if chosen one after the other: turns,
-    caps and loads are read once per rule and counted on in memory, then turns written back."""
+    """The advisor for each of several leads in order, as if chosen one after the other: what
+    each rule counts is read once and counted on in memory. The caller writes the counts
+    (`record`) last, before it commits."""
     local = now.astimezone(settings.tz)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     state: dict[int, _RuleState] = {}
     chosen: list[Choice | None] = []
     for contact in people:
@@ -73,72 +84,86 @@ def choose_many(
             if not matches(settings, rule, contact) or not on_duty(rule, local.time()):
                 continue
             if index not in state:
-                state[index] = _RuleState.load(connection, settings, index, rule, day_start)
+                state[index] = _RuleState.load(connection, settings, index, rule, local.date())
             userid = state[index].next()
             if userid is not None:
-                choice = Choice(userid, rule_name(index, rule))
+                choice = Choice(userid, state[index].name)
                 break
         chosen.append(choice)
-    for rule_state in state.values():
-        rule_state.save(connection)
     return chosen
 
 
 class _RuleState:
-    """One rule's advisors as an assignment run counts them."""
+    """One rule's advisors as an assignment run counts them: the leads each was given today
+    (by any rule, for the daily cap; by this rule, for the turns) and, for least_open, has
+    open. Nothing is locked: two leads at the same moment may go to the same advisor, and the
+    next ones even it out."""
 
-    def __init__(self, rule: AssignRule, key: str, order: list[str], free: list[str],
-                 taken: dict[str, int], load: dict[str, int], turn: int) -> None:  # fmt: skip
-        self.rule, self.key, self.order, self.free = rule, key, order, free
-        self.taken, self.load, self.turn, self.turned = taken, load, turn, False
+    def __init__(self, rule: AssignRule, name: str, free: list[str], today: dict[str, int],
+                 by_rule: dict[str, int], load: dict[str, int]) -> None:  # fmt: skip
+        self.rule, self.name, self.free = rule, name, free
+        self.today, self.by_rule, self.load = today, by_rule, load
 
     @classmethod
     def load(cls, connection: Connection, settings: Settings, index: int, rule: AssignRule,
-             day_start: datetime) -> _RuleState:  # fmt: skip
+             day: date) -> _RuleState:  # fmt: skip
+        name = rule_name(index, rule)
         order = list(dict.fromkeys(rule.advisors))
         free = [userid for userid in order if userid not in settings.leads.off_duty]
-        taken = leads.assigned_since(connection, free, day_start) if rule.daily_cap else {}
+        today = leads.assigned_on(connection, day, free) if rule.daily_cap else {}
+        by_rule = (leads.assigned_on(connection, day, free, name)
+                   if rule.method == "round_robin" else {})  # fmt: skip
         load = leads.open_leads(connection, free) if rule.method == "least_open" else {}
-        key = f"{index}:{rule.name}"[:64]
-        turn = leads.turn(connection, key) if rule.method == "round_robin" else 0
-        return cls(rule, key, order, free, taken, load, turn)
+        return cls(rule, name, free, today, by_rule, load)
 
     def next(self) -> str | None:
         cap = self.rule.daily_cap
-        free = [u for u in self.free if not cap or self.taken.get(u, 0) < cap]
+        free = [u for u in self.free if not cap or self.today.get(u, 0) < cap]
         if not free:
             return None
-        if self.rule.method == "least_open":
-            userid = min(free, key=lambda u: self.load.get(u, 0))  # ties: the rule's order
-        else:
-            userid = next(self.order[(self.turn + step) % len(self.order)]
-                          for step in range(len(self.order))
-                          if self.order[(self.turn + step) % len(self.order)] in free)  # fmt: skip
-            self.turn, self.turned = self.order.index(userid) + 1, True
-        self.taken[userid] = self.taken.get(userid, 0) + 1
-        self.load[userid] = self.load.get(userid, 0) + 1
+        # ties go to the first in the rule's list: a, b, a, b … through the day
+        counts = self.load if self.rule.method == "least_open" else self.by_rule
+        userid = min(free, key=lambda u: counts.get(u, 0))
+        for counted in (self.today, self.by_rule, self.load):
+            counted[userid] = counted.get(userid, 0) + 1
         return userid
 
-    def save(self, connection: Connection) -> None:
-        if self.turned:
-            leads.set_turn(connection, self.key, self.turn % len(self.order))
+
+def assign(session: Session, settings: Settings, contact: Contact, now: datetime) -> Choice | None:
+    """Give her to the advisor the rules choose, have him told and count it (`give`, `tell`,
+    `record`)."""
+    choice = give(session, settings, contact, choose(session.connection(), settings, contact,
+                                                     now), now)  # fmt: skip
+    if choice is not None:
+        tell(session.connection(), choice.userid, [contact.id], now)
+        record(session.connection(), settings, [choice], now)
+    return choice
 
 
-def assign(
-    session: Session, settings: Settings, contact: Contact, now: datetime, announce: bool = True
+def give(
+    session: Session, settings: Settings, contact: Contact, choice: Choice | None, now: datetime
 ) -> Choice | None:
-    """Give her to the advisor the rules choose and (with `announce`) have him told; None if
-    no rule can: with [followup] public_pool she goes to the public pool (公海) instead."""
-    choice = choose(session.connection(), settings, contact, now)
+    """Make the chosen advisor hers (a step in her history); with no choice (no rule could)
+    and [followup] public_pool, she goes to the public pool (公海) instead."""
     if choice is None:
         if settings.followup.public_pool and contact.pooled_at is None:
             contact.pooled_at = now
             session.add(contact)
         return None
     leads.assign(session, contact, choice.userid, now, f"分配给{choice.userid}（{choice.rule}）")
-    if announce:
-        tell(session.connection(), choice.userid, [contact.id], now)
     return choice
+
+
+def record(
+    connection: Connection, settings: Settings, choices: Sequence[Choice | None], now: datetime
+) -> None:
+    """Count the day's assignments (what the next choices read). Their rows stay locked until
+    the transaction ends, so this is the last statement before the commit."""
+    given: dict[tuple[str, str], int] = {}
+    for choice in choices:
+        if choice is not None:
+            given[(choice.rule, choice.userid)] = given.get((choice.rule, choice.userid), 0) + 1
+    leads.count_assigned(connection, now.astimezone(settings.tz).date(), given)
 
 
 def tell(connection: Connection, userid: str, contact_ids: list[int], now: datetime) -> None:

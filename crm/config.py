@@ -293,8 +293,9 @@ _SPAN = r"^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$"
 class AssignRule(_Section):
     """Who gets a lead that arrives without an advisor (intake, CSV, a mother who talked to
     the bot first): the first rule that matches her (each list empty: any) and has an advisor
-    on duty below her daily cap picks one, in turn (round_robin) or the one with the fewest
-    open leads (least_open)."""
+    on duty below his daily cap picks one: in turn through the day (round_robin: the one this
+    rule gave fewest leads today, the first listed on a tie) or the one with the fewest open
+    leads (least_open)."""
 
     name: Annotated[str, Field(max_length=30)] = ""
     channels: list[str] = []

@@ -13,16 +13,16 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from crm import assign, dates, phones
 from crm.config import Settings
 from crm.stages import implausible, stage_on
-from store import identities, leads, merges
+from store import contacts, identities, leads, merges
 from store.identities import Key
 from store.models import (
     Contact,
@@ -64,8 +64,9 @@ class Lead:
 
     def fields(self) -> dict[str, str]:
         """What was sent, as plain strings (empty fields left out)."""
+        values = ((k, getattr(self, k)) for k in FIELDS)
         return {k: v.isoformat() if isinstance(v, date) else v
-                for k, v in asdict(self).items() if v not in ("", None)}  # fmt: skip
+                for k, v in values if v not in ("", None)}  # fmt: skip
 
     def identity_keys(self) -> list[Key]:
         found: list[Key] = []
@@ -168,24 +169,27 @@ class Outcome:
     contact_id: int
     created: bool
     conflicts: dict[str, list]
-    assigned_to: str = ""
+    assignment: assign.Choice | None = None  # she was given an advisor by a rule
+
+    @property
+    def assigned_to(self) -> str:
+        return self.assignment.userid if self.assignment else ""
 
 
-def take(
-    session: Session,
-    settings: Settings,
-    lead: Lead,
-    now: datetime,
-    *,
-    via: str,
-    idempotency_key: str | None = None,
-    hash_: str = "",
-    announce: bool = True,
+@dataclass(frozen=True)
+class Request:
+    """The intake API request a lead came in: its Idempotency-Key and body hash, kept with
+    her intake so that a retry finds the first answer."""
+
+    key: str | None = None
+    hash: str = ""
+
+
+def _one_by_one(
+    session: Session, settings: Settings, lead: Lead, now: datetime, via: str, request: Request
 ) -> Outcome:
-    """Create or merge her and record the intake, in the session's transaction (the caller
-    commits); raises Contended when another writer made the same person meanwhile: roll back
-    and call again. Without an advisor she is assigned ([[assign]]); `announce`: the advisor
-    is told of her alone (an import tells each advisor once, of all his)."""
+    """A row whose people need more than filling in: several to merge into one, one to bring
+    back from 已流失, or one without an advisor to assign."""
     keys = lead.identity_keys()
     found = identities.find(session.connection(), keys)
     people = [c for c in (session.get(Contact, i) for i in found) if c is not None]
@@ -219,24 +223,24 @@ def take(
         raise Contended
     session.add(LeadIntake(
         contact_id=contact.id, at=now, via=via, source=lead.source, outcome="created" if created
-        else "merged", idempotency_key=idempotency_key, request_hash=hash_,
+        else "merged", idempotency_key=request.key, request_hash=request.hash,
         fields=json.dumps(lead.fields(), ensure_ascii=False),
         conflicts=json.dumps(conflicts, ensure_ascii=False),
     ))  # fmt: skip
     session.add(contact)
     session.flush()
-    assigned = ""
-    if not contact.owner_userid:
-        choice = assign.assign(session, settings, contact, now, announce=announce)
-        assigned = choice.userid if choice else ""
-    return Outcome(contact.id, created, conflicts, assigned)
+    if contact.owner_userid:
+        return Outcome(contact.id, created, conflicts)
+    choice = assign.choose(session.connection(), settings, contact, now)
+    assign.give(session, settings, contact, choice, now)
+    return Outcome(contact.id, created, conflicts, choice)
 
 
 class Contended(Exception):
     """Another writer took one of her keys, or the database was busy: start over."""
 
 
-def _fill(contact: Contact, lead: Lead) -> dict[str, list]:
+def _fill(contact: Contact | _Draft, lead: Lead) -> dict[str, list]:
     """Her empty fields from the lead; the values that differ from hers, kept aside."""
     conflicts: dict[str, list] = {}
     columns = {"name": "name", "phone": "phone", "channel": "channel_code", "city": "city",
@@ -300,25 +304,84 @@ def link(
     return known
 
 
-def take_many(
-    session: Session, settings: Settings, rows: list[Lead], now: datetime, via: str
-) -> list[Outcome]:
-    """`take` for many rows (an import's chunk) in a few statements per chunk rather than per
-    row: rows of people nobody knows are made new people together (rows that share a key are
-    one person: the first row's values, the others filling in); rows of known people go
-    through `take` one by one. Advisors are not told (the caller tells each of his all)."""
+def take(
+    session: Session, settings: Settings, rows: list[Lead], now: datetime, via: str,
+    requests: list[Request] | None = None, tell: bool = True,
+) -> list[Outcome]:  # fmt: skip
+    """Create or merge the people the rows are (one API request, or an import's chunk) and
+    record each row as an intake, in the session's transaction (the caller commits), in a few
+    statements whatever the number of rows: rows of people nobody knows become new people
+    together (rows that share a key are one person: the first row's values, the others
+    filling in); rows of one known person fill in her empty fields. Leads without an advisor
+    are assigned ([[assign]]) and, with `tell`, their advisor is told of each (an import
+    tells each advisor of all his at once instead). Raises Contended when another writer made
+    one of these people meanwhile: roll back and call again."""
+    requests = requests or [Request()] * len(rows)
     connection = session.connection()
     keys = [row.identity_keys() for row in rows]
     known = identities.holders(connection, [key for row_keys in keys for key in row_keys])
     groups = _groups(keys)
+    holders = [set().union(*(known.get(key, set()) for i in g for key in keys[i])) for g in groups]
+    people = contacts.by_ids(session, sorted({i for ids in holders for i in ids}))
     outcomes: dict[int, Outcome] = {}
-    fresh = [g for g in groups if not any(key in known for i in g for key in keys[i])]
-    for group in groups:
-        if group not in fresh:
+    fresh, plain = [], []
+    for group, ids in zip(groups, holders, strict=True):
+        one = people.get(next(iter(ids))) if len(ids) == 1 else None
+        if not ids:
+            fresh.append([(i, rows[i]) for i in group])
+        elif one is not None and one.owner_userid and one.status != ContactStatus.LOST:
+            plain.append((one, [(i, rows[i]) for i in group]))
+        else:  # several people to merge, or one to bring back or assign: one by one
             for i in group:
-                outcomes[i] = take(session, settings, rows[i], now, via=via, announce=False)
-    outcomes |= _create(session, settings, [[(i, rows[i]) for i in g] for g in fresh], now, via)
-    return [outcomes[i] for i in range(len(rows))]
+                outcomes[i] = _one_by_one(session, settings, rows[i], now, via, requests[i])
+    outcomes |= _create(session, settings, fresh, now, via, requests)
+    outcomes |= _add_to(session, settings, plain, now, via, requests)
+    done = [outcomes[i] for i in range(len(rows))]
+    if tell:
+        for outcome in done:
+            if outcome.assignment is not None:
+                assign.tell(connection, outcome.assigned_to, [outcome.contact_id], now)
+    assign.record(connection, settings, [outcome.assignment for outcome in done], now)
+    return done
+
+
+def _add_to(
+    session: Session, settings: Settings, known: list[tuple[Contact, list[tuple[int, Lead]]]],
+    now: datetime, via: str, requests: list[Request],
+) -> dict[int, Outcome]:  # fmt: skip
+    """Rows of people known already (each her one contact): her empty fields filled, her new
+    keys added, each row kept as an intake."""
+    if not known:
+        return {}
+    outcomes: dict[int, Outcome] = {}
+    intakes, owned = [], []
+    for contact, group in known:
+        for i, lead in group:
+            found = _fill(contact, lead)
+            outcomes[i] = Outcome(contact.id, False, found)
+            intakes.append(_intake_row(contact.id, lead, "merged", found, now, via, requests[i]))
+            owned += [(contact.id, key) for key in lead.identity_keys()]
+        contact.updated_at = now
+        _stage(session, settings, contact, now)
+        session.add(contact)
+    session.flush()
+    connection = session.connection()
+    identities.add_new(connection, owned, now)
+    held = identities.holders(connection, [key for _, key in owned])
+    if any(held.get(key, {contact_id}) - {contact_id} for contact_id, key in owned):
+        raise Contended  # a concurrent intake gave one of her keys to someone else
+    connection.execute(insert(LeadIntake.__table__), intakes)
+    return outcomes
+
+
+def _intake_row(
+    contact_id: int, lead: Lead, outcome: str, conflicts: dict, now: datetime, via: str,
+    request: Request,
+) -> dict:  # fmt: skip
+    return {"contact_id": contact_id, "at": now, "via": via, "source": lead.source,
+            "outcome": outcome, "idempotency_key": request.key, "request_hash": request.hash,
+            "fields": json.dumps(lead.fields(), ensure_ascii=False),
+            "conflicts": json.dumps(conflicts, ensure_ascii=False)}  # fmt: skip
 
 
 def _groups(keys: list[list[Key]]) -> list[list[int]]:
@@ -345,9 +408,41 @@ def _groups(keys: list[list[Key]]) -> list[list[int]]:
     return list(groups.values())
 
 
+@dataclass
+class _Draft:
+    """A new person's row before it is written (making a Contact costs too much for an
+    import's 100,000): what `_fill` and the assignment rules read and write."""
+
+    id: int = 0
+    name: str = ""
+    phone: str = ""
+    channel_code: str = ""
+    city: str = ""
+    due_date: date | None = None
+    baby_birthday: date | None = None
+    source: str = ""
+    unionid: str = ""
+    external_userid: str | None = None
+    stage: str | None = None
+    stage_since: date | None = None
+    owner_userid: str = ""
+    assigned_at: datetime | None = None
+    pooled_at: datetime | None = None
+
+    def row(self, now: datetime) -> dict[str, object]:
+        values = {k: getattr(self, k) for k in _DRAFTED}
+        return {**_REQUIRED, **values, "created_at": now, "updated_at": now}
+
+
+_DRAFTED = tuple(f.name for f in fields(_Draft) if f.name != "id")
+# what every new contacts row needs besides a draft's fields: the columns without NULL
+_REQUIRED = {name: field.default for name, field in Contact.model_fields.items()
+             if name != "id" and not Contact.__table__.c[name].nullable}  # fmt: skip
+
+
 def _create(
     session: Session, settings: Settings, people: list[list[tuple[int, Lead]]], now: datetime,
-    via: str,
+    via: str, requests: list[Request],
 ) -> dict[int, Outcome]:  # fmt: skip
     """New people, one per group of rows, with their first step, stage, keys and intakes."""
     if not people:
@@ -356,26 +451,33 @@ def _create(
     day = now.astimezone(settings.tz).date()
     made, conflicts = [], []
     for group in people:
-        contact = Contact(created_at=now, updated_at=now, status=ContactStatus.NEW)
-        found: dict[int, dict[str, list]] = {i: _fill(contact, lead) for i, lead in group}
-        contact.stage = stage_on(day, contact.due_date, contact.baby_birthday, False,
-                                 settings.stages)  # fmt: skip
-        contact.stage_since = day if contact.stage else None
-        made.append(contact)
+        draft = _Draft()
+        found: dict[int, dict[str, list]] = {i: _fill(draft, lead) for i, lead in group}
+        draft.stage = stage_on(day, draft.due_date, draft.baby_birthday, False, settings.stages)
+        draft.stage_since = day if draft.stage else None
+        made.append(draft)
         conflicts.append(found)
+    choices = assign.choose_many(connection, settings, made, now)
+    for draft, choice in zip(made, choices, strict=True):
+        if choice is not None:
+            draft.owner_userid, draft.assigned_at = choice.userid, now
+        elif settings.followup.public_pool:
+            draft.pooled_at = now
     t = Contact.__table__
-    values = [{c.name: getattr(contact, c.name) for c in t.columns if c.name != "id"}
-              for contact in made]  # fmt: skip
     ids = connection.execute(
-        insert(t).returning(t.c.id, sort_by_parameter_order=True), values
+        insert(t).returning(t.c.id, sort_by_parameter_order=True),
+        [draft.row(now) for draft in made],
     ).scalars().all()  # fmt: skip
-    for contact, contact_id in zip(made, ids, strict=True):
-        contact.id = contact_id
-    connection.execute(insert(LeadEvent.__table__), [
-        {"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.INTAKE,
-         "from_status": "", "to_status": ContactStatus.NEW, "reason": None, "note": "",
-         "amount_cents": None} for c in made
-    ])  # fmt: skip
+    for draft, contact_id in zip(made, ids, strict=True):
+        draft.id = contact_id
+    steps = [{"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.INTAKE,
+              "from_status": "", "to_status": ContactStatus.NEW, "reason": None, "note": "",
+              "amount_cents": None} for c in made]  # fmt: skip
+    steps += [{"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.RULE,
+               "from_status": ContactStatus.NEW, "to_status": ContactStatus.NEW, "reason": None,
+               "note": f"分配给{choice.userid}（{choice.rule}）", "amount_cents": None}
+              for c, choice in zip(made, choices, strict=True) if choice is not None]  # fmt: skip
+    connection.execute(insert(LeadEvent.__table__), steps)
     staged = [{"contact_id": c.id, "stage": c.stage, "previous": None, "entered_on": day,
                "created_at": now} for c in made if c.stage]  # fmt: skip
     if staged:
@@ -386,35 +488,10 @@ def _create(
         raise Contended
     outcomes: dict[int, Outcome] = {}
     intakes = []
-    for contact, group, found in zip(made, people, conflicts, strict=True):
+    for draft, group, found, choice in zip(made, people, conflicts, choices, strict=True):
         for n, (i, lead) in enumerate(group):
-            intakes.append({"contact_id": contact.id, "at": now, "via": via,
-                            "source": lead.source, "outcome": "merged" if n else "created",
-                            "idempotency_key": None, "request_hash": "",
-                            "fields": json.dumps(lead.fields(), ensure_ascii=False),
-                            "conflicts": json.dumps(found[i], ensure_ascii=False)})  # fmt: skip
-            outcomes[i] = Outcome(contact.id, n == 0, found[i])
+            intakes.append(_intake_row(draft.id, lead, "merged" if n else "created", found[i],
+                                       now, via, requests[i]))  # fmt: skip
+            outcomes[i] = Outcome(draft.id, n == 0, found[i], choice if n == 0 else None)
     connection.execute(insert(LeadIntake.__table__), intakes)
-    choices = assign.choose_many(connection, settings, made, now)
-    given = [(k, c, choice) for k, (c, choice) in enumerate(zip(made, choices, strict=True))
-             if choice is not None]  # fmt: skip
-    if given:
-        connection.execute(
-            update(t).where(t.c.id == bindparam("b_id"))
-            .values(owner_userid=bindparam("b_owner"), assigned_at=now),
-            [{"b_id": c.id, "b_owner": choice.userid} for _, c, choice in given],
-        )  # fmt: skip
-        connection.execute(insert(LeadEvent.__table__), [
-            {"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.RULE,
-             "from_status": ContactStatus.NEW, "to_status": ContactStatus.NEW, "reason": None,
-             "note": f"分配给{choice.userid}（{choice.rule}）", "amount_cents": None}
-            for _, c, choice in given
-        ])  # fmt: skip
-        for k, _, choice in given:
-            first = people[k][0][0]
-            outcomes[first] = replace(outcomes[first], assigned_to=choice.userid)
-    if settings.followup.public_pool:
-        pooled = [c.id for c, choice in zip(made, choices, strict=True) if choice is None]
-        if pooled:
-            connection.execute(update(t).where(t.c.id.in_(pooled)).values(pooled_at=now))
     return outcomes

@@ -52,8 +52,8 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
         except intake.Invalid as exc:
             return Reply(400, {"error": "invalid lead", "fields": exc.errors})
         try:
-            outcome = intake.take(session, ctx.settings, lead, now, via="api",
-                                  idempotency_key=idempotency_key, hash_=digest)  # fmt: skip
+            outcome = intake.take(session, ctx.settings, [lead], now, "api",
+                                  [intake.Request(idempotency_key, digest)])[0]  # fmt: skip
             session.commit()
         except (intake.Contended, IntegrityError, OperationalError):
             session.rollback()  # a concurrent request for her (or with this key) went first

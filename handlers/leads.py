@@ -25,9 +25,10 @@ def leads_assigned(event: Event, ctx: Context) -> None:
     if not mine:
         ctx.note(f"{len(ids)} lead(s) for {userid}: none is his any more")
         return
+    # the message first: making her QR code waits on WeCom, and no write of ours waits with it
+    text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine)
     _start_sla(ctx, mine)
     key = f"assigned:{userid}:{ids[0]}:{len(ids)}:{event.create_time}"
-    text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine)
     outbox.notify(ctx, key, userid, text)
     ctx.note(f"{len(mine)} lead(s) assigned to {userid}, told")
 

@@ -98,3 +98,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def analyze(connection: Connection, *tables: str) -> None:
+    """Have the planner count the tables anew: after a bulk load into a fresh table,
+    PostgreSQL would otherwise take it for empty and scan it whole for every lookup."""
+    for table in tables:
+        connection.execute(text(f"ANALYZE {table}"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 from sqlmodel import Session, func, select
 
 from store import db
-from store.models import AssignTurn, Contact, ContactStatus, LeadEvent, LeadSource
+from store.models import AssignCount, Contact, ContactStatus, LeadEvent, LeadSource
 
 
 def became_lead(
@@ -89,15 +89,34 @@ def history(session: Session, contact_id: int) -> list[LeadEvent]:
 OPEN = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED)
 
 
-def assigned_since(connection: Connection, userids: list[str], since: datetime) -> dict[str, int]:
-    """How many leads each advisor was assigned from `since` on."""
-    t = Contact.__table__
-    rows = connection.execute(
-        select(t.c.owner_userid, func.count()).where(
-            t.c.owner_userid.in_(userids), t.c.assigned_at >= since
-        ).group_by(t.c.owner_userid)
-    )  # fmt: skip
-    return dict(rows.all())
+def assigned_on(
+    connection: Connection, day: date, userids: list[str], rule: str | None = None
+) -> dict[str, int]:
+    """How many leads each advisor was assigned on a day (by one rule, or by any)."""
+    t = AssignCount.__table__
+    query = select(t.c.userid, func.sum(t.c.assigned)).where(
+        t.c.day == day, t.c.userid.in_(userids)
+    )
+    if rule is not None:
+        query = query.where(t.c.rule == rule)
+    return {userid: int(n) for userid, n in connection.execute(query.group_by(t.c.userid))}
+
+
+def count_assigned(connection: Connection, day: date, given: dict[tuple[str, str], int]) -> None:
+    """Add to the day's counts ((rule, advisor) → leads); the last statement of an assignment,
+    so the rows stay locked for as short as can be."""
+    if not given:
+        return
+    t = AssignCount.__table__
+    statement = db.insert(connection, t)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "rule", "userid"],
+        set_={"assigned": t.c.assigned + statement.excluded.assigned},
+    )
+    connection.execute(statement, [
+        {"day": day, "rule": rule, "userid": userid, "assigned": n}
+        for (rule, userid), n in sorted(given.items())
+    ])  # fmt: skip
 
 
 def open_leads(connection: Connection, userids: list[str]) -> dict[str, int]:
@@ -109,23 +128,6 @@ def open_leads(connection: Connection, userids: list[str]) -> dict[str, int]:
         ).group_by(t.c.owner_userid)
     )  # fmt: skip
     return dict(rows.all())
-
-
-def turn(connection: Connection, rule: str) -> int:
-    """Whose turn it is in a round-robin rule (an index into its advisors, not yet wrapped);
-    the row stays locked for this transaction, so two assignments at once take turns."""
-    t = AssignTurn.__table__
-    connection.execute(
-        db.insert(connection, t).on_conflict_do_nothing(), [{"rule": rule, "turn": 0}]
-    )
-    return connection.execute(
-        update(t).where(t.c.rule == rule).values(turn=t.c.turn).returning(t.c.turn)
-    ).scalar_one()
-
-
-def set_turn(connection: Connection, rule: str, value: int) -> None:
-    t = AssignTurn.__table__
-    connection.execute(update(t).where(t.c.rule == rule).values(turn=value))
 
 
 def assign(session: Session, contact: Contact, userid: str, now: datetime, note: str) -> LeadEvent:

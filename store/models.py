@@ -409,13 +409,16 @@ class ContactMerge(SQLModel, table=True):
     snapshot: str = Field(sa_column=Column(Text, nullable=False))  # JSON of her contacts row
 
 
-class AssignTurn(SQLModel, table=True):
-    """Whose turn it is in a round-robin assignment rule."""
+class AssignCount(SQLModel, table=True):
+    """How many leads an [[assign]] rule gave an advisor on a day: the turns of round_robin,
+    the daily caps. Counted here rather than over contacts, so a busy day costs nothing."""
 
-    __tablename__ = "assign_turns"
+    __tablename__ = "assign_counts"
 
+    day: date = Field(primary_key=True)
     rule: str = Field(max_length=64, primary_key=True)
-    turn: int = 0
+    userid: str = Field(max_length=64, primary_key=True)
+    assigned: int = 0
 
 
 class AuditEntry(SQLModel, table=True):

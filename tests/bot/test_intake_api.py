@@ -1,6 +1,7 @@
 """POST /api/leads over real HTTP: leads from other systems become one lead per person,
 assigned by the [[assign]] rules, their advisor told by the worker."""
 
+import asyncio
 import json
 
 import pytest
@@ -8,7 +9,7 @@ from sqlmodel import func, select
 
 from bot import worker
 from bot.server import create_app
-from store import db, identities, leads
+from store import db, identities, leads, merges
 from store.models import Contact, LeadIntake, SopTask
 from tests.support import added, deliver, reconfigure, settings_data
 
@@ -144,7 +145,8 @@ async def test_a_lead_who_adds_her_advisor_is_linked_not_doubled(client, runtime
     assert not any(w["state"] == f"lead:{her_id}" for w in sandbox.state.contact_ways.values())
     with db.session(runtime.engine) as s:
         assert ("external_userid", follow.external_userid) not in identities.of(
-            s.connection(), her_id)  # WeCom's id lives on her row
+            s.connection(), her_id
+        )  # WeCom's id lives on her row
         keys = s.exec(select(SopTask.trigger_key).where(SopTask.target == f"c:{her_id}")).all()
         assert any(key.startswith("stage:孕中期") for key in keys)  # her stage's SOPs start
 
@@ -159,3 +161,32 @@ async def test_a_lead_found_by_the_phone_her_advisor_noted_is_linked(client, run
     her = lead(runtime, her_id)
     assert her.external_userid == follow.external_userid and her.owner_userid == "lisi"
     assert counts(runtime)[0] == 1
+
+
+async def test_two_leads_found_to_be_one_person_become_one(client, runtime):
+    by_phone = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "phone": "13812345678", "city": "上海"})  # fmt: skip
+    by_id = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王芳", "source": "协和医院", "external_id": "XH-1",
+        "due_date": "2027-03-15"})  # fmt: skip
+    one, two = (await by_phone.json())["id"], (await by_id.json())["id"]
+    assert one != two and counts(runtime) == (2, 2)
+    both = await client.post("/api/leads", headers=AUTH, json={
+        "phone": "13812345678", "source": "协和医院", "external_id": "XH-1"})  # fmt: skip
+    assert both.status == 200 and (await both.json())["id"] == one
+    her = lead(runtime, one)
+    assert str(her.due_date) == "2027-03-15" and her.city == "上海"  # nothing lost
+    assert counts(runtime) == (1, 3)
+    with db.session(runtime.engine) as s:
+        notes = [e.note for e in leads.history(s, one)]
+        assert any(f"原编号 {two}" in note for note in notes)
+        assert merges.resolve(s, two) == one  # her other number still finds her
+
+
+async def test_the_same_person_sent_twice_at_once_is_one_lead(client, runtime):
+    body = {"name": "王芳", "phone": "13812345678"}
+    answers = await asyncio.gather(*(client.post("/api/leads", headers=AUTH, json=body)
+                                     for _ in range(6)))  # fmt: skip
+    ids = {(await answer.json())["id"] for answer in answers}
+    assert len(ids) == 1 and sorted(a.status for a in answers) == [200] * 5 + [201]
+    assert counts(runtime) == (1, 6)

@@ -110,7 +110,9 @@ def test_an_export_masks_phones_and_is_audited(corp, capsys, tmp_path):
     code, out = run(corp, capsys, "audit", "list", "--json")
     entries = json.loads(out.out)
     assert [(e["actor"].split("@")[0], e["rows"], e["detail"]["phones"]) for e in entries] == [
-        (entries[0]["actor"].split("@")[0], 1, "full"), ("运营小王", 1, "masked")]
+        (entries[0]["actor"].split("@")[0], 1, "full"),
+        ("运营小王", 1, "masked"),
+    ]
     assert entries[0]["detail"]["query"] == "未签约"
     assert "13812341234" not in out.out
 

@@ -264,3 +264,20 @@ def test_an_edited_or_unsigned_scene_param_binds_nobody_but_she_is_greeted(bot, 
     assert len(warnings) == len(forged)
     secrets = (bot.settings.wecom.token.get_secret_value(), mac)
     assert not any(secret in w for w in warnings for secret in secrets)
+
+
+def test_a_mother_first_seen_by_the_bot_is_assigned_by_the_rules(bot, sandbox):
+    data = settings_data(bot)
+    data["assign"] = [{"name": "机器人新客", "advisors": ["lisi", "zhangsan"]}]
+    reconfigure(bot, data)
+    chat(bot, sandbox, "wmFIRST", "你好")
+    chat(bot, sandbox, "wmSECOND", "你好")
+    worker.run(bot, burst=True)  # the relay queues the assignments; their advisors are told
+    assert (her(bot, "wmFIRST").owner_userid, her(bot, "wmSECOND").owner_userid) == (
+        "lisi", "zhangsan")  # fmt: skip
+    told = [m.content for m in sandbox.state.messages if m.touser == "lisi"]
+    assert (
+        len(told) == 1
+        and "新线索分配给你" in told[0]
+        and f"编号 {her(bot, 'wmFIRST').id}" in told[0]
+    )

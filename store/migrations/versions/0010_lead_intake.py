@@ -1,4 +1,4 @@
-"""leads from outside WeCom: identities, intakes, merges, assignment turns, the audit log
+"""leads from outside WeCom: identities, intakes, merges, assignment, the audit log
 
 Revision ID: 0010
 Revises: 0009
@@ -70,10 +70,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_contact_merges_into_id", "contact_merges", ["into_id"])
     op.create_table(
-        "assign_turns",
+        "assign_counts",
+        sa.Column("day", sa.Date(), nullable=False),
         _text("rule", 64, nullable=False),
-        sa.Column("turn", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("rule"),
+        _text("userid", 64, nullable=False),
+        sa.Column("assigned", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "rule", "userid"),
     )
     op.create_table(
         "audit_log",
@@ -91,7 +93,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_log")
-    op.drop_table("assign_turns")
+    op.drop_table("assign_counts")
     op.drop_table("contact_merges")
     op.drop_table("lead_intakes")
     op.drop_table("lead_identities")
