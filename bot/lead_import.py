@@ -95,8 +95,10 @@ def _chunk(
     for attempt in range(intake.ATTEMPTS):
         mine: dict[str, list[int]] = {}
         try:
-            outcomes = _rows(session, settings, rows, now, today, source, mine)
+            outcomes, choices = _rows(session, settings, rows, now, today, source, mine)
             if not dry_run:
+                session.commit()
+                assign.record(session.connection(), settings, choices, now)
                 session.commit()
         except (intake.Contended, IntegrityError, OperationalError):
             if dry_run or attempt == intake.ATTEMPTS - 1:
@@ -112,7 +114,7 @@ def _chunk(
 def _rows(
     session: Session, settings: Settings, rows: list[tuple[int, dict[str, str]]], now: datetime,
     today: date, source: str, told: dict[str, list[int]],
-) -> list[RowOutcome]:  # fmt: skip
+) -> tuple[list[RowOutcome], list[assign.Choice | None]]:  # fmt: skip
     outcomes: dict[int, RowOutcome] = {}
     good: list[tuple[int, intake.Lead]] = []
     for number, cells in rows:
@@ -134,7 +136,7 @@ def _rows(
         )
         result = "created" if outcome.created else "merged"
         outcomes[number] = RowOutcome(number, result, outcome.contact_id, differs)
-    return [outcomes[number] for number, _ in rows]
+    return [outcomes[number] for number, _ in rows], [outcome.assignment for outcome in taken]
 
 
 def _shown(field: str, value: object) -> str:

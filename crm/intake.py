@@ -314,8 +314,9 @@ def take(
     together (rows that share a key are one person: the first row's values, the others
     filling in); rows of one known person fill in her empty fields. Leads without an advisor
     are assigned ([[assign]]) and, with `tell`, their advisor is told of each (an import
-    tells each advisor of all his at once instead). Raises Contended when another writer made
-    one of these people meanwhile: roll back and call again."""
+    tells each advisor of all his at once instead); after committing, the caller counts them
+    (`assign.record`). Raises Contended when another writer made one of these people
+    meanwhile: roll back and call again."""
     requests = requests or [Request()] * len(rows)
     connection = session.connection()
     keys = [row.identity_keys() for row in rows]
@@ -341,7 +342,6 @@ def take(
         for outcome in done:
             if outcome.assignment is not None:
                 assign.tell(connection, outcome.assigned_to, [outcome.contact_id], now)
-    assign.record(connection, settings, [outcome.assignment for outcome in done], now)
     return done
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
-from crm import intake
+from crm import assign, intake
 from crm.context import Context
 from store import merges
 from store.models import LeadIntake
@@ -60,6 +60,7 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
             if attempt == intake.ATTEMPTS - 1:
                 raise
             continue
+        _count(ctx, outcome)
         log.info("intake: lead %d %s via api%s", outcome.contact_id,
                  "created" if outcome.created else "merged",
                  f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
@@ -70,6 +71,19 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
             reply.body["assigned_to"] = outcome.assigned_to
         return reply
     raise AssertionError("unreachable")
+
+
+def _count(ctx: Context, outcome: intake.Outcome) -> None:
+    """Count her assignment, in a transaction of its own (see assign.record)."""
+    if outcome.assignment is None:
+        return
+    try:
+        assign.record(ctx.session.connection(), ctx.settings, [outcome.assignment],
+                      ctx.clock.now())  # fmt: skip
+        ctx.session.commit()
+    except (IntegrityError, OperationalError) as exc:
+        ctx.session.rollback()
+        log.warning("assignment of lead %d not counted: %s", outcome.contact_id, exc)
 
 
 def _earlier(ctx: Context, key: str | None) -> LeadIntake | None:
