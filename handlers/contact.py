@@ -8,7 +8,7 @@ import logging
 
 import redis
 
-from crm import customers, intake, outbox, tags
+from crm import customers, intake, outbox, phones, tags
 from crm.context import Context
 from crm.stages import episode
 from handlers import first, on, welcome
@@ -50,7 +50,11 @@ def _read_profile(ctx: Context, external_userid: str) -> dict | None:
 
 def _apply_profile(ctx: Context, contact: Contact, answer: dict, just_added: bool) -> None:
     contacts.update_profile(ctx.session, contact, answer.get("external_contact", {}))
-    tagging.from_profile(ctx, contact, answer.get("follow_user", []), just_added)
+    follows = answer.get("follow_user", [])
+    if not contact.phone:  # a phone her advisor noted in WeCom (备注手机号) finds her later
+        noted = [phones.normalise(str(n)) for f in follows for n in f.get("remark_mobiles") or []]
+        contact.phone = next((n for n in noted if n), "")
+    tagging.from_profile(ctx, contact, follows, just_added)
 
 
 def _stash(ctx: Context, external_userid: str, answer: dict) -> None:

@@ -11,7 +11,8 @@ from bot import worker
 from bot.server import create_app
 from store import db, identities, leads, merges
 from store.models import Contact, LeadIntake, SopTask
-from tests.support import added, deliver, reconfigure, settings_data
+from tests.support import CORP_ID, added, deliver, reconfigure, settings_data
+from wecom.sandbox.driver import contact_event
 
 TOKEN = "intake-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -190,3 +191,21 @@ async def test_the_same_person_sent_twice_at_once_is_one_lead(client, runtime):
     ids = {(await answer.json())["id"] for answer in answers}
     assert len(ids) == 1 and sorted(a.status for a in answers) == [200] * 5 + [201]
     assert counts(runtime) == (1, 6)
+
+
+async def test_a_phone_her_advisor_noted_in_wecom_merges_her_with_a_partners_lead(
+    client, runtime, sandbox
+):
+    follow, fields = added(sandbox.state, "小雨", "zhangsan")
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    follow.remark_mobiles = ["138-1234-5678"]  # 张顾问 notes her phone: an edit event
+    deliver(runtime, contact_event("edit_external_contact", CORP_ID, "zhangsan",
+                                   follow.external_userid, follow.createtime + 60))  # fmt: skip
+    worker.run(runtime, burst=True)
+    answer = await client.post("/api/leads", headers=AUTH, json={
+        "name": "王小雨", "phone": "13812345678", "source": "协和医院"})  # fmt: skip
+    assert answer.status == 200
+    her = lead(runtime, (await answer.json())["id"])
+    assert her.external_userid == follow.external_userid and her.owner_userid == "zhangsan"
+    assert counts(runtime) == (1, 1)
