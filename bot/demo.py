@@ -2,7 +2,8 @@
 
 It writes a config for a made-up corp, starts the sandbox, `mombot serve` and `mombot worker`
 as real processes (embedded Redis, SQLite, all under a temporary folder), then plays WeCom:
-mothers scan channel codes, WeCom retries a callback, a mother deletes her advisor. It prints
+mothers scan channel codes, WeCom retries a callback, a mother deletes her advisor, leads come
+from a web form, a hospital's list and the bot, and are assigned, linked and signed. It prints
 what each side saw and the resulting state, and exits 0 when everything came out right.
 """
 
@@ -53,6 +54,13 @@ CHANNELS = [
 ]  # fmt: skip
 KF = "wkDEMOBOT0000001"
 MOTHERS = [("小雨", 0), ("阿敏", 1), ("婷婷", 2), ("静静", 1)]
+INTAKE_TOKEN = secrets.token_urlsafe(24)
+HOSPITAL_CSV = (  # a partner hospital's list, as Excel on Chinese Windows saves it (GBK)
+    "姓名,手机号码,渠道,预产期,备注\n"
+    "王芳,139 0000 1111,hospital-a,{due},产检登记\n"  # sent by the web form already
+    "小雨,138-0013-8000,hospital-a,,老客户\n"  # 张顾问's customer: her phone is noted
+    "李娜,13700002222,hospital-a,{due},想了解待产包\n"
+)
 
 
 class DemoFailed(Exception):
@@ -86,6 +94,8 @@ def _write_config(folder: Path, api_base: str, port: int) -> Path:
             "server": {"host": "127.0.0.1", "port": port},
             "logging": {"level": "WARNING"},
             "channels": CHANNELS,
+            "api": {"intake_token": INTAKE_TOKEN},
+            "assign": [{"name": "新线索轮流分配", "advisors": ["zhangsan", "lisi"]}],
         },
     )
 
@@ -236,6 +246,71 @@ def _group(folder: Path, driver: CallbackDriver, state: SandboxState, follows) -
     say("张顾问收到群发任务", f"「{posts()[0]['text']['content']}」→ 孕妈交流群（确认后发出）")
 
 
+def _app_text(driver: CallbackDriver, settings: Settings, userid: str, text: str) -> None:
+    driver.post({"ToUserName": settings.wecom.corp_id, "FromUserName": userid,
+                 "CreateTime": int(time.time()), "MsgType": "text", "Content": text,
+                 "MsgId": str(secrets.randbelow(10**15)),
+                 "AgentID": settings.wecom.agent_id})  # fmt: skip
+
+
+def _assigned(state: SandboxState, userid: str, name: str) -> None:
+    """Wait for the advisor to be told of a lead given to him, and show it."""
+    fragment = f"新线索分配给你：{name}"
+    _wait_for(lambda: _said_to(state, userid, fragment), f"{name}'s advisor to be told")
+    for line in _said_to(state, userid, fragment)[0].splitlines():
+        say(f"{ADVISORS[userid]}收到", line)
+
+
+def _leads(
+    folder: Path, client: httpx.Client, base: str, driver: CallbackDriver, state: SandboxState,
+    settings: Settings, xiaoyu,
+) -> None:  # fmt: skip
+    """Leads from outside WeCom become one lead per person, are assigned in turn, and the
+    advisor who adds one finds her history there, not a second person."""
+    print("\n⑨ 线索：官网表单、合作医院名单、先找机器人的妈妈")
+    xiaoyu.remark_mobiles = ["13800138000"]
+    driver.post(contact_event("edit_external_contact", settings.wecom.corp_id, "zhangsan",
+                              xiaoyu.external_userid, int(time.time())))  # fmt: skip
+    say("张顾问", "在企业微信里给小雨备注了手机号 138****8000")
+    form = {"name": "王芳", "phone": "13900001111", "channel": "web-form", "city": "上海",
+            "due_date": "预产期明年5月", "source": "官网表单"}  # fmt: skip
+    headers = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Idempotency-Key": "form-0001"}
+    answer = client.post(f"{base}/api/leads", json=form, headers=headers)
+    say("官网表单", f"POST /api/leads 王芳：HTTP {answer.status_code} {answer.text}")
+    if answer.status_code != 201:
+        raise DemoFailed(f"intake refused: {answer.text}")
+    wang = answer.json()["id"]
+    _assigned(state, "zhangsan", "王芳")
+    say("晓晓 → 机器人", "你好，想问问新生儿用什么纸尿裤")
+    driver.post(state.kf_customer_says(KF, "wmdemoBOTFIRST", "你好，想问问新生儿用什么纸尿裤"))
+    _assigned(state, "lisi", "未命名客户")  # the bot knows her by her id until she says more
+    due = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=120)).isoformat()
+    hospital = folder / "协和医院.csv"
+    hospital.write_bytes(HOSPITAL_CSV.format(due=due).encode("gbk"))
+    say("operator", f"mombot leads import {hospital.name} --source 协和医院")
+    for line in _cli(folder, "leads", "import", str(hospital), "--source", "协和医院"):
+        say("operator", line)
+    _wait_for(lambda: _said_to(state, "zhangsan", "新线索分配给你：李娜"), "李娜's advisor")
+    say("张顾问收到", _said_to(state, "zhangsan", "新线索分配给你：李娜")[0].splitlines()[0])
+    follow = state.befriend("zhangsan", "王芳", f"lead:{wang}")
+    driver.post(contact_event(
+        "add_external_contact", settings.wecom.corp_id, "zhangsan", follow.external_userid,
+        follow.createtime, State=f"lead:{wang}", WelcomeCode=follow.welcome_code,
+    ))  # fmt: skip
+    _wait_for(lambda: _welcome_of(state, follow.external_userid), "王芳's welcome")
+    welcome = _welcome_of(state, follow.external_userid).text
+    say("王芳", f"扫了张顾问发来的二维码，添加成功，收到「{welcome}」")
+    text = f"签约 {wang} 3980"
+    say("张顾问", text)
+    _app_text(driver, settings, "zhangsan", text)
+    _wait_for(lambda: _said_to(state, "zhangsan", "标为已签约"), "the signing's receipt")
+    say("张顾问收到", _said_to(state, "zhangsan", "标为已签约")[0].replace("\n", " "))
+    _wait_for(lambda: _settled(settings), "the worker to handle every event")
+    say("operator", "mombot leads list")
+    for line in _cli(folder, "leads", "list"):
+        say("operator", line)
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -304,8 +379,9 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
         for line in _said_to(state, leaving.userid, "流失提醒")[0].splitlines():
             say(f"{ADVISORS[leaving.userid]}收到", line)
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
+        _leads(folder, client, base, driver, state, settings, follows[0])
 
-    print("\n⑨ 结果：mombot channels list")
+    print("\n⑩ 结果：mombot channels list")
     for line in _cli(folder, "channels", "list"):
         say("operator", line)
     engine = make_engine(settings.database_url)
@@ -324,8 +400,8 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
             counts = inbox.counts_by_status(connection)
     engine.dispose()
     say("回调收件箱", "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    expected = {"store-poster": 1, "xhs-diaper": 2, "hospital-a": 1}
-    if by_channel != expected or set(counts) != {"done"} or len(state.welcomes) != 4:
+    expected = {"store-poster": 1, "xhs-diaper": 2, "hospital-a": 2, "web-form": 1, "": 1}
+    if by_channel != expected or set(counts) != {"done"} or len(state.welcomes) != 5:
         raise DemoFailed(f"unexpected result: {by_channel} {counts} {len(state.welcomes)} welcomes")
     print("\n演示完成 ✓")
 
