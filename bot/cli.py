@@ -608,6 +608,52 @@ def cmd_leads_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leads_release(args: argparse.Namespace) -> int:
+    from crm import pool
+    from store import merges
+    from store import pool as pool_store
+    from store.models import Contact, LeadSource
+
+    runtime = _runtime(args)
+    if not runtime.settings.followup.public_pool:
+        print("mombot: the public pool is off ([followup] public_pool)", file=sys.stderr)
+        return 2
+    missing = 0
+    with runtime.context() as ctx:
+        for number in args.ids:
+            contact = ctx.session.get(Contact, merges.resolve(ctx.session, number))
+            if contact is None:
+                print(f"mombot: no lead {number}", file=sys.stderr)
+                missing += 1
+                continue
+            who = f"{contact.name or '未命名客户'} (lead {contact.id})"
+            if contact.pooled_at is not None:
+                print(f"{who} is in the public pool already")
+                continue
+            now = ctx.clock.now()
+            pool_store.put(ctx.session, contact, now, pool.ADMIN, source=LeadSource.ADMIN,
+                           note=args.reason)  # fmt: skip
+            ctx.session.commit()
+            pool.offer(ctx, contact, f"released:{contact.id}:{now.isoformat()}", pool.ADMIN)
+            print(f"{who} is in the public pool now; the pool's advisors were told")
+    return 1 if missing else 0
+
+
+def cmd_advisors_leave(args: argparse.Namespace) -> int:
+    from crm import pool
+
+    runtime = _runtime(args)
+    if args.successor is None and not runtime.settings.followup.public_pool:
+        print("mombot: name a --successor: the public pool is off ([followup] public_pool)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    with runtime.context() as ctx:
+        moved, pooled = pool.advisor_left(ctx, args.userid, args.successor)
+    print(f"{args.userid}'s open leads: {moved} moved to {args.successor or '-'} "
+          f"(WeCom hands them over within 24 h), {pooled} in the public pool")  # fmt: skip
+    return 0
+
+
 def cmd_audit_list(args: argparse.Namespace) -> int:
     from store import audit, db
 
@@ -744,6 +790,17 @@ def parser() -> argparse.ArgumentParser:
     lead_import.add_argument("--dry-run", action="store_true",
                              help="report what would happen; keep nothing")  # fmt: skip
     lead_import.add_argument("--json", action="store_true", help="the report as JSON")
+
+    release = command(leads, "release", cmd_leads_release,
+                      "put leads in the public pool (公海), as an administrator")  # fmt: skip
+    release.add_argument("ids", type=_positive, nargs="+", help="lead numbers")
+    release.add_argument("--reason", default="", help="a note kept in her history")
+
+    advisor_cmds = family("advisors", "advisors")
+    leave = command(advisor_cmds, "leave", cmd_advisors_leave,
+                    "an advisor left: his open leads to a successor, or to the pool")  # fmt: skip
+    leave.add_argument("userid")
+    leave.add_argument("--successor", help="the advisor who takes them over (离职继承)")
 
     audit_cmds = family("audit", "the audit log of exports")
     audit_list = command(audit_cmds, "list", cmd_audit_list, "audit log entries, newest first")

@@ -16,11 +16,12 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from crm.config import AssignRule, Settings
-from store import inbox, leads
+from store import inbox, leads, pool
 from store.inbox import NewEvent
 from store.models import Contact
 
 ASSIGNED = "mombot_leads_assigned"  # the inbox event that tells an advisor of her new leads
+NOBODY = "无人可分配"  # why a lead no rule could assign is in the public pool
 
 
 class Candidate(Protocol):
@@ -147,8 +148,7 @@ def give(
     and [followup] public_pool, she goes to the public pool (公海) instead."""
     if choice is None:
         if settings.followup.public_pool and contact.pooled_at is None:
-            contact.pooled_at = now
-            session.add(contact)
+            pool.put(session, contact, now, NOBODY)
         return None
     leads.assign(session, contact, choice.userid, now, f"分配给{choice.userid}（{choice.rule}）")
     return choice

@@ -255,6 +255,10 @@ class FollowUpSettings(_Section):
     team_leads: dict[str, str] = {}  # advisor userid → team lead userid; else [report] managers
     public_pool: bool = False
     pool_advisors: list[str] = []  # told of pooled leads; empty: every channel's advisors
+    claim_daily_cap: Annotated[int, Field(ge=0)] = 0  # claims per advisor per day; 0: no cap
+    # an advisor who let a lead go (gave her up, or let her time out) may claim her back only
+    # this many days later; 0: at once
+    reclaim_after_days: Annotated[int, Field(ge=0, le=365)] = 7
 
     @model_validator(mode="after")
     def _escalate_after_reminding(self) -> FollowUpSettings:

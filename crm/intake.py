@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from crm import assign, dates, phones
 from crm.config import Settings
 from crm.stages import implausible, stage_on
-from store import contacts, identities, leads, merges
+from store import contacts, identities, leads, merges, pool
 from store.identities import Key
 from store.models import (
     Contact,
@@ -31,6 +31,7 @@ from store.models import (
     LeadEvent,
     LeadIntake,
     LeadSource,
+    PoolEvent,
     StageEvent,
 )
 
@@ -477,7 +478,17 @@ def _create(
                "from_status": ContactStatus.NEW, "to_status": ContactStatus.NEW, "reason": None,
                "note": f"分配给{choice.userid}（{choice.rule}）", "amount_cents": None}
               for c, choice in zip(made, choices, strict=True) if choice is not None]  # fmt: skip
+    pooled = [c for c in made if c.pooled_at is not None]
+    steps += [{"contact_id": c.id, "at": now, "actor": "", "source": LeadSource.RULE,
+               "from_status": ContactStatus.NEW, "to_status": ContactStatus.NEW, "reason": None,
+               "note": f"进入公海：{assign.NOBODY}", "amount_cents": None}
+              for c in pooled]  # fmt: skip
     connection.execute(insert(LeadEvent.__table__), steps)
+    if pooled:
+        connection.execute(insert(PoolEvent.__table__), [
+            {"contact_id": c.id, "at": now, "kind": pool.POOLED, "userid": "",
+             "reason": assign.NOBODY} for c in pooled
+        ])  # fmt: skip
     staged = [{"contact_id": c.id, "stage": c.stage, "previous": None, "entered_on": day,
                "created_at": now} for c in made if c.stage]  # fmt: skip
     if staged:

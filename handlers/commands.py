@@ -1,6 +1,6 @@
-"""What staff write to the app: 跟进 (log a follow-up), 认领 (claim a lead from the public
-pool), 有意向 / 签约 / 流失 (move a lead through the funnel), 流失原因, 帮助. Each answer is an
-app message, sent once per message (ledger)."""
+"""What staff write to the app: 跟进 (log a follow-up), 公海 / 认领 / 放弃 (the public pool: what
+is in it, claim a lead, give one back), 有意向 / 签约 / 流失 (move a lead through the funnel),
+流失原因, 帮助. Each answer is an app message, sent once per message (ledger)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import logging
 import re
 from collections.abc import Callable
 
-from crm import advisors, leads, outbox
+from crm import advisors, leads, outbox, pool
 from crm.context import Context
 from handlers import on
 from sop import planner, playbook
 from store import followups
+from store import pool as pool_store
 from store.models import Contact, ContactStatus, LeadEvent, LeadSource
 from wecom import externalcontact
 from wecom.callbacks import TextMessage
@@ -24,13 +25,16 @@ log = logging.getLogger(__name__)
 HELP = (
     "可以这样回复我：\n"
     "跟进 编号 备注 —— 记录一次跟进，例如：跟进 12 已电话沟通，下周到店\n"
+    "公海 —— 看公海里等待认领的客户\n"
     "认领 编号 —— 认领公海里的客户\n"
+    "放弃 编号 [原因] —— 把自己的客户放回公海\n"
     "有意向 编号 [备注] —— 客户有购买意向\n"
     "签约 编号 [金额] [备注] —— 客户已签约，例如：签约 12 3980\n"
     "流失 编号 原因 —— 客户已流失，例如：流失 12 价格太高\n"
     "流失原因 —— 看可选的流失原因\n"
     "编号在提醒消息里，写在客户名字后面。"
 )
+POOL_LINES = 10  # leads 公海 lists
 _NUMBER = re.compile(r"[0-9]{1,9}")  # a contact's number as reminders show it (ASCII digits)
 # a command glued to its number (签约12 3980), as people type on a phone
 _GLUED = re.compile(r"^(\D+?)\s*([0-9]{1,9})(?:\s+(.*))?$", re.DOTALL)
@@ -59,25 +63,20 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
         return "没找到这位客户，请写上公海提醒里的编号，例如：认领 12"
     name = contact.name or "未命名客户"
     rules = ctx.settings.followup
-    pool = rules.pool_advisors or {a for c in ctx.settings.channels for a in c.advisors}
-    if not rules.public_pool or userid not in pool:
+    if not rules.public_pool or userid not in pool.pool_advisors(ctx.settings):
         return "你不在公海认领名单里；需要的话请联系管理员。"
     if contact.pooled_at is None or contact.status == ContactStatus.LOST:
         return f"客户「{name}」不在公海里（可能已经被认领）。"
     previous, now = contact.owner_userid, ctx.clock.now()
     if userid == previous:
         return f"客户「{name}」本来就是你负责的，直接跟进就好。"
+    refusal = pool.refusal(ctx, contact, userid)
+    if refusal:
+        return refusal
     if not followups.claim(ctx.session, contact.id, userid, now):
         return f"客户「{name}」已经被其他顾问认领了。"
-    try:
-        errcode = externalcontact.transfer_customer(
-            ctx.wecom("contact"), previous, userid, contact.external_userid,
-            "你好，之后由我来为你服务，有任何问题都可以找我～",
-        )  # fmt: skip
-    except WeComError as exc:
-        if is_transient(exc):
-            raise  # the claim is rolled back with the session; the message is handled again
-        errcode = exc.errcode
+    pool_store.claimed(ctx.session, contact.id, userid, now)
+    errcode = _transfer(ctx, contact, previous, userid) if contact.external_userid else 0
     if errcode:
         ctx.session.rollback()
         log.warning("transfer of contact %d to %s refused: %s", contact.id, userid, errcode)
@@ -92,8 +91,67 @@ def claim(ctx: Context, userid: str, args: list[str]) -> str:
     taker = advisors.advisor_name(ctx, userid, userid)
     outbox.notify(ctx, f"claimed:{contact.id}:{now.isoformat()}", previous,
                  f"客户「{name}」超时未跟进，已由{taker}认领。")  # fmt: skip
-    return (f"认领成功：客户「{name}」转给你了（她会收到转接提示）。"
+    if contact.external_userid and previous:
+        how = "转给你了（她会收到转接提示）"
+    else:  # nobody had her in WeCom: the advisor adds her
+        how = "归你了；她还不是你的企业微信客户，" + (
+            f"请用手机号 {contact.phone} 搜索添加" if contact.phone else "请尽快联系她"
+        )
+    return (f"认领成功：客户「{name}」{how}。"
             f"请尽快跟进，跟进后回复「跟进 {contact.id} 备注」。")  # fmt: skip
+
+
+def give_up(ctx: Context, userid: str, args: list[str]) -> str:
+    """Her advisor gives her back to the pool, for another advisor to try."""
+    if not ctx.settings.followup.public_pool:
+        return "没有开启公海，不能放弃客户；需要的话请联系管理员。"
+    contact = _lead(ctx, userid, args, "放弃 12 联系不上")
+    name = _name(contact)
+    if contact.pooled_at is not None:
+        return f"客户「{name}」已经在公海里了。"
+    if contact.status in (ContactStatus.SIGNED, ContactStatus.LOST):
+        return f"客户「{name}」已经{leads.label(contact.status)}，不用放回公海。"
+    now = ctx.clock.now()
+    pool_store.put(ctx.session, contact, now, pool.GIVEN_UP, by=userid, source=LeadSource.APP,
+                   note=" ".join(args[1:]))  # fmt: skip
+    ctx.session.commit()
+    pool.offer(ctx, contact, f"given-up:{contact.id}:{now.isoformat()}", pool.GIVEN_UP)
+    days = ctx.settings.followup.reclaim_after_days
+    return f"已把客户「{name}」放回公海，其他顾问可以认领。" + (
+        f"{days} 天内你不能再认领她。" if days else ""
+    )
+
+
+def in_pool(ctx: Context, userid: str, _args: list[str]) -> str:
+    """The leads waiting in the pool, the longest waiting first."""
+    if not ctx.settings.followup.public_pool:
+        return "没有开启公海。"
+    waiting = pool_store.waiting(ctx.session.connection(), POOL_LINES + 1)
+    if not waiting:
+        return "公海里现在没有等待认领的客户。"
+    more = f"（等得最久的 {POOL_LINES} 位）" if len(waiting) > POOL_LINES else ""
+    lines = [f"公海里等待认领的客户{more}："]
+    for row in waiting[:POOL_LINES]:
+        lines.append(f"· {row.name or '未命名客户'}（编号 {row.id}）{row.stage or '未登记'}")
+    lines.append("回复「认领 编号」认领。")
+    return "\n".join(lines)
+
+
+def _transfer(ctx: Context, contact: Contact, previous: str, userid: str) -> int:
+    """Move her in WeCom from the advisor who has her to the one who claimed her (在职继承);
+    WeCom's errcode, 0 when it took it. She is in nobody's WeCom before an advisor was ever
+    hers: nothing to move."""
+    if not previous:
+        return 0
+    try:
+        return externalcontact.transfer_customer(
+            ctx.wecom("contact"), previous, userid, contact.external_userid or "",
+            "你好，之后由我来为你服务，有任何问题都可以找我～",
+        )  # fmt: skip
+    except WeComError as exc:
+        if is_transient(exc):
+            raise  # the claim is rolled back with the session; the message is handled again
+        return exc.errcode
 
 
 def _lead(ctx: Context, userid: str, args: list[str], example: str) -> Contact:
@@ -163,7 +221,9 @@ def lost_reasons(ctx: Context, _userid: str, _args: list[str]) -> str:
 
 COMMANDS: dict[str, Callable[[Context, str, list[str]], str]] = {
     "跟进": follow_up,
+    "公海": in_pool,
     "认领": claim,
+    "放弃": give_up,
     "有意向": interested,
     "签约": signed,
     "流失": lost,

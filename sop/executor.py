@@ -14,13 +14,14 @@ import logging
 
 from sqlmodel import Session
 
-from crm import advisors, outbox, tags
+from crm import advisors, outbox, pool, tags
 from crm.context import Context
 from crm.placeholders import render
 from sop import group_executor, playbook, records, tagging
 from sop.playbook import Sop, Step
 from store import contact_tags, contacts, followups
 from store import kf as kf_store
+from store import pool as pool_store
 from store.models import Contact, ContactStatus, SopTask, TaskStatus
 from wecom import externalcontact, message
 
@@ -192,8 +193,7 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
     text = (f"跟进超时：客户「{values['name']}」（编号 {contact.id}）由{advisor}负责，"
             f"已{hours:.0f}小时，仍没有跟进记录。")  # fmt: skip
     if rules.public_pool:
-        contact.pooled_at = ctx.clock.now()
-        ctx.session.add(contact)
+        pool_store.put(ctx.session, contact, ctx.clock.now(), pool.TIMEOUT, by=owner)
         text += "\n她已进入公海，其他顾问可以认领。"
     if extra:
         text += "\n" + extra
@@ -201,11 +201,5 @@ def escalate(ctx: Context, contact: Contact, values: dict[str, str], key: str, e
         log.warning("contact %d escalated, but no team lead or manager is configured", contact.id)
     for userid in leads:
         outbox.notify(ctx, f"{key}:{userid}", userid, text)
-    if not rules.public_pool:
-        return
-    pool = rules.pool_advisors or sorted({a for c in ctx.settings.channels for a in c.advisors})
-    offer = (f"公海线索：客户「{values['name']}」（阶段：{values['stage']}）等待跟进。\n"
-             f"回复「认领 {contact.id}」认领她。")  # fmt: skip
-    for userid in pool:
-        if userid != owner:
-            outbox.notify(ctx, f"{key}:pool:{userid}", userid, offer)
+    if rules.public_pool:
+        pool.offer(ctx, contact, key, pool.TIMEOUT)

@@ -19,6 +19,7 @@ from store.models import (
     LeadEvent,
     LeadIdentity,
     LeadIntake,
+    PoolEvent,
     SopTask,
     StageEvent,
     TaskStatus,
@@ -84,7 +85,7 @@ def _take_status(keep: Contact, gone: Contact) -> None:
 
 
 def _move_rows(connection: Connection, gone: int, keep: int, now: datetime) -> None:
-    for model in (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake):
+    for model in (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake, PoolEvent):
         t = model.__table__
         connection.execute(update(t).where(t.c.contact_id == gone).values(contact_id=keep))
     for model, column in ((ContactTag, "tag_id"), (ContactFollow, "userid")):

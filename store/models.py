@@ -334,6 +334,7 @@ class LeadSource(StrEnum):
     TAG = "tag"  # a WeCom tag mapped to a status ([leads] tag_status)
     INTAKE = "intake"
     RULE = "rule"
+    ADMIN = "admin"  # an operator's command
 
 
 class ContactFollow(SQLModel, table=True):
@@ -419,6 +420,20 @@ class AssignCount(SQLModel, table=True):
     rule: str = Field(max_length=64, primary_key=True)
     userid: str = Field(max_length=64, primary_key=True)
     assigned: int = 0
+
+
+class PoolEvent(SQLModel, table=True):
+    """A lead going into the public pool (公海) and why, or taken out of it by a claim."""
+
+    __tablename__ = "pool_events"
+    __table_args__ = (Index("ix_pool_events_userid_kind_at", "userid", "kind", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    at: datetime = _at(nullable=False)
+    kind: str = Field(max_length=16)  # pooled, claimed
+    userid: str = Field(default="", max_length=64)  # who released her, or who claimed her
+    reason: str = Field(default="", max_length=32)  # 超时回收, 主动放弃, 离职, 管理员 …
 
 
 class AuditEntry(SQLModel, table=True):

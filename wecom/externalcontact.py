@@ -112,6 +112,19 @@ def add_msg_template(
     return list(client.post("externalcontact/add_msg_template", json=body).get("fail_list", []))
 
 
+def transfer_resigned(
+    client: WeComClient, handover: str, takeover: str, external_userids: list[str]
+) -> dict[str, int]:
+    """离职继承 of up to 100 customers of an advisor who left; errcode per customer (0: under
+    way)."""
+    answer = client.post("externalcontact/resigned/transfer_customer", json={
+        "handover_userid": handover, "takeover_userid": takeover,
+        "external_userid": external_userids,
+    })  # fmt: skip
+    return {str(c.get("external_userid")): int(c.get("errcode", 0))
+            for c in answer.get("customer", [])}  # fmt: skip
+
+
 def transfer_customer(
     client: WeComClient, handover: str, takeover: str, external_userid: str, message: str
 ) -> int:

@@ -61,6 +61,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/groupchat/list": _body(SandboxState.group_list),
     "externalcontact/groupchat/get": _body(SandboxState.group_get),
     "externalcontact/transfer_customer": _body(SandboxState.transfer_customer),
+    "externalcontact/resigned/transfer_customer": _body(SandboxState.transfer_resigned),
     "appchat/create": _body(SandboxState.appchat_create),
     "appchat/send": _body(SandboxState.appchat_send),
     "kf/add_contact_way": _kf_add_contact_way,

@@ -715,6 +715,12 @@ class SandboxState:
             results.append({"external_userid": external, "errcode": 0})
         return {"customer": results}
 
+    def transfer_resigned(self, body: dict[str, Any]) -> dict[str, Any]:
+        """离职继承: like 在职继承, for an advisor who left (no message to the customers)."""
+        if len(body.get("external_userid", [])) > 100:
+            raise ApiError(40058, "at most 100 external_userid")
+        return self.transfer_customer(body)
+
     def complete_transfer(self, transfer: dict[str, Any]) -> dict[str, Any]:
         """The transfer happens; returns the del_external_contact callback the handover
         advisor's side produces (Source DELETE_BY_TRANSFER)."""
