@@ -219,8 +219,8 @@ def _one_by_one(
             leads.change(session, contact, ContactStatus.NEW, now, source=LeadSource.INTAKE,
                          note=f"重新进线：{lead.source or via}")  # fmt: skip
     _stage(session, settings, contact, now)
-    held = identities.claim(session.connection(), contact.id, keys, now)
-    if set(held.values()) - apart:
+    held = identities.claim(session.connection(), [(contact.id, key) for key in keys], now)
+    if set().union(*held.values()) - apart:
         raise Contended
     session.add(LeadIntake(
         contact_id=contact.id, at=now, via=via, source=lead.source, outcome="created" if created
@@ -367,9 +367,7 @@ def _add_to(
         session.add(contact)
     session.flush()
     connection = session.connection()
-    identities.add_new(connection, owned, now)
-    held = identities.holders(connection, [key for _, key in owned])
-    if any(held.get(key, {contact_id}) - {contact_id} for contact_id, key in owned):
+    if identities.claim(connection, owned, now):
         raise Contended  # a concurrent intake gave one of her keys to someone else
     connection.execute(insert(LeadIntake.__table__), intakes)
     return outcomes
@@ -495,7 +493,7 @@ def _create(
         connection.execute(insert(StageEvent.__table__), staged)
     owned = list(dict.fromkeys((c.id, key) for c, group in zip(made, people, strict=True)
                                for _, lead in group for key in lead.identity_keys()))  # fmt: skip
-    if not identities.add_new(connection, owned, now):
+    if identities.claim(connection, owned, now):
         raise Contended
     outcomes: dict[int, Outcome] = {}
     intakes = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from store import db
 from store.models import Contact, IdentityKind, LeadIdentity
@@ -21,39 +21,30 @@ def source_id(source: str, external_id: str) -> Key:
 
 
 def find(connection: Connection, keys: Sequence[Key]) -> list[int]:
-    """The contacts any of the keys identifies, oldest first: by the keys leads came with,
-    and by what WeCom told about her (external_userid, unionid, phone on the contact)."""
-    if not keys:
-        return []
-    t, c = LeadIdentity.__table__, Contact.__table__
-    found = set(connection.execute(
-        select(t.c.contact_id).where(or_(*(
-            (t.c.kind == kind) & (t.c.value == value) for kind, value in keys
-        )))
-    ).scalars())  # fmt: skip
-    on_contact = [c.c[_COLUMNS[kind]] == value for kind, value in keys if kind in _COLUMNS]
-    if on_contact:
-        found |= set(connection.execute(select(c.c.id).where(or_(*on_contact))).scalars())
-    return sorted(found)
+    """The contacts any of the keys identifies, oldest first."""
+    return sorted(set().union(*holders(connection, keys).values()))
 
 
 def claim(
-    connection: Connection, contact_id: int, keys: Iterable[Key], now: datetime
-) -> dict[Key, int]:
-    """Make the keys hers; the ones another contact holds already are returned with who holds
-    them (a concurrent intake got there first: the caller starts over and merges)."""
-    t = LeadIdentity.__table__
-    keys = list(dict.fromkeys(keys))
-    if not keys:
+    connection: Connection, owned: Sequence[tuple[int, Key]], now: datetime
+) -> dict[Key, set[int]]:
+    """Give each contact its keys ((contact id, key) each); returns the keys someone else holds
+    too (a concurrent intake got there first: the caller starts over and merges), with who."""
+    if not owned:
         return {}
+    t = LeadIdentity.__table__
     rows = [{"contact_id": contact_id, "kind": kind, "value": value, "created_at": now}
-            for kind, value in keys]  # fmt: skip
-    connection.execute(db.insert(connection, t).on_conflict_do_nothing(), rows)
-    mine = or_(*((t.c.kind == kind) & (t.c.value == value) for kind, value in keys))
-    held = connection.execute(
-        select(t.c.kind, t.c.value, t.c.contact_id).where(t.c.contact_id != contact_id, mine)
+            for contact_id, (kind, value) in dict.fromkeys(owned)]  # fmt: skip
+    added = connection.execute(
+        db.insert(connection, t).on_conflict_do_nothing().returning(t.c.kind, t.c.value), rows
     ).all()
-    return {(row.kind, row.value): row.contact_id for row in held}
+    new = {(row.kind, row.value) for row in added}
+    known = [(contact_id, key) for contact_id, key in owned if key not in new]
+    if not known:  # every key was new: nobody else has them
+        return {}
+    held = holders(connection, [key for _, key in known])
+    mine = {key: contact_id for contact_id, key in known}
+    return {key: ids - {mine[key]} for key, ids in held.items() if ids - {mine[key]}}
 
 
 def of(connection: Connection, contact_id: int) -> list[Key]:
@@ -87,17 +78,3 @@ def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
                 ):
                     found.setdefault((kind, value), set()).add(contact_id)
     return found
-
-
-def add_new(connection: Connection, owned: Sequence[tuple[int, Key]], now: datetime) -> bool:
-    """Give new people their keys, (contact id, key) each; False if another writer holds one
-    of them already (the caller starts over)."""
-    if not owned:
-        return True
-    t = LeadIdentity.__table__
-    rows = [{"contact_id": contact_id, "kind": kind, "value": value, "created_at": now}
-            for contact_id, (kind, value) in owned]  # fmt: skip
-    inserted = connection.execute(
-        db.insert(connection, t).on_conflict_do_nothing().returning(t.c.id), rows
-    ).all()
-    return len(inserted) == len(rows)
