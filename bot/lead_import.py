@@ -129,11 +129,8 @@ def _rows(
     for (number, _), outcome in zip(good, taken, strict=True):
         if outcome.assigned_to:
             told.setdefault(outcome.assigned_to, []).append(outcome.contact_id)
-        differs = "; ".join(
-            f"{k}: {_shown(k, v[0])} ≠ {_shown(k, v[1])}"
-            for k, v in outcome.conflicts.items()
-            if k != "same_keys_as"
-        )
+        differs = "; ".join(f"{k}: {_shown(k, v[0])} ≠ {_shown(k, v[1])}"
+                            for k, v in outcome.conflicts.items())  # fmt: skip
         result = "created" if outcome.created else "merged"
         outcomes[number] = RowOutcome(number, result, outcome.contact_id, differs)
     return [outcomes[number] for number, _ in rows], [outcome.assignment for outcome in taken]

@@ -209,7 +209,9 @@ def _one_by_one(
         conflicts = _fill(contact, lead)
         for other in people[1:]:
             if other.id in apart:
-                conflicts.setdefault("same_keys_as", []).append(other.id)
+                leads.remark(session, contact, now, LeadSource.INTAKE,
+                             f"{lead.source or via}的线索也指向客户（编号 {other.id}）；两位都是"
+                             "企业微信客户，没有合并")  # fmt: skip
                 continue
             for field, pair in merges.merge(session, contact, other, now).items():
                 conflicts.setdefault(field, pair)

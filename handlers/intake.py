@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
-from crm import assign, intake
+from crm import assign, intake, phones
 from crm.context import Context
 from store import merges
 from store.models import LeadIntake
@@ -65,8 +65,11 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
                  "created" if outcome.created else "merged",
                  f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
         reply = _answer(outcome.contact_id, outcome.created)
-        if outcome.conflicts:
-            reply.body["conflicts"] = outcome.conflicts
+        if outcome.conflicts:  # what mombot knew of her, never a phone the caller did not send
+            reply.body["conflicts"] = {
+                field: [phones.mask(kept), offered] if field == "phone" else [kept, offered]
+                for field, (kept, offered) in outcome.conflicts.items()
+            }
         if outcome.assigned_to:
             reply.body["assigned_to"] = outcome.assigned_to
         return reply

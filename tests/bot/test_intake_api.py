@@ -209,3 +209,24 @@ async def test_a_phone_her_advisor_noted_in_wecom_merges_her_with_a_partners_lea
     her = lead(runtime, (await answer.json())["id"])
     assert her.external_userid == follow.external_userid and her.owner_userid == "zhangsan"
     assert counts(runtime) == (1, 1)
+
+
+async def test_a_known_phone_is_never_told_back_to_a_caller(client, runtime):
+    await client.post("/api/leads", headers=AUTH, json={
+        "phone": "13812345678", "source": "协和医院", "external_id": "XH-9"})  # fmt: skip
+    again = await client.post("/api/leads", headers=AUTH, json={
+        "phone": "13900001111", "source": "协和医院", "external_id": "XH-9"})  # fmt: skip
+    assert (await again.json())["conflicts"] == {"phone": ["138****5678", "13900001111"]}
+
+
+async def test_two_wecom_customers_sharing_a_phone_stay_two(client, runtime, sandbox):
+    for name, number in (("小雨", "13812345678"), ("阿敏", "13812345678")):
+        follow, fields = added(sandbox.state, name, "zhangsan")
+        follow.remark_mobiles = [number]
+        deliver(runtime, fields)
+        worker.run(runtime, burst=True)
+    answer = await client.post("/api/leads", headers=AUTH, json={"phone": "13812345678"})
+    assert answer.status == 200 and counts(runtime)[0] == 2
+    with db.session(runtime.engine) as s:
+        notes = [e.note for e in leads.history(s, (await answer.json())["id"])]
+    assert any("没有合并" in note for note in notes)
