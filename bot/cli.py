@@ -1,4 +1,7 @@
-"""The `mombot` command."""
+"""The `mombot` command.
+
+Each command imports what it uses when it runs, so that a command that needs no Redis, no
+WeCom client and no queue does not pay for importing them at every start."""
 
 from __future__ import annotations
 
@@ -14,28 +17,27 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import redis
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
-
-from bot import checks, logs, private
-from bot import runtime as runtime_module
-from bot.redis_conn import RedisStartError
-from bot.runtime import Runtime
+from bot import logs, private
 from bot.text import table
 from crm import config
-from sop.playbook import PlaybookError
-from wecom.client import WeComError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from bot.runtime import Runtime
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
+    from bot import runtime
+
     settings = config.load(args.config)
     logs.setup(settings)
-    return runtime_module.build(settings)
+    return runtime.build(settings)
 
 
 @dataclass
@@ -100,7 +102,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             print(f"  {warning}")
     if not args.online:
         return 0
-    from bot import redis_conn
+    from bot import checks, redis_conn
 
     results = checks.online(settings, redis_conn.connect(settings.redis.url, settings.data_path))
     print(f"online, against {settings.wecom.api_base}:")
@@ -161,8 +163,10 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_channels_sync(args: argparse.Namespace) -> int:
+    from bot import checks
     from crm.channels import sync
     from wecom import externalcontact
+    from wecom.client import WeComError
 
     runtime = _runtime(args)
     try:  # the secret works (a channel unchanged since the last sync makes no call at all)
@@ -275,6 +279,7 @@ def cmd_contacts_sync(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from crm import customers
+    from wecom.client import WeComError
 
     runtime = _runtime(args)
     with runtime.context() as ctx, tqdm(desc="customers", unit=" customers", file=sys.stderr,
@@ -908,6 +913,30 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _known_failure(exc: Exception) -> tuple[str, int] | None:
+    """A known failure as one line and an exit code; None for anything else (a bug, shown
+    whole). What the failure could come from is imported here, once it happened."""
+    import redis
+    from sqlalchemy.exc import DBAPIError
+
+    from bot import checks
+    from bot.redis_conn import RedisStartError
+    from sop.playbook import PlaybookError
+    from wecom.client import WeComError
+
+    if isinstance(exc, config.ConfigError | PlaybookError):
+        return str(exc), 2
+    if isinstance(exc, WeComError):
+        return f"WeCom {exc.path}: {checks.explain(exc)}", 1
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return f"Redis is not reachable: {_first_line(exc)}", 1
+    if isinstance(exc, RedisStartError):
+        return _first_line(exc), 1
+    if isinstance(exc, DBAPIError):  # the database is down, refuses us, or lacks a table
+        return f"database: {_first_line(exc.orig or exc)}", 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; its known failures are one line on stderr, never a traceback."""
     private.restrict()  # whatever mombot creates (database, Redis files) is the owner's only
@@ -917,26 +946,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
         return args.func(args)
-    except (config.ConfigError, PlaybookError) as exc:
-        print(f"mombot: {exc}", file=sys.stderr)
-        return 2
-    except WeComError as exc:
-        print(f"mombot: WeCom {exc.path}: {checks.explain(exc)}", file=sys.stderr)
-        return 1
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        print(f"mombot: Redis is not reachable: {_first_line(exc)}", file=sys.stderr)
-        return 1
-    except RedisStartError as exc:
-        print(f"mombot: {_first_line(exc)}", file=sys.stderr)
-        return 1
-    except DBAPIError as exc:  # the database is down, refuses us, or lacks a table
-        print(f"mombot: database: {_first_line(exc.orig or exc)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. piped into head: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        known = _known_failure(exc)
+        if known is None:
+            raise
+        message, code = known
+        print(f"mombot: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

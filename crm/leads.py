@@ -9,13 +9,14 @@ from __future__ import annotations
 import difflib
 import re
 from decimal import Decimal, InvalidOperation
-
-import cn2an
+from typing import TYPE_CHECKING
 
 from crm.config import STATUS_WORDS
-from crm.context import Context
 from store import leads
 from store.models import Contact, ContactStatus, LeadEvent, LeadSource
+
+if TYPE_CHECKING:
+    from crm.context import Context
 
 LABELS = {status: label for label, status in STATUS_WORDS.items()}
 MAX_AMOUNT = Decimal("100000000")  # 1亿: more is a typo
@@ -53,6 +54,9 @@ def amount_cents(text: str) -> int:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
+        import cn2an  # only for amounts in words: it takes 0.1 s to import, which every
+        # command that lists leads would pay
+
         try:
             value = Decimal(str(cn2an.cn2an(cleaned, "smart")))
         except (ValueError, KeyError, TypeError):
