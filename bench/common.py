@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import text
 
 from crm import config
 from crm.clock import SystemClock
-from tests.support import RedisServer, free_port
+from store import db
+from tests.support import PostgresServer, RedisServer, free_port
 from wecom.crypto import WeComCrypto
 from wecom.sandbox.api import SandboxServer
 from wecom.sandbox.driver import CallbackDriver, contact_event, to_xml
@@ -123,6 +125,26 @@ def mombot(folder: Path, config: Path, command: str, *extra: str) -> Process:
         [sys.executable, "-m", "bot.cli", "--config", str(config), command, *extra],
         folder / f"{command}.log",
     )
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL cluster for the run, as the tests start one: its URL."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def emptied(url: str) -> str:
+    """The database at url with nothing in it (its public schema made anew); the url."""
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
 
 
 def wait_http(url: str, seconds: float = 20) -> None:

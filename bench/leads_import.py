@@ -20,11 +20,8 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-
-from bench.common import ROOT, TZ, write_config
+from bench.common import ROOT, TZ, emptied, postgres, write_config
 from store import db
-from tests.support import PostgresServer
 
 ROWS, DUPLICATES = 100_000, 10_000
 CITIES = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京", "苏州", "西安"]
@@ -86,16 +83,8 @@ def main() -> int:
                "duplicates": DUPLICATES}  # fmt: skip
     results["sqlite"] = run(folder / "sqlite", f"sqlite:///{folder / 'sqlite' / 'mombot.db'}",
                             csv_file, one_row)  # fmt: skip
-    server = PostgresServer()
-    server.start()
-    try:
-        engine = db.make_engine(server.url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        results["postgresql"] = run(folder / "pg", server.url, csv_file, one_row)
-    finally:
-        server.stop()
+    with postgres() as url:
+        results["postgresql"] = run(folder / "pg", emptied(url), csv_file, one_row)
     print(json.dumps(results, ensure_ascii=False, indent=2))
     return 0
 

@@ -24,14 +24,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import text
 
-from bench.common import ROOT, TZ
+from bench.common import ROOT, TZ, emptied, postgres
 from bot import leads
 from crm import config
 from crm.stages import STAGES
 from store import db
-from tests.support import PostgresServer
 
 LEADS = 1_000_000
 QUERY = "孕晚期 未签约 上海 7天未跟进"
@@ -140,21 +138,15 @@ def main() -> int:
     started = time.perf_counter()
     seed_sqlite(Path(settings.database_url.removeprefix("sqlite:///")), data)
     report["sqlite"] = {"seed_s": round(time.perf_counter() - started, 1), **measure(path, now)}
-    server = PostgresServer()
-    server.start()
-    try:
-        path = corp(folder / "pg", {"url": server.url})
-        engine = db.make_engine(server.url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    with postgres() as url:
+        path = corp(folder / "pg", {"url": emptied(url)})
+        engine = db.make_engine(url)
         db.upgrade(engine)
         engine.dispose()
         started = time.perf_counter()
-        seed_postgres(server.url, data)
+        seed_postgres(url, data)
         report["postgresql"] = {"seed_s": round(time.perf_counter() - started, 1),
                                 **measure(path, now)}  # fmt: skip
-    finally:
-        server.stop()
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
