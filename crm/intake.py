@@ -189,54 +189,48 @@ class Request:
 def _one_by_one(
     session: Session, settings: Settings, lead: Lead, now: datetime, via: str, request: Request
 ) -> Outcome:
-    """A row whose people need more than filling in: several to merge into one, one to bring
-    back from 已流失, or one without an advisor to assign."""
+    """A row of people known already who need more than filling in: several to merge into
+    one, one to bring back from 已流失, or one without an advisor to assign."""
     keys = lead.identity_keys()
     found = identities.find(session.connection(), keys)
     people = [c for c in (session.get(Contact, i) for i in found) if c is not None]
-    created, apart = not people, set()
-    if created:
-        contact = Contact(created_at=now, updated_at=now)
-        session.add(contact)
-        session.flush()
-        leads.became_lead(session, contact, now, source=LeadSource.INTAKE)
-        conflicts = _fill(contact, lead)
-    else:
-        # WeCom's customer stays; two WeCom customers are two people whatever else they share
-        people.sort(key=lambda c: (c.external_userid is None, c.id))
-        contact = people[0]
-        apart = {c.id for c in people[1:] if c.external_userid is not None}
-        conflicts = _fill(contact, lead)
-        for other in people[1:]:
-            if other.id in apart:
-                leads.remark(session, contact, now, LeadSource.INTAKE,
-                             f"{lead.source or via}的线索也指向客户（编号 {other.id}）；两位都是"
-                             "企业微信客户，没有合并")  # fmt: skip
-                continue
-            for field, pair in merges.merge(session, contact, other, now).items():
-                conflicts.setdefault(field, pair)
+    if not people:  # merged away by a concurrent intake since they were found
+        raise Contended
+    # WeCom's customer stays; two WeCom customers are two people whatever else they share
+    people.sort(key=lambda c: (c.external_userid is None, c.id))
+    contact = people[0]
+    apart = {c.id for c in people[1:] if c.external_userid is not None}
+    conflicts = _fill(contact, lead)
+    for other in people[1:]:
+        if other.id in apart:
             leads.remark(session, contact, now, LeadSource.INTAKE,
-                         f"合并了重复线索（原编号 {other.id}）")  # fmt: skip
-        if contact.status == ContactStatus.LOST:
-            leads.change(session, contact, ContactStatus.NEW, now, source=LeadSource.INTAKE,
-                         note=f"重新进线：{lead.source or via}")  # fmt: skip
+                         f"{lead.source or via}的线索也指向客户（编号 {other.id}）；两位都是"
+                         "企业微信客户，没有合并")  # fmt: skip
+            continue
+        for field, pair in merges.merge(session, contact, other, now).items():
+            conflicts.setdefault(field, pair)
+        leads.remark(session, contact, now, LeadSource.INTAKE,
+                     f"合并了重复线索（原编号 {other.id}）")  # fmt: skip
+    if contact.status == ContactStatus.LOST:
+        leads.change(session, contact, ContactStatus.NEW, now, source=LeadSource.INTAKE,
+                     note=f"重新进线：{lead.source or via}")  # fmt: skip
     _stage(session, settings, contact, now)
     held = identities.claim(session.connection(), [(contact.id, key) for key in keys], now)
     if set().union(*held.values()) - apart:
         raise Contended
     session.add(LeadIntake(
-        contact_id=contact.id, at=now, via=via, source=lead.source, outcome="created" if created
-        else "merged", idempotency_key=request.key, request_hash=request.hash,
+        contact_id=contact.id, at=now, via=via, source=lead.source, outcome="merged",
+        idempotency_key=request.key, request_hash=request.hash,
         fields=json.dumps(lead.fields(), ensure_ascii=False),
         conflicts=json.dumps(conflicts, ensure_ascii=False),
     ))  # fmt: skip
     session.add(contact)
     session.flush()
     if contact.owner_userid:
-        return Outcome(contact.id, created, conflicts)
+        return Outcome(contact.id, False, conflicts)
     choice = assign.choose(session.connection(), settings, contact, now)
     assign.give(session, settings, contact, choice, now)
-    return Outcome(contact.id, created, conflicts, choice)
+    return Outcome(contact.id, False, conflicts, choice)
 
 
 class Contended(Exception):

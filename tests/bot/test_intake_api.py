@@ -230,3 +230,20 @@ async def test_two_wecom_customers_sharing_a_phone_stay_two(client, runtime, san
     with db.session(runtime.engine) as s:
         notes = [e.note for e in leads.history(s, (await answer.json())["id"])]
     assert any("没有合并" in note for note in notes)
+
+
+async def test_a_lost_mother_sent_again_is_a_new_lead_again(client, runtime, sandbox):
+    follow, fields = added(sandbox.state, "小雨", "zhangsan")
+    follow.remark_mobiles = ["13812345678"]
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    sandbox.state.unfriend("zhangsan", follow.external_userid)
+    deliver(runtime, contact_event("del_follow_user", CORP_ID, "zhangsan",
+                                   follow.external_userid, follow.createtime + 60))  # fmt: skip
+    worker.run(runtime, burst=True)
+    answer = await client.post("/api/leads", headers=AUTH, json={
+        "phone": "13812345678", "source": "门店活动"})  # fmt: skip
+    her = lead(runtime, (await answer.json())["id"])
+    assert answer.status == 200 and her.status == "new" and her.lost_reason is None
+    with db.session(runtime.engine) as s:
+        assert leads.history(s, her.id)[-1].note == "重新进线：门店活动"
