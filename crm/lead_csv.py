@@ -33,7 +33,6 @@ class FileProblem(ValueError):
 @dataclass(frozen=True)
 class LeadFile:
     encoding: str
-    columns: dict[int, str]  # column index → field
     ignored: list[str]  # header cells that name no field
     rows: list[tuple[int, dict[str, str]]]  # (row number as a spreadsheet counts, field → cell)
 
@@ -83,4 +82,4 @@ def read(data: bytes) -> LeadFile:
         if not any(cell.strip() for cell in cells):
             continue  # blank lines between blocks
         rows.append((number, {field: cells[i] for i, field in columns.items() if i < len(cells)}))
-    return LeadFile(encoding, columns, ignored, rows)
+    return LeadFile(encoding, ignored, rows)

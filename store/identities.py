@@ -47,14 +47,6 @@ def claim(
     return {key: ids - {mine[key]} for key, ids in held.items() if ids - {mine[key]}}
 
 
-def of(connection: Connection, contact_id: int) -> list[Key]:
-    t = LeadIdentity.__table__
-    rows = connection.execute(
-        select(t.c.kind, t.c.value).where(t.c.contact_id == contact_id).order_by(t.c.id)
-    )
-    return [(row.kind, row.value) for row in rows]
-
-
 def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
     """Who holds each of many keys (an import's chunk), in a few statements: by the keys leads
     came with, and by what WeCom told about her."""

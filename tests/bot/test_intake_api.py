@@ -9,8 +9,8 @@ from sqlmodel import func, select
 
 from bot import worker
 from bot.server import create_app
-from store import db, identities, leads, merges
-from store.models import Contact, LeadIntake, SopTask
+from store import db, leads, merges
+from store.models import Contact, LeadIdentity, LeadIntake, SopTask
 from tests.support import CORP_ID, added, deliver, reconfigure, settings_data
 from wecom.sandbox.driver import contact_event
 
@@ -145,9 +145,9 @@ async def test_a_lead_who_adds_her_advisor_is_linked_not_doubled(client, runtime
         assert json.loads(s.exec(select(LeadIntake.fields)).one())["name"] == "王芳"
     assert not any(w["state"] == f"lead:{her_id}" for w in sandbox.state.contact_ways.values())
     with db.session(runtime.engine) as s:
-        assert ("external_userid", follow.external_userid) not in identities.of(
-            s.connection(), her_id
-        )  # WeCom's id lives on her row
+        keys = s.exec(select(LeadIdentity.kind, LeadIdentity.value)
+                      .where(LeadIdentity.contact_id == her_id)).all()  # fmt: skip
+        assert ("external_userid", follow.external_userid) not in keys  # WeCom's: on her row
         keys = s.exec(select(SopTask.trigger_key).where(SopTask.target == f"c:{her_id}")).all()
         assert any(key.startswith("stage:孕中期") for key in keys)  # her stage's SOPs start
 
