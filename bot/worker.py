@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 STOP_POLL = 2  # seconds: how soon an idle slot notices a stop request
 MAX_BACKOFF = 30.0
+BURST_PASSES = 10  # relay-and-work rounds of a burst at most
 
 
 class ContextJob(Job):
@@ -193,8 +194,16 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
     handlers.load()
     if burst:
         dates.initialise()
-        relay.relay_once(runtime)  # whatever waited while no worker was running
-        return Pool(runtime, burst).run()
+        ran = False
+        # whatever waited while no worker was running, then the events of mombot's own that
+        # the jobs wrote (a lead assigned, a score crossing its threshold), until none is left
+        for _ in range(BURST_PASSES):
+            queued = relay.relay_once(runtime)
+            worked = Pool(runtime, burst).run()
+            ran = ran or worked
+            if not queued and not worked:
+                break
+        return ran
     children = processes.fork(
         runtime.settings.worker.process_count - 1, partial(_work, runtime, forked=True)
     )
