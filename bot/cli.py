@@ -385,7 +385,14 @@ def _playbooks(args: argparse.Namespace):
 def cmd_sop_list(args: argparse.Namespace) -> int:
     for sop in _playbooks(args):
         trigger = sop.trigger
-        detail = trigger.stage or trigger.channel or trigger.tag or trigger.anchor or trigger.every
+        detail = (
+            trigger.stage
+            or trigger.channel
+            or trigger.tag
+            or trigger.tier
+            or trigger.anchor
+            or trigger.every
+        )
         if trigger.type == "anchor":
             detail = f"{trigger.anchor} {trigger.offset_days:+d} 天"
         state = "" if sop.enabled else "（停用）"
@@ -550,25 +557,54 @@ def cmd_leads_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leads_show(args: argparse.Namespace) -> int:
+    from bot import leads as leads_view
+    from crm import profile
+    from crm.clock import SystemClock
+    from store import db
+
+    database = _database(args)
+    now = SystemClock(database.settings.tz).now()
+    with db.session(database.engine) as s:
+        found = profile.of(s, database.settings, args.id, now, reveal_phone=args.with_phone)
+    if found is None:
+        print(f"mombot: no lead {args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        for line in leads_view.profile_lines(found):
+            print(line)
+    return 0
+
+
 def _lead_filters(args: argparse.Namespace) -> dict:
     return {"status": args.status, "owner": args.owner, "channel": args.channel,
-            "idle_days": args.idle_days, "due_within": args.due_within}  # fmt: skip
+            "idle_days": args.idle_days, "due_within": args.due_within,
+            "min_score": args.min_score}  # fmt: skip
+
+
+def _csv_file(path: str, orders: bool = False):
+    """The lead (or order) file's rows; None (with the reason on stderr) if it has none."""
+    from crm import lead_csv
+
+    try:
+        data = Path(path).read_bytes()
+        return lead_csv.read(data, lead_csv.ORDER_ALIASES if orders else lead_csv.ALIASES)
+    except OSError as exc:
+        print(f"mombot: {path}: cannot read: {exc.strerror}", file=sys.stderr)
+    except (lead_csv.FileProblem, csv.Error) as exc:
+        print(f"mombot: {path}: {exc}", file=sys.stderr)
+    return None
 
 
 def cmd_leads_import(args: argparse.Namespace) -> int:
     from bot import lead_import
-    from crm import lead_csv
     from crm.clock import SystemClock
     from store import db
 
-    try:
-        data = Path(args.file).read_bytes()
-        lead_file = lead_csv.read(data)
-    except OSError as exc:
-        print(f"mombot: {args.file}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 2
-    except (lead_csv.FileProblem, csv.Error) as exc:
-        print(f"mombot: {args.file}: {exc}", file=sys.stderr)
+    lead_file = _csv_file(args.file)
+    if lead_file is None:
         return 2
     database = _database(args)
     now = SystemClock(database.settings.tz).now()
@@ -581,6 +617,27 @@ def cmd_leads_import(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
         for line in lead_import.lines(report):
+            print(line)
+    return 0
+
+
+def cmd_orders_import(args: argparse.Namespace) -> int:
+    from bot import order_import
+    from crm.clock import SystemClock
+    from store import db
+
+    order_file = _csv_file(args.file, orders=True)
+    if order_file is None:
+        return 2
+    database = _database(args)
+    now = SystemClock(database.settings.tz).now()
+    with db.session(database.engine) as s:
+        report = order_import.run(s, database.settings, order_file, args.file, now,
+                                  dry_run=args.dry_run, progress=sys.stderr.isatty())  # fmt: skip
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in order_import.lines(report):
             print(line)
     return 0
 
@@ -782,8 +839,15 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--channel", action="append", default=[], help="channel code or name")
         sub.add_argument("--idle-days", type=_positive, help="no follow-up for this many days")
         sub.add_argument("--due-within", type=_positive, help="due within this many days")
+        sub.add_argument("--min-score", type=int, help="scored at least this")
     lead_list.add_argument("--limit", type=_positive, default=100)
     lead_list.add_argument("--json", action="store_true", help="a JSON array (phones masked)")
+    show = command(leads, "show", cmd_leads_show,
+                   "one lead: her steps, score breakdown, orders, follow-ups")  # fmt: skip
+    show.add_argument("id", type=_positive, help="her lead number")
+    show.add_argument("--with-phone", action="store_true", help="her full phone number")
+    show.add_argument("--json", action="store_true")
+
     lead_import = command(
         leads,
         "import",
@@ -795,6 +859,15 @@ def parser() -> argparse.ArgumentParser:
     lead_import.add_argument("--dry-run", action="store_true",
                              help="report what would happen; keep nothing")  # fmt: skip
     lead_import.add_argument("--json", action="store_true", help="the report as JSON")
+
+    orders = family("orders", "orders from the brand's shops, and value tiers")
+    order_import = command(orders, "import", cmd_orders_import,
+                           "orders from a CSV (UTF-8 or GBK), once per order id")  # fmt: skip
+    order_import.add_argument("file", help="CSV with a header row, e.g. "
+                              "order_id,phone,amount,ordered_at,items")  # fmt: skip
+    order_import.add_argument("--dry-run", action="store_true",
+                              help="report what would happen; keep nothing")  # fmt: skip
+    order_import.add_argument("--json", action="store_true", help="the report as JSON")
 
     release = command(leads, "release", cmd_leads_release,
                       "put leads in the public pool (公海), as an administrator")  # fmt: skip

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from functools import partial
 
 from aiohttp import web
@@ -21,7 +22,9 @@ from bot.ingest import Ingestor
 from bot.runtime import Runtime
 from crm import dates
 from crm.config import Settings
+from crm.context import Context
 from handlers import intake as intake_view
+from handlers import orders as orders_view
 from store import db, inbox
 from store.inbox import NewEvent
 from wecom.callbacks import dedupe_key, encrypted_part, parse_xml, to_event
@@ -156,6 +159,20 @@ async def _too_slow(request: web.Request) -> web.Response:
 
 async def post_lead(request: web.Request) -> web.Response:
     """POST /api/leads: a lead from another system (see handlers.intake)."""
+    key = request.headers.get("Idempotency-Key")
+    return await _api(request, "lead", lambda body, ctx: intake_view.post_lead(body, key, ctx))
+
+
+async def post_orders(request: web.Request) -> web.Response:
+    """POST /api/orders: orders from a shop (see handlers.orders)."""
+    return await _api(request, "order", orders_view.post_orders)
+
+
+async def _api(
+    request: web.Request, what: str, view: Callable[[bytes, Context], intake_view.Reply]
+) -> web.Response:
+    """The JSON API's door: the [api] token, the body's size and pace; then `view` on a
+    worker thread."""
     runtime = request.app[RUNTIME]
     token = runtime.settings.api.intake_token.get_secret_value()
     if not token:
@@ -166,7 +183,8 @@ async def post_lead(request: web.Request) -> web.Response:
     scheme, _, credentials = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(),
                                                              token.encode()):  # fmt: skip
-        _refusals.warning("refused POST /api/leads from %s: wrong or no token", request.remote)
+        _refusals.warning("refused POST %s from %s: wrong or no token", request.path,
+                          request.remote)  # fmt: skip
         return web.json_response({"error": "a valid Authorization: Bearer token is required"},
                                  status=401, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     if (request.content_length or 0) > MAX_BODY:
@@ -178,17 +196,16 @@ async def post_lead(request: web.Request) -> web.Response:
         return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
     except TimeoutError:
         return await _too_slow(request)
-    key = request.headers.get("Idempotency-Key")
 
     def take() -> intake_view.Reply:
         with runtime.context() as ctx:
-            return intake_view.post_lead(body, key, ctx)
+            return view(body, ctx)
 
     try:
         reply = await asyncio.get_running_loop().run_in_executor(None, take)
     except Exception:
-        log.exception("intake failed")
-        return web.json_response({"error": "could not store the lead; try again"}, status=503)
+        log.exception("%s intake failed", what)
+        return web.json_response({"error": f"could not store the {what}; try again"}, status=503)
     return web.json_response(reply.body, status=reply.status, dumps=_json)
 
 
@@ -367,4 +384,5 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/wecom/callback", receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/leads", post_lead)
+    app.router.add_post("/api/orders", post_orders)
     return app

@@ -313,6 +313,85 @@ class AssignRule(_Section):
     hours: Annotated[str, Field(pattern=_SPAN)] = ""
 
 
+SIGNALS = ("source", "channel", "complete_form", "told_dates", "replied", "stage", "followed_up",
+           "status", "tag", "ordered", "silent")  # fmt: skip
+
+
+class ScoreRule(_Section):
+    """Points for a sign of her intent (a signal), e.g. {signal = "stage", values = ["孕晚期"],
+    points = 10}. `values` narrow it (source names, channel codes or names, stages, status
+    labels, tag names; empty: any); a signal that happens again counts up to `max_count`
+    times; with `half_life_days` its points halve every that many days after it happened.
+
+    Signals: source (an intake lead from that source), channel (added through that channel
+    code), complete_form (an intake lead with her name, phone and a date), told_dates (she told
+    the welcome bot her due date or baby's birthday), replied (she wrote to the bot within
+    `days` of being added), stage (she entered that stage), followed_up (her advisor logged a
+    follow-up), status (her lead reached that status), tag (she was given that tag), ordered
+    (she bought something), silent (no interaction for `days` days — no message from her to
+    the bot, no follow-up logged, no order, nothing told: counts once per `days`)."""
+
+    signal: Literal[SIGNALS]  # type: ignore[valid-type]
+    values: list[Annotated[str, Field(min_length=1)]] = []
+    points: Annotated[int, Field(ge=-100, le=100)]
+    name: Annotated[str, Field(max_length=30)] = ""  # how the breakdown names it
+    max_count: Annotated[int, Field(ge=1, le=100)] = 1
+    half_life_days: Annotated[int, Field(ge=0, le=3650)] = 0  # 0: no decay
+    days: Annotated[int, Field(ge=1, le=365)] = 1  # replied: within; silent: for
+
+    @model_validator(mode="after")
+    def _sensible(self) -> ScoreRule:
+        if self.points == 0:
+            raise ValueError("points must not be 0")
+        if self.signal in ("status",):
+            for value in self.values:
+                lead_status(value)
+        return self
+
+
+DEFAULT_SCORE_RULES = (
+    ScoreRule(signal="complete_form", points=10, name="留资完整"),
+    ScoreRule(signal="told_dates", points=5, name="告诉了预产期或宝宝生日"),
+    ScoreRule(signal="replied", points=3, days=1, name="一天内回复"),
+    ScoreRule(signal="stage", values=["孕晚期"], points=10, name="进入孕晚期"),
+    ScoreRule(signal="followed_up", points=8, max_count=3, half_life_days=30, name="顾问跟进"),
+    ScoreRule(signal="channel", points=2, name="添加了顾问"),
+    ScoreRule(signal="status", values=["有意向"], points=10, name="有意向"),
+    ScoreRule(signal="tag", values=["领券", "已领券"], points=5, name="领了优惠券"),
+    ScoreRule(signal="silent", points=-5, days=7, max_count=4, name="7天没有互动"),
+)
+
+
+class ScoringSettings(_Section):
+    """Lead scores: the rules' points summed (decayed) for each lead, recounted when something
+    happens to her and daily. A lead reaching `threshold` gets the `hot_tag` in WeCom (taken
+    away when she falls below) and her advisor is told, once."""
+
+    enabled: bool = True
+    threshold: Annotated[int, Field(ge=1)] = 20
+    hot_tag: TagName = "高意向"
+    tag_group: TagName = "线索评分"
+    rules: list[ScoreRule] = list(DEFAULT_SCORE_RULES)
+
+
+TIERS = ("高价值", "潜力", "流失风险", "待唤醒")
+
+
+class TierSettings(_Section):
+    """Value tiers from her orders (RFM), recounted daily and when an order comes in:
+    bought within `recent_days` and valuable (at least `frequent_orders` orders or
+    `valuable_amount` 元 within `window_days`) → 高价值; recent, not yet valuable → 潜力;
+    valuable but not recent → 流失风险; neither → 待唤醒. The defaults follow 母婴 repeat
+    purchases (formula and diapers: about a month). `tag_group` non-empty: her tier is also a
+    WeCom tag in that group."""
+
+    recent_days: Annotated[int, Field(ge=1, le=3650)] = 45
+    window_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    frequent_orders: Annotated[int, Field(ge=1)] = 3
+    valuable_amount: Annotated[float, Field(ge=0)] = 2000.0
+    tag_group: Annotated[str, Field(max_length=30)] = ""
+
+
 class ApiSettings(_Section):
     """The JSON API for other systems (a partner's web form, a 门店 tablet): POST /api/leads
     with `Authorization: Bearer <intake_token>`. Empty: the intake API is off."""
@@ -360,6 +439,8 @@ class Settings(_Section):
     followup: FollowUpSettings = FollowUpSettings()
     leads: LeadSettings = LeadSettings()
     assign: list[AssignRule] = []
+    scoring: ScoringSettings = ScoringSettings()
+    tiers: TierSettings = TierSettings()
     api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()

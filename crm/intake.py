@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from crm import assign, dates, phones
+from crm import assign, dates, phones, scoring
 from crm.config import Settings
 from crm.stages import implausible, stage_on
 from store import contacts, identities, leads, merges, pool
@@ -335,6 +335,7 @@ def take(
     outcomes |= _create(session, settings, fresh, now, via, requests)
     outcomes |= _add_to(session, settings, plain, now, via, requests)
     done = [outcomes[i] for i in range(len(rows))]
+    scoring.update(connection, settings, [outcome.contact_id for outcome in done], now)
     if tell:
         for outcome in done:
             if outcome.assignment is not None:

@@ -1,5 +1,6 @@
-"""Lead files as operators have them: exported from Excel or a partner's system, UTF-8 or GBK,
-comma, tab or semicolon separated, headers in Chinese or English."""
+"""Lead and order files as operators have them: exported from Excel, a partner's system or a
+shop's back office, UTF-8 or GBK, comma, tab or semicolon separated, headers in Chinese or
+English."""
 
 from __future__ import annotations
 
@@ -23,7 +24,19 @@ ALIASES = {
     "unionid": ("unionid",),
     "external_userid": ("externaluserid",),
 }  # fmt: skip
-_LOOKUP = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
+ORDER_ALIASES = {
+    "order_id": ("orderid", "order", "订单号", "订单编号", "订单id", "单号", "交易号"),
+    "amount": ("amount", "paid", "金额", "实付金额", "订单金额", "支付金额", "实付", "付款金额",
+               "实收金额"),
+    "ordered_at": ("orderedat", "time", "date", "下单时间", "付款时间", "支付时间", "成交时间",
+                   "订单时间", "日期", "创建时间"),
+    "items": ("items", "item", "products", "商品", "商品名称", "商品明细", "宝贝标题", "品名"),
+    "source": ("source", "shop", "store", "店铺", "店铺名称", "门店", "来源", "渠道"),
+    "phone": (*ALIASES["phone"], "收货人手机", "收货人电话", "买家手机", "会员手机"),
+    "name": ("name", "buyer", "收货人", "收货人姓名", "买家", "姓名", "客户姓名", "会员姓名"),
+    "unionid": ("unionid",),
+    "external_userid": ("externaluserid",),
+}  # fmt: skip
 
 
 class FileProblem(ValueError):
@@ -52,7 +65,11 @@ def decode(data: bytes) -> tuple[str, str]:
     raise FileProblem("neither UTF-8 nor GBK text")
 
 
-def read(data: bytes) -> LeadFile:
+def read(data: bytes, aliases: dict[str, tuple[str, ...]] = ALIASES) -> LeadFile:
+    """The file's rows as fields (by `aliases`: ALIASES for leads, ORDER_ALIASES for orders);
+    FileProblem when the header lacks what tells whose row it is (or, for orders, what the
+    order is)."""
+    lookup = {alias: field for field, names in aliases.items() for alias in names}
     text, encoding = decode(data)
     if not text.strip():
         raise FileProblem("the file is empty")
@@ -65,16 +82,22 @@ def read(data: bytes) -> LeadFile:
     columns: dict[int, str] = {}
     ignored: list[str] = []
     for index, cell in enumerate(header):
-        field = _LOOKUP.get(_key(cell))
+        field = lookup.get(_key(cell))
         if field is None or field in columns.values():
             if cell.strip():
                 ignored.append(cell.strip())
             continue
         columns[index] = field
-    if not {"phone", "external_id", "unionid", "external_userid"} & set(columns.values()):
+    found = set(columns.values())
+    missing = [f for f in ("order_id", "amount", "ordered_at") if f in aliases and f not in found]
+    if missing:
+        named = "; ".join(f"{f} (e.g. {'、'.join(aliases[f][2:4])})" for f in missing)
+        raise FileProblem(f"no column for {named}; the header is: {', '.join(header)}")
+    if not {"phone", "external_id", "unionid", "external_userid"} & found:
         known = "、".join(ALIASES["phone"][4:8])
         raise FileProblem(
-            f"no phone column (a header such as phone, {known}) nor an external_id column; "
+            f"no phone column (a header such as phone, {known}) nor an "
+            f"{'external_userid' if 'order_id' in aliases else 'external_id'} column; "
             f"the header is: {', '.join(header)}"
         )
     rows = []

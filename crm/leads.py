@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from crm import scoring
 from crm.config import STATUS_WORDS
 from store import leads
 from store.models import Contact, ContactStatus, LeadEvent, LeadSource
@@ -85,10 +86,13 @@ def move(
     """Move her (a step kept with who, when, why); 已流失 needs a configured reason. None if
     she is there already."""
     lost = lost_reason(ctx, reason) if to == ContactStatus.LOST else None
-    return leads.change(
+    step = leads.change(
         ctx.session, contact, to, ctx.clock.now(), source=source, actor=actor, reason=lost,
         note=note, amount_cents=amount,
     )  # fmt: skip
+    if step is not None:
+        scoring.recount(ctx.session, ctx.settings, [contact.id], ctx.clock.now())
+    return step
 
 
 def from_tags(ctx: Context, contact: Contact, names: list[str]) -> LeadEvent | None:

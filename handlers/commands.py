@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from crm import advisors, leads, outbox, pool
+from crm import advisors, leads, outbox, pool, scoring
 from crm.context import Context
 from handlers import on
 from sop import planner, playbook
@@ -52,6 +52,7 @@ def follow_up(ctx: Context, userid: str, args: list[str]) -> str:
         return f"客户「{contact.name or contact.id}」不是你负责的，不能替别人记录跟进。"
     note = args[1] if len(args) > 1 else ""
     followups.log(ctx.session, contact, userid, note, ctx.clock.now())
+    scoring.recount(ctx.session, ctx.settings, [contact.id], ctx.clock.now())
     return f"已记录对「{contact.name or '未命名客户'}」的跟进。" + (
         f"\n备注：{note}" if note else ""
     )

@@ -8,7 +8,7 @@ import logging
 
 import redis
 
-from crm import customers, intake, outbox, phones, tags
+from crm import customers, intake, outbox, phones, scoring, tags
 from crm.context import Context
 from crm.stages import episode
 from handlers import first, on, welcome
@@ -171,6 +171,7 @@ def contact_added(event: ContactEvent, ctx: Context) -> None:
     )  # fmt: skip
     if lead is not None:
         _linked(ctx, contact, event.state if by_lead_way else "")
+    scoring.recount(ctx.session, ctx.settings, [contact.id], now)
     ctx.note(
         f"contact {contact.id} added by {event.user_id} via {event.state or '-'}, welcome {outcome}"
     )

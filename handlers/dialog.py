@@ -373,6 +373,7 @@ def _carry_out(
         case SaveDate(kind, day):
             due = day if kind == dates.DUE else None
             birthday = day if kind == dates.BIRTHDAY else None
+            contact.told_dates_at = contact.told_dates_at or ctx.clock.now()
             lifecycle.set_dates(ctx, contact, due_date=due, birthday=birthday)
             return {"where": f"你现在处于{contact.stage}，" if contact.stage else ""}
         case Trying():

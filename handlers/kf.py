@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from crm import assign, customers, outbox, scene
+from crm import assign, customers, outbox, scene, scoring
 from crm.context import Context
 from handlers import dialog, on
 from store import contacts, leads
@@ -79,6 +79,7 @@ def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
         replies = dialog.on_message(ctx, contact, talk, text)
         for index, reply in enumerate(replies):
             outbox.say(ctx, contact, talk, reply, f"kf:{message['msgid']}:{index}")
+        scoring.recount(ctx.session, ctx.settings, [contact.id], ctx.clock.now())
     ctx.session.commit()
 
 

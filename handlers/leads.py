@@ -1,13 +1,14 @@
 """Leads given to an advisor by an [[assign]] rule: he is told (one message for one lead, a
-digest for an import's many), and each lead's follow-up SLA starts."""
+digest for an import's many), and each lead's follow-up SLA starts. Leads whose score crossed
+the [scoring] threshold: the 高意向 tag follows her score, and her advisor is told once."""
 
 from __future__ import annotations
 
-from crm import assign, outbox
+from crm import assign, outbox, scoring, tags
 from crm.context import Context
 from handlers import on
-from sop import planner, playbook
-from store import channels, contacts, merges
+from sop import planner, playbook, tagging
+from store import channels, contact_tags, contacts, merges, signals
 from store.models import Contact
 from wecom import externalcontact
 from wecom.callbacks import Event
@@ -102,3 +103,50 @@ def _add_way(ctx: Context, contact: Contact, userid: str) -> str:
     channels.save(ctx.session, code, config_id, qr, "", ctx.clock.now())
     ctx.session.commit()  # made once: a retry finds it
     return qr
+
+
+@on("event", scoring.CROSSED)
+def score_crossed(event: Event, ctx: Context) -> None:
+    ids = [int(i) for i in str(event.fields.get("ContactIds", "")).split(",") if i.isdigit()]
+    found = contacts.by_ids(ctx.session, sorted({merges.resolve(ctx.session, i) for i in ids}))
+    told = 0
+    for contact in found.values():
+        hot = contact.score >= ctx.settings.scoring.threshold
+        _hot_tag(ctx, contact, hot)
+        if hot and contact.owner_userid:
+            text = _hot(ctx, contact)
+            told += outbox.notify(ctx, f"hot:{contact.id}", contact.owner_userid, text)
+    ctx.note(f"{len(found)} lead(s) crossed the score threshold; {told} advisor notice(s)")
+
+
+def _hot_tag(ctx: Context, contact: Contact, hot: bool) -> None:
+    """Give her the 高意向 tag in WeCom (or take it away), as her advisor sees her."""
+    if contact.external_userid is None or not contacts.wecom_userid(contact):
+        return
+    name, group = ctx.settings.scoring.hot_tag, ctx.settings.scoring.tag_group
+    if hot == (name in contact_tags.names(ctx.session, contact.id)):
+        return
+    try:
+        ids = tags.mark(ctx.session, ctx.wecom("contact"), contacts.wecom_userid(contact),
+                        contact.external_userid, group, [name], remove=not hot)  # fmt: skip
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        ctx.warn(f"{name} tag of contact {contact.id} not {'set' if hot else 'removed'}: {exc}")
+        return
+    if hot:
+        tagging.record(ctx, contact, {tag_id: (name, group) for tag_id in ids.values()})
+    else:
+        contact_tags.update(ctx.session, contact.id, {}, set(ids.values()), ctx.clock.now())
+    ctx.session.commit()
+
+
+def _hot(ctx: Context, contact: Contact) -> str:
+    history = signals.of(ctx.session.connection(), [contact.id])[contact.id]
+    items = scoring.breakdown(ctx.settings, history, ctx.clock.now())
+    name = contact.name or "未命名客户"
+    lines = [f"高意向客户：{name}（编号 {contact.id}）评分 {contact.score}，建议今天跟进。",
+             "评分明细："]  # fmt: skip
+    lines += [f"· {item.text()}" for item in items]
+    lines.append(f"跟进后回复「跟进 {contact.id} 备注」记录。")
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from crm import advisors, outbox, tags
+from crm import advisors, outbox, scoring, tags, tiers
 from crm.context import BULK, Context
 from crm.stages import LATE, PREGNANT, STAGES, episode, stage_on
 from sop import planner, playbook
@@ -95,7 +95,11 @@ def queue_tag_sync(ctx: Context, contact_ids: list[int]) -> int:
 def refresh_job(ctx: Context, day: str) -> dict[str, int]:
     """rq job: the daily refresh, queued by the worker's ticker."""
     report = refresh(ctx, date.fromisoformat(day))
-    return {"contacts": report.contacts, "changed": sum(report.changed.values())}
+    tiered = tiers.refresh(ctx.engine, ctx.settings, ctx.clock.now())
+    scored = scoring.refresh(ctx.engine, ctx.settings, ctx.clock.now())
+    log.info("value tiers recounted: %d changed; lead scores: %d changed", tiered, scored)
+    return {"contacts": report.contacts, "changed": sum(report.changed.values()),
+            "tiers_changed": tiered, "scores_changed": scored}  # fmt: skip
 
 
 def sync_stage_tags(ctx: Context, *contact_ids: int) -> int:
@@ -177,6 +181,7 @@ def set_dates(
     anchors = {DUE: contact.due_date, BIRTHDAY: contact.baby_birthday}
     planner.plan_anchors(connection, sops, contact.id, anchors, tz, now)
     queue_tag_sync(ctx, [contact.id])
+    scoring.recount(ctx.session, ctx.settings, [contact.id], now)
     return new if changed else None
 
 

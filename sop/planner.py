@@ -131,6 +131,24 @@ def plan_tag_added(
     return sop_tasks.insert_new(connection, rows)
 
 
+def plan_tier_entered(
+    connection: Connection, sops: Sequence[Sop], entered: Iterable[tuple[int, str, date]],
+    tz: tzinfo, now: datetime,
+) -> int:  # fmt: skip
+    """Tasks for contacts that entered a value tier: (contact id, tier, since) each; once per
+    tier and day she entered it."""
+    by_tier: dict[str, list[Sop]] = {}
+    for sop in _enabled(sops, "contact", "tier_entered"):
+        by_tier.setdefault(sop.trigger.tier, []).append(sop)
+    rows = [
+        row
+        for contact_id, tier, since in entered
+        for sop in by_tier.get(tier, [])
+        for row in _rows(sop, contact_target(contact_id), f"tier:{tier}:{since}", now, tz, now)
+    ]
+    return sop_tasks.insert_new(connection, rows)
+
+
 def plan_anchors(
     connection: Connection,
     sops: Sequence[Sop],

@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from crm import placeholders
-from crm.config import FollowUpSettings, Settings
+from crm.config import TIERS, FollowUpSettings, Settings
 from crm.stages import STAGES
 
 DEFAULT_DIR = Path(__file__).parent / "default"
@@ -45,11 +45,18 @@ class _Model(BaseModel):
 
 class Trigger(_Model):
     type: Literal[
-        "contact_added", "stage_entered", "tag_added", "anchor", "group_member_joined", "schedule"
+        "contact_added",
+        "stage_entered",
+        "tag_added",
+        "anchor",
+        "group_member_joined",
+        "schedule",
+        "tier_entered",
     ]
     channel: str = ""  # contact_added: only from this channel code
     stage: str = ""  # stage_entered
     tag: str = ""  # tag_added
+    tier: str = ""  # tier_entered: 高价值, 潜力, 流失风险 or 待唤醒 ([tiers])
     anchor: Literal["", "due_date", "baby_birthday"] = ""  # anchor: plus offset_days
     offset_days: int = 0
     every: Literal["", "day", "week"] = ""  # schedule (groups)
@@ -58,12 +65,14 @@ class Trigger(_Model):
     @model_validator(mode="after")
     def _complete(self) -> Trigger:
         needs = {"stage_entered": "stage", "tag_added": "tag", "anchor": "anchor",
-                 "schedule": "every"}  # fmt: skip
+                 "schedule": "every", "tier_entered": "tier"}  # fmt: skip
         field = needs.get(self.type)
         if field and not getattr(self, field):
             raise ValueError(f"a {self.type} trigger needs {field}")
         if self.type == "stage_entered" and self.stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}")
+        if self.type == "tier_entered" and self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}")
         if self.every == "week" and not self.weekday:
             raise ValueError("a weekly schedule needs weekday (1 = Monday … 7 = Sunday)")
         return self
@@ -95,7 +104,8 @@ Action = Literal[
     "remove_tag", "mass_send", "appchat_post", "escalate",
 ]  # fmt: skip
 GROUP_ACTIONS = {"mass_send", "advisor_task", "appchat_post"}
-MOMENT_TRIGGERS = {"contact_added", "tag_added", "group_member_joined"}  # minutes count from it
+# minutes count from the moment of these triggers
+MOMENT_TRIGGERS = {"contact_added", "tag_added", "group_member_joined", "tier_entered"}
 # Fields sent as written (never filled in), by the actions that send them.
 SENT_AS_WRITTEN = {"send_link": ("title", "desc"), "send_image": ("title",),
                    "send_miniprogram": ("title",)}  # fmt: skip

@@ -3,7 +3,7 @@ the funnel steps a mapped one makes ([leads] tag_status)."""
 
 from __future__ import annotations
 
-from crm import customers, leads
+from crm import customers, leads, scoring
 from crm.context import Context
 from sop import planner, playbook
 from store import contact_tags, contacts
@@ -25,6 +25,7 @@ def record(
         planner.plan_tag_added(ctx.session.connection(), playbook.configured(ctx.settings),
                                contact.id, new, ctx.settings.tz, now)  # fmt: skip
         leads.from_tags(ctx, contact, new)
+        scoring.recount(ctx.session, ctx.settings, [contact.id], now)
     return new
 
 

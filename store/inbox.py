@@ -6,9 +6,11 @@ racing over one row cannot both win.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from xml.sax.saxutils import escape
 
 from sqlalchemy import Connection, Row, and_, func, or_, select, update
 from sqlmodel import Session
@@ -242,3 +244,24 @@ def add(connection: Connection, event: NewEvent, now: datetime) -> None:
           "event": event.event, "change_type": event.change_type, "payload": event.payload,
           "status": InboxStatus.RECEIVED, "attempts": 0, "received_at": now}],
     )  # fmt: skip
+
+
+ANNOUNCED = 100  # leads named in one event of `announce`
+
+
+def announce(
+    connection: Connection, event: str, contact_ids: Sequence[int], states: Sequence[str],
+    now: datetime,
+) -> None:  # fmt: skip
+    """Events of mombot's own naming leads whose state just changed (a score crossing its
+    threshold, a new value tier), ANNOUNCED leads to an event: the worker reads the leads'
+    state then. Once per change: the same leads changing back at the same moment (a retried
+    job) are announced again."""
+    for start in range(0, len(contact_ids), ANNOUNCED):
+        ids = ",".join(map(str, contact_ids[start : start + ANNOUNCED]))
+        change = hashlib.sha1(f"{ids}:{list(states[start : start + ANNOUNCED])}".encode())
+        payload = (f"<xml><MsgType>event</MsgType><Event>{escape(event)}</Event>"
+                   f"<ContactIds>{ids}</ContactIds>"
+                   f"<CreateTime>{int(now.timestamp())}</CreateTime></xml>")  # fmt: skip
+        key = f"mombot:{event}:{now.isoformat()}:{change.hexdigest()}"
+        add(connection, NewEvent(key, "event", event, "", payload, "mombot"), now)

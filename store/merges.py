@@ -19,6 +19,7 @@ from store.models import (
     LeadEvent,
     LeadIdentity,
     LeadIntake,
+    Order,
     PoolEvent,
     SopTask,
     StageEvent,
@@ -28,7 +29,7 @@ from store.models import (
 # what an empty field of the one who stays takes from the one who goes
 FILLED = ("external_userid", "name", "avatar", "unionid", "phone", "city", "owner_userid",
           "channel_code", "source", "due_date", "baby_birthday", "added_at", "stage",
-          "stage_since", "stage_tag_id", "tags_read_at")  # fmt: skip
+          "stage_since", "stage_tag_id", "tags_read_at", "told_dates_at")  # fmt: skip
 FUNNEL = ("new", "contacted", "interested", "signed")  # further on wins; lost only if both are
 
 
@@ -85,7 +86,7 @@ def _take_status(keep: Contact, gone: Contact) -> None:
 
 
 def _move_rows(connection: Connection, gone: int, keep: int, now: datetime) -> None:
-    for model in (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake, PoolEvent):
+    for model in (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake, PoolEvent, Order):
         t = model.__table__
         connection.execute(update(t).where(t.c.contact_id == gone).values(contact_id=keep))
     for model, column in ((ContactTag, "tag_id"), (ContactFollow, "userid")):

@@ -99,6 +99,10 @@ class Contact(SQLModel, table=True):
     # claimed from this advisor; she still has her in WeCom until the transfer completes
     handover_userid: str | None = Field(default=None, max_length=64)
     tags_read_at: datetime | None = _at()  # her tags were first read from WeCom (contact_tags)
+    told_dates_at: datetime | None = _at()  # she first told the welcome bot a date of hers
+    score: int = Field(default=0, index=True)  # her lead score (crm.scoring) when last counted
+    tier: str | None = Field(default=None, max_length=8, index=True)  # 高价值 … (crm.tiers)
+    tier_since: date | None = None
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
 
@@ -447,3 +451,20 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=32, index=True)  # leads.export
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
     rows: int = 0
+
+
+class Order(SQLModel, table=True):
+    """A purchase from the brand's shop (an e-commerce order, a 门店 till), hers by any of her
+    keys; kept once per order id."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_contact_id_ordered_at", "contact_id", "ordered_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(max_length=64, unique=True)  # the shop's own
+    contact_id: int = Field(foreign_key="contacts.id")
+    amount_cents: int  # paid, in fen
+    ordered_at: datetime = _at(nullable=False, index=True)
+    items: str = Field(default="", max_length=1000)
+    source: str = Field(default="", max_length=32)  # the shop: 天猫旗舰店, 门店 …
+    created_at: datetime = _at(nullable=False)

@@ -1,0 +1,94 @@
+"""Orders (once per order id) and what value tiers are counted from: each buyer's last order,
+and her orders and spending within a window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Row, bindparam, case, func, select
+
+from store.db import insert
+from store.models import Contact, Order
+
+T = Order.__table__
+
+
+def existing(connection: Connection, order_ids: Sequence[str]) -> dict[str, Row]:
+    """The orders already kept, by order id."""
+    found: dict[str, Row] = {}
+    for start in range(0, len(order_ids), 900):
+        chunk = list(order_ids[start : start + 900])
+        query = select(T.c.order_id, T.c.contact_id, T.c.amount_cents, T.c.ordered_at).where(
+            T.c.order_id.in_(chunk)
+        )
+        found |= {row.order_id: row for row in connection.execute(query)}
+    return found
+
+
+def add(connection: Connection, rows: list[dict]) -> set[str]:
+    """Keep these orders; one whose id is kept already (a concurrent import) is left as it is.
+    Returns the order ids written now."""
+    if not rows:
+        return set()
+    statement = (
+        insert(connection, T).on_conflict_do_nothing(index_elements=["order_id"])
+        .returning(T.c.order_id)
+    )  # fmt: skip
+    return set(connection.execute(statement, rows).scalars().all())
+
+
+@dataclass(frozen=True)
+class Spending:
+    contact_id: int
+    tier: str | None  # as counted last time
+    last_at: datetime
+    orders: int  # within the window
+    cents: int  # within the window
+
+
+def spending(
+    connection: Connection, since: datetime, contact_ids: Sequence[int] | None = None
+) -> list[Spending]:
+    """Each buyer's last order, and her orders and spending since `since`: of these contacts,
+    or (None) of every buyer."""
+    recent = T.c.ordered_at >= since
+    c = Contact.__table__
+    query = (
+        select(
+            T.c.contact_id, c.c.tier, func.max(T.c.ordered_at),
+            func.sum(case((recent, 1), else_=0)),
+            func.sum(case((recent, T.c.amount_cents), else_=0)),
+        )
+        .select_from(T.join(c, c.c.id == T.c.contact_id))
+        .group_by(T.c.contact_id, c.c.tier)
+    )  # fmt: skip
+    scopes = [None] if contact_ids is None else [
+        list(contact_ids[i : i + 900]) for i in range(0, len(contact_ids), 900)
+    ]  # fmt: skip
+    found = []
+    for chunk in scopes:
+        scoped = query if chunk is None else query.where(T.c.contact_id.in_(chunk))
+        found += [Spending(row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0))
+                  for row in connection.execute(scoped)]  # fmt: skip
+    return found
+
+
+def save_tiers(connection: Connection, tiers: dict[int, str | None], day: date) -> None:
+    """Her new tier, since `day`."""
+    if not tiers:
+        return
+    c = Contact.__table__
+    statement = (
+        c.update().where(c.c.id == bindparam("key")).values(tier=bindparam("value"), tier_since=day)
+    )
+    connection.execute(statement, [{"key": k, "value": v} for k, v in tiers.items()])
+
+
+def of(connection: Connection, contact_id: int, limit: int = 20) -> list[Row]:
+    """Her latest orders, newest first."""
+    return list(connection.execute(
+        select(T.c.order_id, T.c.amount_cents, T.c.ordered_at, T.c["items"], T.c.source)
+        .where(T.c.contact_id == contact_id).order_by(T.c.ordered_at.desc()).limit(limit)
+    ))  # fmt: skip

@@ -1,0 +1,134 @@
+"""Signs of a lead's intent, read from her history (the rows other parts keep anyway): where she
+came from, what she told the bot, her stages, follow-ups, status steps, tags and orders. Lead
+scores are counted from these (crm.scoring)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, func, select
+
+from store.models import (
+    Contact,
+    ContactTag,
+    FollowUp,
+    KfMessage,
+    LeadEvent,
+    Order,
+    StageEvent,
+)
+
+CUSTOMER = 3  # a kf message's origin when she wrote it
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str  # crm.config.SIGNALS
+    value: str  # what kind of it: the source, the stage, the tag … ("" when it has none)
+    at: datetime
+
+
+@dataclass
+class History:
+    """One lead's signals, and the latest sign of life from her or her advisor."""
+
+    contact_id: int
+    score: int  # as counted last time
+    owner_userid: str
+    arrived_at: datetime  # added to her advisor, or made a lead
+    signals: list[Signal] = field(default_factory=list)
+    last_seen: datetime | None = None
+
+    def seen(self, at: datetime | None) -> None:
+        if at is not None and (self.last_seen is None or at > self.last_seen):
+            self.last_seen = at
+
+
+def of(connection: Connection, contact_ids: Sequence[int]) -> dict[int, History]:
+    """The histories of these leads (the unknown ids left out)."""
+    found: dict[int, History] = {}
+    for start in range(0, len(contact_ids), 900):  # SQLite allows 999 parameters
+        chunk = list(contact_ids[start : start + 900])
+        found |= _read(connection, lambda column, ids=chunk: column.in_(ids))
+    return found
+
+
+def between(connection: Connection, first: int, last: int) -> dict[int, History]:
+    """The histories of the leads with ids from first to last (both included)."""
+    return _read(connection, lambda column: column.between(first, last))
+
+
+def _read(connection: Connection, scope) -> dict[int, History]:
+    c = Contact.__table__
+    rows = connection.execute(select(
+        c.c.id, c.c.score, c.c.owner_userid, c.c.source, c.c.channel_code, c.c.name, c.c.phone,
+        c.c.due_date, c.c.baby_birthday, c.c.external_userid, c.c.added_at, c.c.created_at,
+        c.c.told_dates_at,
+    ).where(scope(c.c.id)))  # fmt: skip
+    found: dict[int, History] = {}
+    for row in rows:
+        arrived = row.added_at or row.created_at
+        history = found[row.id] = History(row.id, row.score, row.owner_userid, arrived)
+        history.seen(arrived)
+        add = history.signals.append
+        if row.source:
+            add(Signal("source", row.source, row.created_at))
+            if row.name and row.phone and (row.due_date or row.baby_birthday):
+                add(Signal("complete_form", "", row.created_at))
+        if row.channel_code and row.added_at:
+            add(Signal("channel", row.channel_code, row.added_at))
+        if row.told_dates_at:
+            add(Signal("told_dates", "", row.told_dates_at))
+            history.seen(row.told_dates_at)
+    if not found:
+        return found
+    k = KfMessage.__table__
+    written = connection.execute(
+        select(c.c.id, func.min(k.c.sent_at), func.max(k.c.sent_at))
+        .select_from(k.join(c, c.c.external_userid == k.c.external_userid))
+        .where(and_(scope(c.c.id), k.c.origin == CUSTOMER))
+        .group_by(c.c.id)
+    )  # fmt: skip
+    for contact_id, first, last in written:
+        found[contact_id].signals.append(Signal("replied", "", first))
+        found[contact_id].seen(last)
+    s, f, e, t, o = (StageEvent.__table__, FollowUp.__table__, LeadEvent.__table__,
+                     ContactTag.__table__, Order.__table__)  # fmt: skip
+    for kind, query, alive in (
+        ("stage", select(s.c.contact_id, s.c.stage, s.c.created_at).where(scope(s.c.contact_id)),
+         False),
+        ("followed_up", select(f.c.contact_id, f.c.userid, f.c.created_at)
+         .where(scope(f.c.contact_id)), True),
+        ("status", select(e.c.contact_id, e.c.to_status, e.c.at)
+         .where(and_(scope(e.c.contact_id), e.c.from_status != e.c.to_status)), False),
+        ("tag", select(t.c.contact_id, t.c.name, t.c.added_at).where(scope(t.c.contact_id)),
+         False),
+        ("ordered", select(o.c.contact_id, o.c.order_id, o.c.ordered_at)
+         .where(scope(o.c.contact_id)), True),
+    ):  # fmt: skip
+        for contact_id, value, at in connection.execute(query):
+            history = found.get(contact_id)
+            if history is None:
+                continue
+            history.signals.append(Signal(kind, value or "", at))
+            if alive:
+                history.seen(at)
+    return found
+
+
+def save_scores(connection: Connection, scores: dict[int, int]) -> None:
+    """Keep these leads' new scores."""
+    if not scores:
+        return
+    c = Contact.__table__
+    statement = c.update().where(c.c.id == bindparam("key")).values(score=bindparam("value"))
+    connection.execute(statement, [{"key": k, "value": v} for k, v in scores.items()])
+
+
+def id_range(connection: Connection) -> tuple[int, int]:
+    """The smallest and largest lead id (0, 0 when there is none)."""
+    c = Contact.__table__
+    low, high = connection.execute(select(func.min(c.c.id), func.max(c.c.id))).one()
+    return low or 0, high or 0
