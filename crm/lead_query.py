@@ -5,6 +5,8 @@ separated by spaces, each narrowing the list, e.g. `孕晚期 未签约 上海 7
 - a stage (孕晚期, or its start: 晚期 is not one, 新生儿 is 新生儿期)
 - a channel (its code or name), an advisor (userid or name), a city a lead has (上海, 上海市)
 - N天未跟进: no follow-up (nor added) in the last N days; N天内预产: due within N days
+- 高意向: scored at least [scoring] threshold; N分以上 (评分≥N): at least N
+- a value tier (高价值 潜力 流失风险 待唤醒)
 - anything else: part of her name
 """
 
@@ -14,12 +16,13 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from crm.config import STATUS_WORDS, Settings
+from crm.config import STATUS_WORDS, TIERS, Settings
 from crm.stages import STAGES
 from store.lead_list import Filters
 
 NEGATED = {"未签约": "signed", "未流失": "lost"}
 IDLE = re.compile(r"^(\d{1,4})天(?:未|没|没有)跟进$")
+SCORE = re.compile(r"^(?:(\d{1,4})分以上|(?:评分|分数)(?:>=|≥)(\d{1,4})分?)$")
 DUE = re.compile(r"^(?:(\d{1,4})天内(?:预产|待产|临产|生产)|预产期?(\d{1,4})天内)$")
 
 
@@ -31,6 +34,7 @@ class Vocabulary:
     channels: dict[str, str]
     advisors: dict[str, str]
     cities: frozenset[str]
+    hot_score: int  # 高意向 from this score
 
     @classmethod
     def of(cls, settings: Settings, cities: set[str], advisor_names: dict[str, str]) -> Vocabulary:
@@ -41,7 +45,7 @@ class Vocabulary:
             advisor_names
         )
         advisors = {u: u for u in userids} | {n: u for u, n in advisor_names.items() if n}
-        return cls(channels, advisors, frozenset(cities))
+        return cls(channels, advisors, frozenset(cities), settings.scoring.threshold)
 
 
 def parse(text: str, vocabulary: Vocabulary, now: datetime) -> Filters:
@@ -55,6 +59,12 @@ def parse(text: str, vocabulary: Vocabulary, now: datetime) -> Filters:
 def _narrow(found: Filters, word: str, vocabulary: Vocabulary, now: datetime) -> Filters:
     if word in STATUS_WORDS:
         return replace(found, statuses=found.statuses | {STATUS_WORDS[word]})
+    if word == "高意向":
+        return replace(found, min_score=vocabulary.hot_score)
+    if score := SCORE.match(word):
+        return replace(found, min_score=int(score[1] or score[2]))
+    if word in TIERS:
+        return replace(found, tiers=found.tiers | {word})
     if word in NEGATED:
         return replace(found, not_statuses=found.not_statuses | {NEGATED[word]})
     if word == "未沟通":

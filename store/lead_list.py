@@ -27,6 +27,8 @@ class Filters:
     idle_since: datetime | None = None  # no follow-up since then (nor added since)
     due_by: date | None = None  # due on or before (and not before due_from)
     due_from: date | None = None
+    min_score: int | None = None  # scored at least this
+    tiers: frozenset[str] = frozenset()  # value tiers (高价值 …)
 
 
 def where(filters: Filters):
@@ -53,6 +55,10 @@ def where(filters: Filters):
         parts.append(and_(T.c.due_date.is_not(None), T.c.due_date <= filters.due_by))
     if filters.due_from is not None:
         parts.append(T.c.due_date >= filters.due_from)
+    if filters.min_score is not None:
+        parts.append(T.c.score >= filters.min_score)
+    if filters.tiers:
+        parts.append(T.c.tier.in_(sorted(filters.tiers)))
     return and_(*parts) if parts else or_(True)
 
 
@@ -65,7 +71,7 @@ def listing(connection: Connection, filters: Filters, limit: int | None) -> list
             T.c.id, T.c.name, T.c.phone, T.c.status, T.c.lost_reason, T.c.stage,
             T.c.channel_code, T.c.owner_userid, T.c.city, T.c.due_date, T.c.baby_birthday,
             T.c.added_at, T.c.created_at, T.c.last_followup_at, T.c.signed_amount_cents,
-            T.c.source, advisors.c.name.label("owner_name"),
+            T.c.source, T.c.score, T.c.tier, advisors.c.name.label("owner_name"),
         )
         .select_from(T.outerjoin(advisors, advisors.c.userid == T.c.owner_userid))
         .where(where(filters))

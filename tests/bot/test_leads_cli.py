@@ -99,3 +99,31 @@ def test_words_the_query_does_not_know_are_name_parts(runtime):
     assert found.stages == {"新生儿期"} and found.owners == {"zhangsan"}
     assert found.words == ("小雨",) and found.due_by == (NOW + timedelta(days=30)).date()
     assert found.idle_since == NOW - timedelta(days=15)
+
+
+def test_score_and_tier_words(runtime):
+    vocabulary = lead_query.Vocabulary.of(runtime.settings, set(), {})
+    assert lead_query.parse("高意向", vocabulary, NOW).min_score == 20  # [scoring] threshold
+    assert lead_query.parse("15分以上", vocabulary, NOW).min_score == 15
+    assert lead_query.parse("评分≥30", vocabulary, NOW).min_score == 30
+    assert lead_query.parse("待唤醒 流失风险", vocabulary, NOW).tiers == {"待唤醒", "流失风险"}
+
+
+def test_one_lead_shown_whole_with_her_score_breakdown(corp, capsys):
+    path, numbers = corp
+    assert main(["--config", str(path), "leads", "show", str(numbers["婷婷"]), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["name"], shown["phone"], shown["status"]) == ("婷婷", "139****1111", "已沟通")
+    # added 10 days ago, but her advisor talked with her today: not silent
+    assert [(i["rule"], i["points"]) for i in shown["score_breakdown"]] == [
+        ("顾问跟进", 8.0), ("添加了顾问", 2.0)
+    ]
+    assert shown["score"] == 10 and shown["hot"] is False
+    assert [(h["from"], h["to"]) for h in shown["history"]] == [(None, "新线索"),
+                                                                ("新线索", "已沟通")]  # fmt: skip
+    assert shown["follow_ups"][0]["note"] == "电话沟通"
+    assert main(["--config", str(path), "leads", "show", str(numbers["婷婷"])]) == 0
+    out = capsys.readouterr().out
+    assert "婷婷（编号" in out and "评分：10" in out and "+8  顾问跟进" in out
+    assert main(["--config", str(path), "leads", "show", "999999"]) == 1
+    assert "no lead 999999" in capsys.readouterr().err
