@@ -305,7 +305,18 @@ def _leads(
     _app_text(driver, settings, "zhangsan", text)
     _wait_for(lambda: _said_to(state, "zhangsan", "标为已签约"), "the signing's receipt")
     say("张顾问收到", _said_to(state, "zhangsan", "标为已签约")[0].replace("\n", " "))
+    order = {"order_id": "TM20261122001", "phone": "13900001111", "amount": "3980",
+             "ordered_at": datetime.now(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds"),
+             "items": ["待产包", "纸尿裤NB码"], "source": "天猫旗舰店"}  # fmt: skip
+    auth = {"Authorization": headers["Authorization"]}
+    answer = client.post(f"{base}/api/orders", json=order, headers=auth)
+    say("天猫旗舰店", f"POST /api/orders 王芳的订单：HTTP {answer.status_code} {answer.text}")
+    if answer.status_code != 201 or answer.json()["id"] != wang:
+        raise DemoFailed(f"order not kept as 王芳's: {answer.text}")
     _wait_for(lambda: _settled(settings), "the worker to handle every event")
+    say("operator", f"mombot leads show {wang}")
+    for line in _cli(folder, "leads", "show", str(wang)):
+        say("operator", line)
     say("operator", "mombot leads list")
     for line in _cli(folder, "leads", "list"):
         say("operator", line)

@@ -146,7 +146,8 @@ def profile_lines(found: dict[str, Any]) -> list[str]:
                 f"{o['items'] or o['order_id']}" for o in found["orders"]]  # fmt: skip
     out.append("线索记录：")
     for step in found["history"]:
-        move = f"{step['from']} → {step['to']}" if step["from"] != step["to"] else step["to"]
+        move = (f"{step['from']} → {step['to']}" if step["from"] not in (None, step["to"])
+                else step["to"])  # fmt: skip
         extra = "；".join(str(x) for x in (step["reason"], step["note"]) if x)
         extra = f"（{extra}）" if extra else ""
         out.append(f"  {step['at'][:16].replace('T', ' ')}  {move}{extra}  "

@@ -358,6 +358,7 @@ DEFAULT_SCORE_RULES = (
     ScoreRule(signal="channel", points=2, name="添加了顾问"),
     ScoreRule(signal="status", values=["有意向"], points=10, name="有意向"),
     ScoreRule(signal="tag", values=["领券", "已领券"], points=5, name="领了优惠券"),
+    ScoreRule(signal="ordered", points=5, max_count=3, half_life_days=90, name="下单"),
     ScoreRule(signal="silent", points=-5, days=7, max_count=4, name="7天没有互动"),
 )
 

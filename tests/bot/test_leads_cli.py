@@ -116,7 +116,8 @@ def test_one_lead_shown_whole_with_her_score_breakdown(corp, capsys):
     assert (shown["name"], shown["phone"], shown["status"]) == ("婷婷", "139****1111", "已沟通")
     # added 10 days ago, but her advisor talked with her today: not silent
     assert [(i["rule"], i["points"]) for i in shown["score_breakdown"]] == [
-        ("顾问跟进", 8.0), ("添加了顾问", 2.0)
+        ("顾问跟进", 8.0),
+        ("添加了顾问", 2.0),
     ]
     assert shown["score"] == 10 and shown["hot"] is False
     assert [(h["from"], h["to"]) for h in shown["history"]] == [(None, "新线索"),
