@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, String, and_, bindparam, func, literal, select, union_all
 
 from store.models import (
     Contact,
@@ -21,6 +21,8 @@ from store.models import (
 )
 
 CUSTOMER = 3  # a kf message's origin when she wrote it
+SEEN = "seen"  # her latest message to the bot: no signal, a sign of life
+ALIVE = {"followed_up", "ordered", SEEN}  # signals that end a silence (and told_dates)
 
 
 @dataclass(frozen=True)
@@ -84,37 +86,37 @@ def _read(connection: Connection, scope) -> dict[int, History]:
             history.seen(row.told_dates_at)
     if not found:
         return found
-    k = KfMessage.__table__
-    written = connection.execute(
-        select(c.c.id, func.min(k.c.sent_at), func.max(k.c.sent_at))
-        .select_from(k.join(c, c.c.external_userid == k.c.external_userid))
-        .where(and_(scope(c.c.id), k.c.origin == CUSTOMER))
-        .group_by(c.c.id)
+    k, s, f, e, t, o = (KfMessage.__table__, StageEvent.__table__, FollowUp.__table__,
+                        LeadEvent.__table__, ContactTag.__table__, Order.__table__)  # fmt: skip
+
+    def kind(name: str):
+        return literal(name, String).label("kind")
+
+    written = (k.join(c, c.c.external_userid == k.c.external_userid), and_(
+        scope(c.c.id), k.c.origin == CUSTOMER))  # fmt: skip
+    everything = union_all(  # one statement: a lead's history is read as often as she acts
+        select(s.c.contact_id, kind("stage"), s.c.stage, s.c.created_at)
+        .where(scope(s.c.contact_id)),
+        select(f.c.contact_id, kind("followed_up"), f.c.userid, f.c.created_at)
+        .where(scope(f.c.contact_id)),
+        select(e.c.contact_id, kind("status"), e.c.to_status, e.c.at)
+        .where(and_(scope(e.c.contact_id), e.c.from_status != e.c.to_status)),
+        select(t.c.contact_id, kind("tag"), t.c.name, t.c.added_at).where(scope(t.c.contact_id)),
+        select(o.c.contact_id, kind("ordered"), o.c.order_id, o.c.ordered_at)
+        .where(scope(o.c.contact_id)),
+        select(c.c.id, kind("replied"), literal("", String), func.min(k.c.sent_at))
+        .select_from(written[0]).where(written[1]).group_by(c.c.id),
+        select(c.c.id, kind(SEEN), literal("", String), func.max(k.c.sent_at))
+        .select_from(written[0]).where(written[1]).group_by(c.c.id),
     )  # fmt: skip
-    for contact_id, first, last in written:
-        found[contact_id].signals.append(Signal("replied", "", first))
-        found[contact_id].seen(last)
-    s, f, e, t, o = (StageEvent.__table__, FollowUp.__table__, LeadEvent.__table__,
-                     ContactTag.__table__, Order.__table__)  # fmt: skip
-    for kind, query, alive in (
-        ("stage", select(s.c.contact_id, s.c.stage, s.c.created_at).where(scope(s.c.contact_id)),
-         False),
-        ("followed_up", select(f.c.contact_id, f.c.userid, f.c.created_at)
-         .where(scope(f.c.contact_id)), True),
-        ("status", select(e.c.contact_id, e.c.to_status, e.c.at)
-         .where(and_(scope(e.c.contact_id), e.c.from_status != e.c.to_status)), False),
-        ("tag", select(t.c.contact_id, t.c.name, t.c.added_at).where(scope(t.c.contact_id)),
-         False),
-        ("ordered", select(o.c.contact_id, o.c.order_id, o.c.ordered_at)
-         .where(scope(o.c.contact_id)), True),
-    ):  # fmt: skip
-        for contact_id, value, at in connection.execute(query):
-            history = found.get(contact_id)
-            if history is None:
-                continue
-            history.signals.append(Signal(kind, value or "", at))
-            if alive:
-                history.seen(at)
+    for contact_id, name, value, at in connection.execute(everything):
+        history = found.get(contact_id)
+        if history is None:
+            continue
+        if name != SEEN:
+            history.signals.append(Signal(name, value or "", at))
+        if name in ALIVE:
+            history.seen(at)
     return found
 
 
