@@ -4,11 +4,12 @@ the [scoring] threshold: the 高意向 tag follows her score, and her advisor is
 
 from __future__ import annotations
 
-from crm import assign, outbox, scoring, tags
+from crm import advisors, assign, outbox, scoring, tags
 from crm.context import Context
 from handlers import on
 from sop import planner, playbook, tagging
 from store import channels, contact_tags, contacts, merges, signals
+from store import kf as kf_store
 from store.models import Contact
 from wecom import externalcontact
 from wecom.callbacks import Event
@@ -61,13 +62,28 @@ def _one(ctx: Context, contact: Contact, userid: str) -> str:
         lines.append(f"预产期：{contact.due_date:%Y-%m-%d}")
     if contact.baby_birthday:
         lines.append(f"宝宝生日：{contact.baby_birthday:%Y-%m-%d}")
-    if contact.external_userid is None:
+    if contact.added_at is None:  # nobody's WeCom customer yet
         qr = _add_way(ctx, contact, userid)
-        how = f"用手机号 {contact.phone} 搜索添加" if contact.phone else "请尽快联系她"
-        lines.append(f"她还不是你的企业微信客户：{how}" + (f"，或把这个二维码发给她扫码：{qr}"
-                                                            if qr else "。"))  # fmt: skip
+        if qr and _bot_sends(ctx, contact, userid, qr):
+            lines.append("她是先找机器人咨询的，机器人已把你的二维码发给她；她扫码添加后会自动"
+                         f"关联。也可以把这个二维码发给她：{qr}")  # fmt: skip
+        else:
+            how = f"用手机号 {contact.phone} 搜索添加" if contact.phone else "请尽快联系她"
+            lines.append(f"她还不是你的企业微信客户：{how}" + (
+                f"，或把这个二维码发给她扫码：{qr}" if qr else "。"))  # fmt: skip
     lines.append(f"跟进后回复「跟进 {contact.id} 备注」记录。")
     return "\n".join(line for line in lines if line)
+
+
+def _bot_sends(ctx: Context, contact: Contact, userid: str, qr: str) -> bool:
+    """A mother who talked to the welcome bot first gets her advisor's QR code from the bot,
+    while its window is open; True if she got it."""
+    talk = kf_store.find_dialog(ctx.session, contact.external_userid or "")
+    if talk is None or not outbox.window_open(ctx, talk):
+        return False
+    name = advisors.advisor_name(ctx, userid, advisors.NEUTRAL)
+    text = f"已为你安排专属育儿顾问{name}，扫码添加后可以一对一咨询，孕育路上的问题随时问：{qr}"
+    return outbox.say(ctx, contact, talk, text, f"lead-way:{contact.id}")
 
 
 def _digest(ctx: Context, leads: list[Contact]) -> str:

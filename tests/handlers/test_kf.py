@@ -13,7 +13,8 @@ from crm import scene
 from crm.stages import STAGES
 from store import contacts
 from store.db import session
-from tests.support import DATA, added, deliver, reconfigure, refresh, settings_data
+from tests.support import CORP_ID, DATA, added, deliver, reconfigure, refresh, settings_data
+from wecom.sandbox.driver import contact_event
 
 KF = "wkBOT"
 
@@ -280,4 +281,17 @@ def test_a_mother_first_seen_by_the_bot_is_assigned_by_the_rules(bot, sandbox):
         len(told) == 1
         and "新线索分配给你" in told[0]
         and f"编号 {her(bot, 'wmFIRST').id}" in told[0]
+        and "机器人已把你的二维码发给她" in told[0]
     )
+    # the bot gives her the advisor's own QR code; scanning it links her, no second person
+    (invite,) = [m for m in sandbox.state.kf_said_to("wmFIRST") if "专属育儿顾问" in m]
+    assert invite.startswith("已为你安排专属育儿顾问李顾问") and "https://wework.qpic.cn/" in invite
+    lead = her(bot, "wmFIRST")
+    follow = sandbox.state.befriend("lisi", "小满", f"lead:{lead.id}", external_userid="wmFIRST")
+    deliver(bot, contact_event("add_external_contact", CORP_ID, "lisi", "wmFIRST",
+                               follow.createtime, State=f"lead:{lead.id}",
+                               WelcomeCode=follow.welcome_code))  # fmt: skip
+    worker.run(bot, burst=True)
+    linked = her(bot, "wmFIRST")
+    assert (linked.id, linked.owner_userid, linked.added_at is not None) == (lead.id, "lisi", True)
+    assert not [w for w in sandbox.state.contact_ways.values() if w["state"] == f"lead:{lead.id}"]
