@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 from tqdm import tqdm
 
-from crm import intake, orders
+from crm import assign, intake, orders
 from crm.config import Settings
 from crm.lead_csv import LeadFile
 
@@ -29,6 +29,7 @@ class RowOutcome:
     id: int | None = None  # her lead id
     new_lead: bool = False
     reason: str = ""
+    assigned_to: str = ""  # the advisor a new lead was given to
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Report:
     encoding: str
     ignored_columns: list[str]
     rows: list[RowOutcome] = field(default_factory=list)
+    assigned: dict[str, int] = field(default_factory=dict)  # advisor → buyers made leads
     dry_run: bool = False
 
     def count(self, result: str) -> int:
@@ -47,7 +49,7 @@ class Report:
             "file": self.file, "encoding": self.encoding, "dry_run": self.dry_run,
             **{result: self.count(result) for result in RESULTS},
             "new_leads": sum(1 for row in self.rows if row.new_lead),
-            "ignored_columns": self.ignored_columns,
+            "ignored_columns": self.ignored_columns, "assigned": self.assigned,
             "rows": [{k: v for k, v in vars(row).items() if v not in (None, "", False)}
                      for row in self.rows],
         }  # fmt: skip
@@ -60,7 +62,8 @@ def run(
     session: Session, settings: Settings, order_file: LeadFile, name: str, now: datetime, *,
     dry_run: bool = False, progress: bool = False,
 ) -> Report:  # fmt: skip
-    """Import the rows; with dry_run, everything is worked out and nothing kept."""
+    """Import the rows; with dry_run, everything is worked out and nothing kept. Buyers who
+    become leads are assigned by the rules; each advisor is told of his in one digest."""
     report = Report(name, order_file.encoding, order_file.ignored, dry_run=dry_run)
     bar = tqdm(total=len(order_file.rows), unit="行", disable=not progress, file=sys.stderr)
     for start in range(0, len(order_file.rows), CHUNK):
@@ -71,6 +74,14 @@ def run(
     if dry_run:
         session.rollback()
         return report
+    told: dict[str, list[int]] = {}
+    for row in report.rows:
+        if row.assigned_to:
+            told.setdefault(row.assigned_to, []).append(row.id or 0)
+    for userid, ids in told.items():
+        assign.tell(session.connection(), userid, ids, now)
+        report.assigned[userid] = len(ids)
+    session.commit()
     log.info("imported orders from %s: %s", name,
              ", ".join(f"{report.count(r)} {r}" for r in RESULTS))  # fmt: skip
     return report
@@ -91,8 +102,12 @@ def _chunk(
                                           reason=reason)  # fmt: skip
     for attempt in range(intake.ATTEMPTS):
         try:
-            taken = orders.take(session, settings, [order for _, order in good], now, "csv")
+            taken = orders.take(session, settings, [order for _, order in good], now, "csv",
+                                tell=False)  # fmt: skip
             if not dry_run:
+                session.commit()
+                assign.record(session.connection(), settings,
+                              [outcome.assignment for outcome in taken], now)  # fmt: skip
                 session.commit()
             break
         except (intake.Contended, IntegrityError, OperationalError):
@@ -101,8 +116,10 @@ def _chunk(
             session.rollback()
     for (number, _), outcome in zip(good, taken, strict=True):
         reason = "kept already with another amount or time" if outcome.result == "conflict" else ""
-        outcomes[number] = RowOutcome(number, outcome.result, outcome.order_id,
-                                      outcome.contact_id, outcome.new_lead, reason)  # fmt: skip
+        outcomes[number] = RowOutcome(
+            number, outcome.result, outcome.order_id, outcome.contact_id, outcome.new_lead,
+            reason, outcome.assignment.userid if outcome.assignment else "",
+        )  # fmt: skip
     return [outcomes[number] for number, _ in rows]
 
 
@@ -119,4 +136,6 @@ def lines(report: Report) -> list[str]:
     )
     if report.ignored_columns:
         out.append(f"columns not imported: {', '.join(report.ignored_columns)}")
+    for userid, number in sorted(report.assigned.items()):
+        out.append(f"new buyers assigned to {userid}: {number} (told in the app)")
     return out

@@ -315,6 +315,7 @@ class AssignRule(_Section):
 
 SIGNALS = ("source", "channel", "complete_form", "told_dates", "replied", "stage", "followed_up",
            "status", "tag", "ordered", "silent")  # fmt: skip
+VALUED_SIGNALS = ("source", "channel", "stage", "status", "tag")  # what `values` narrows
 
 
 class ScoreRule(_Section):
@@ -343,7 +344,9 @@ class ScoreRule(_Section):
     def _sensible(self) -> ScoreRule:
         if self.points == 0:
             raise ValueError("points must not be 0")
-        if self.signal in ("status",):
+        if self.values and self.signal not in VALUED_SIGNALS:
+            raise ValueError(f"a {self.signal} signal has no values to narrow it by")
+        if self.signal == "status":
             for value in self.values:
                 lead_status(value)
         return self

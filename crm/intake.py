@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from crm import assign, dates, phones, scoring
+from crm import assign, dates, phones, scoring, tiers
 from crm.config import Settings
 from crm.stages import implausible, stage_on
 from store import contacts, identities, leads, merges, pool
@@ -101,6 +101,9 @@ def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
             errors[key] = "must be a string"
             continue
         cleaned = unicodedata.normalize("NFKC", str(value)).strip()
+        if any(unicodedata.category(char) == "Cc" for char in cleaned):
+            errors[key] = "contains control characters"
+            continue
         if key in LIMITS and len(cleaned) > LIMITS[key]:
             errors[key] = f"longer than {LIMITS[key]} characters"
             continue
@@ -335,7 +338,9 @@ def take(
     outcomes |= _create(session, settings, fresh, now, via, requests)
     outcomes |= _add_to(session, settings, plain, now, via, requests)
     done = [outcomes[i] for i in range(len(rows))]
-    scoring.update(connection, settings, [outcome.contact_id for outcome in done], now)
+    people = [outcome.contact_id for outcome in done]
+    tiers.update(connection, settings, people, now)  # a merge may have brought her orders
+    scoring.update(connection, settings, people, now)
     if tell:
         for outcome in done:
             if outcome.assignment is not None:

@@ -6,15 +6,16 @@ recounted with the order.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
-from crm import intake, phones, scoring, tiers
+from crm import assign, intake, phones, scoring, tiers
 from crm.config import Settings
 from crm.intake import Invalid, Lead
 from store import identities, orders
@@ -79,7 +80,9 @@ def read(values: Mapping[str, object], settings: Settings, now: datetime) -> Ord
             errors[key] = "must be a string" + (" or a number" if key == "amount" else "")
             continue
         cleaned = unicodedata.normalize("NFKC", value).strip()
-        if key in LIMITS and len(cleaned) > LIMITS[key]:
+        if any(unicodedata.category(char) == "Cc" for char in cleaned):
+            errors[key] = "contains control characters"
+        elif key in LIMITS and len(cleaned) > LIMITS[key]:
             errors[key] = f"longer than {LIMITS[key]} characters"
         elif cleaned:
             text[key] = cleaned
@@ -121,17 +124,28 @@ def _cents(text: str) -> int:
     return int((value * 100).quantize(Decimal(1)))
 
 
+_MOMENT = re.compile(
+    r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
 def _moment(text: str, settings: Settings, now: datetime) -> datetime:
-    normal = text.replace("/", "-")
+    """2026-11-20T14:30:00+08:00, 2026/11/20 9:30, 2026年11月20日 (midnight); without an offset
+    in the configured time zone."""
+    found = _MOMENT.fullmatch(text)
+    if found is None:
+        raise ValueError("not a date and time (e.g. 2026-11-20 14:30)")
+    year, month, day, hour, minute, second = (int(part or 0) for part in found.groups()[:6])
+    offset = found[7]
     try:
-        moment = datetime.fromisoformat(normal)
+        zone = settings.tz if offset is None else (
+            UTC if offset == "Z" else datetime.strptime(offset.replace(":", ""), "%z").tzinfo
+        )  # fmt: skip
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=zone)
     except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(normal), time(12))
-        except ValueError:
-            raise ValueError("not a date and time (e.g. 2026-11-20 14:30)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.tz)
+        raise ValueError("not a date and time (e.g. 2026-11-20 14:30)") from None
     if moment > now + timedelta(days=1):
         raise ValueError("is in the future")
     if moment.year < 2000:
@@ -145,15 +159,19 @@ class Outcome:
     contact_id: int
     result: str  # created; exists (kept already, the same); conflict (kept, with other values)
     new_lead: bool = False  # the buyer was nobody mombot knew
+    assignment: assign.Choice | None = None  # she was given an advisor by a rule
 
 
 def take(
-    session: Session, settings: Settings, rows: list[OrderIn], now: datetime, via: str
-) -> list[Outcome]:
+    session: Session, settings: Settings, rows: list[OrderIn], now: datetime, via: str,
+    tell: bool = True,
+) -> list[Outcome]:  # fmt: skip
     """Keep the orders (in the session's transaction; the caller commits) and recount their
     buyers' tiers and scores. An order id kept already is left as it is: `exists` when it is
-    the same order, `conflict` when amount or time differ. Raises intake.Contended when
-    another writer made one of these buyers meanwhile: roll back and call again."""
+    the same order, `conflict` when amount or time differ. Buyers who become leads are
+    assigned as any intake's (`tell` as in intake.take; the caller counts the assignments
+    after committing). Raises intake.Contended when another writer made one of these buyers
+    meanwhile: roll back and call again."""
     connection = session.connection()
     kept = orders.existing(connection, [row.order_id for row in rows])
     first: dict[str, int] = {}
@@ -161,16 +179,23 @@ def take(
         first.setdefault(row.order_id, i)
     fresh = [i for i, row in enumerate(rows)
              if first[row.order_id] == i and row.order_id not in kept]  # fmt: skip
-    buyers = _buyers(session, settings, [rows[i] for i in fresh], now, via)
+    buyers = _buyers(session, settings, [rows[i] for i in fresh], now, via, tell)
     written = orders.add(connection, [
-        {"order_id": rows[i].order_id, "contact_id": buyer, "amount_cents": rows[i].amount_cents,
-         "ordered_at": rows[i].ordered_at, "items": rows[i].items, "source": rows[i].source,
-         "created_at": now} for i, (buyer, _) in zip(fresh, buyers, strict=True)
+        {"order_id": rows[i].order_id, "contact_id": buyer.contact_id,
+         "amount_cents": rows[i].amount_cents, "ordered_at": rows[i].ordered_at,
+         "items": rows[i].items, "source": rows[i].source, "created_at": now}
+        for i, buyer in zip(fresh, buyers, strict=True)
     ])  # fmt: skip
+    raced = orders.existing(connection, [rows[i].order_id for i in fresh
+                                         if rows[i].order_id not in written])  # fmt: skip
     outcomes: dict[int, Outcome] = {}
-    for i, (buyer, new) in zip(fresh, buyers, strict=True):
-        result = "created" if rows[i].order_id in written else "exists"  # a concurrent import
-        outcomes[i] = Outcome(rows[i].order_id, buyer, result, new)
+    for i, buyer in zip(fresh, buyers, strict=True):
+        outcomes[i] = Outcome(rows[i].order_id, buyer.contact_id, "created", buyer.created,
+                              buyer.assignment)  # fmt: skip
+        if rows[i].order_id in raced:  # kept by a concurrent request meanwhile
+            other = raced[rows[i].order_id]
+            outcomes[i] = Outcome(rows[i].order_id, other.contact_id,
+                                  "exists" if rows[i].same_as(other) else "conflict")  # fmt: skip
     for i, row in enumerate(rows):  # kept before, or a repeat within these rows
         if i not in outcomes:
             if row.order_id in kept:
@@ -179,25 +204,26 @@ def take(
                 buyer, same = outcomes[first[row.order_id]].contact_id, row.same_as(
                     rows[first[row.order_id]])  # fmt: skip
             outcomes[i] = Outcome(row.order_id, buyer, "exists" if same else "conflict")
-    buyers_now = sorted({buyer for buyer, _ in buyers})
+    buyers_now = sorted({outcome.contact_id for outcome in outcomes.values()})
     tiers.update(connection, settings, buyers_now, now)
     scoring.update(connection, settings, buyers_now, now)
     return [outcomes[i] for i in range(len(rows))]
 
 
 def _buyers(
-    session: Session, settings: Settings, rows: list[OrderIn], now: datetime, via: str
-) -> list[tuple[int, bool]]:
-    """Each order's buyer (her id, and whether she is new): found by her keys when they name
-    one person; otherwise (nobody, or several to merge into one) through the intake."""
+    session: Session, settings: Settings, rows: list[OrderIn], now: datetime, via: str,
+    tell: bool,
+) -> list[intake.Outcome]:  # fmt: skip
+    """Each order's buyer: found by her keys when they name one person; otherwise (nobody,
+    or several to merge into one) through the intake."""
     connection = session.connection()
     held = identities.holders(connection, [key for row in rows for key in row.identity_keys()])
-    found: list[tuple[int, bool] | None] = []
+    found: list[intake.Outcome | None] = []
     unclear: list[int] = []
     for i, row in enumerate(rows):
         people = set().union(*(held.get(key, set()) for key in row.identity_keys()))
         if len(people) == 1:
-            found.append((next(iter(people)), False))
+            found.append(intake.Outcome(next(iter(people)), False, {}))
         else:
             found.append(None)
             unclear.append(i)
@@ -205,7 +231,7 @@ def _buyers(
         leads = [Lead(name=rows[i].name, phone=rows[i].phone, unionid=rows[i].unionid,
                       external_userid=rows[i].external_userid,
                       source=rows[i].source or DEFAULT_SOURCE) for i in unclear]  # fmt: skip
-        made = intake.take(session, settings, leads, now, via)
+        made = intake.take(session, settings, leads, now, via, tell=tell)
         for i, outcome in zip(unclear, made, strict=True):
-            found[i] = (outcome.contact_id, outcome.created)
-    return [pair for pair in found if pair is not None]
+            found[i] = outcome
+    return [outcome for outcome in found if outcome is not None]

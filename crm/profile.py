@@ -1,4 +1,4 @@
-"""One lead as a whole, for people who look at her (`mombot leads show`, the advisors' sidebar):
+"""One lead as a whole, for people who look at her (`mombot leads show`):
 who she is, how far along she is today, her funnel steps, her score with its breakdown, her
 orders and value tier, her advisor's follow-ups."""
 

@@ -66,8 +66,7 @@ def _matches(settings: Settings, rule: ScoreRule, signal: Signal, history: Histo
         return False
     if rule.signal == "replied":
         return signal.at - history.arrived_at <= timedelta(days=rule.days)
-    if not rule.values or rule.signal in ("complete_form", "told_dates", "followed_up",
-                                          "ordered"):  # fmt: skip
+    if not rule.values:
         return True
     if rule.signal == "status":
         return signal.value in {STATUS_WORDS.get(v, v) for v in rule.values}
@@ -109,7 +108,9 @@ def recount(session: Session, settings: Settings, contact_ids: Sequence[int],
 
 
 def refresh(engine: Engine, settings: Settings, now: datetime) -> int:
-    """Recount every lead's score (decay and silence move it as days pass); how many changed."""
+    """Recount every lead's score (decay and silence move it as days pass); how many changed.
+    Then the leads whose 高意向 tag disagrees with their score (a changed threshold, a tag
+    WeCom refused earlier) are handed to a worker too."""
     if not settings.scoring.enabled:
         return 0
     with engine.connect() as connection:
@@ -119,6 +120,10 @@ def refresh(engine: Engine, settings: Settings, now: datetime) -> int:
         with engine.begin() as connection:
             histories = signals.between(connection, first, first + REFRESH_BATCH - 1)
             changed += len(_keep(connection, settings, histories, now))
+    rules = settings.scoring
+    with engine.begin() as connection:
+        astray = signals.hot_tag_astray(connection, rules.threshold, rules.hot_tag)
+        inbox.announce(connection, CROSSED, astray, ["astray"] * len(astray), now)
     return changed
 
 
@@ -133,6 +138,6 @@ def _keep(connection: Connection, settings: Settings, histories: dict[int, Histo
             changed[history.contact_id] = score
             if (score >= threshold) != (history.score >= threshold):
                 crossed.append(history.contact_id)
-    signals.save_scores(connection, changed)
+    signals.save_scores(connection, {i: (histories[i].score, new) for i, new in changed.items()})
     inbox.announce(connection, CROSSED, crossed, [str(changed[i]) for i in crossed], now)
     return changed

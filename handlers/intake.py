@@ -30,10 +30,9 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
     """201 with her id when she is new, 200 when merged into someone known; 400 naming each
     bad field; 422 when an Idempotency-Key comes back with another body. A retry with the same
     key and body gets the first answer again, and changes nothing."""
-    try:
-        values = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Reply(400, {"error": f"body is not JSON: {exc}"})
+    values = read_json(body)
+    if isinstance(values, Reply):
+        return values
     if not isinstance(values, dict):
         return Reply(400, {"error": "body must be a JSON object of the lead's fields"})
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
@@ -60,7 +59,7 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
             if attempt == intake.ATTEMPTS - 1:
                 raise
             continue
-        _count(ctx, outcome)
+        count(ctx, [outcome.assignment])
         log.info("intake: lead %d %s via api%s", outcome.contact_id,
                  "created" if outcome.created else "merged",
                  f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
@@ -76,17 +75,27 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
     raise AssertionError("unreachable")
 
 
-def _count(ctx: Context, outcome: intake.Outcome) -> None:
-    """Count her assignment, in a transaction of its own (see assign.record)."""
-    if outcome.assignment is None:
+def read_json(body: bytes) -> object:
+    """The body's JSON value, or a 400 Reply saying why it is none."""
+    try:
+        return json.loads(body or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Reply(400, {"error": f"body is not JSON: {exc}"})
+    except (ValueError, RecursionError):  # a number of thousands of digits; nesting too deep
+        return Reply(400, {"error": "body is JSON that cannot be read (too deep or too long)"})
+
+
+def count(ctx: Context, assignments: list[assign.Choice | None]) -> None:
+    """Count the assignments of leads just committed, in a transaction of their own (see
+    assign.record)."""
+    if not any(assignments):
         return
     try:
-        assign.record(ctx.session.connection(), ctx.settings, [outcome.assignment],
-                      ctx.clock.now())  # fmt: skip
+        assign.record(ctx.session.connection(), ctx.settings, assignments, ctx.clock.now())
         ctx.session.commit()
     except (IntegrityError, OperationalError) as exc:
         ctx.session.rollback()
-        log.warning("assignment of lead %d not counted: %s", outcome.contact_id, exc)
+        log.warning("%d assignment(s) not counted: %s", sum(map(bool, assignments)), exc)
 
 
 def _earlier(ctx: Context, key: str | None) -> LeadIntake | None:

@@ -10,7 +10,7 @@ from handlers import on
 from sop import planner, playbook, tagging
 from store import channels, contact_tags, contacts, merges, signals
 from store import kf as kf_store
-from store.models import Contact
+from store.models import Contact, ContactStatus
 from wecom import externalcontact
 from wecom.callbacks import Event
 from wecom.client import WeComError, is_transient
@@ -137,7 +137,8 @@ def score_crossed(event: Event, ctx: Context) -> None:
 
 def _hot_tag(ctx: Context, contact: Contact, hot: bool) -> None:
     """Give her the 高意向 tag in WeCom (or take it away), as her advisor sees her."""
-    if contact.external_userid is None or not contacts.wecom_userid(contact):
+    if (contact.external_userid is None or not contacts.wecom_userid(contact)
+            or contact.status == ContactStatus.LOST):  # fmt: skip
         return
     name, group = ctx.settings.scoring.hot_tag, ctx.settings.scoring.tag_group
     if hot == (name in contact_tags.names(ctx.session, contact.id)):

@@ -3,14 +3,13 @@ kept once per order id, and its buyer found or made a lead."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import intake, orders
 from crm.context import Context
-from handlers.intake import Reply
+from handlers.intake import Reply, count, read_json
 from store.models import Contact
 
 log = logging.getLogger(__name__)
@@ -23,10 +22,9 @@ def post_orders(body: bytes, ctx: Context) -> Reply:
     """One order: 201 kept now, 200 kept before (the same), 409 kept before with another
     amount or time; with her lead id and value tier. An array: 200 with one result each.
     400 names each bad field (of each bad order, by index); then nothing is kept."""
-    try:
-        values = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Reply(400, {"error": f"body is not JSON: {exc}"})
+    values = read_json(body)
+    if isinstance(values, Reply):
+        return values
     many = isinstance(values, list)
     items = values if many else [values]
     if not all(isinstance(item, dict) for item in items) or not items:
@@ -53,6 +51,8 @@ def post_orders(body: bytes, ctx: Context) -> Reply:
             session.rollback()  # a concurrent request made one of these buyers first
             if attempt == intake.ATTEMPTS - 1:
                 raise
+    count(ctx, [outcome.assignment for outcome in outcomes])
+    session.expire_all()  # her tier was written with the order, past the session's objects
     results = [_result(ctx, outcome) for outcome in outcomes]
     log.info("orders: %s via api", ", ".join(f"{o.order_id} {o.result}" for o in outcomes))
     if many:

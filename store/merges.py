@@ -29,7 +29,7 @@ from store.models import (
 # what an empty field of the one who stays takes from the one who goes
 FILLED = ("external_userid", "name", "avatar", "unionid", "phone", "city", "owner_userid",
           "channel_code", "source", "due_date", "baby_birthday", "added_at", "stage",
-          "stage_since", "stage_tag_id", "tags_read_at", "told_dates_at")  # fmt: skip
+          "stage_since", "stage_tag_id", "tags_read_at")  # fmt: skip
 FUNNEL = ("new", "contacted", "interested", "signed")  # further on wins; lost only if both are
 
 
@@ -83,6 +83,8 @@ def _take_status(keep: Contact, gone: Contact) -> None:
         keep.signed_amount_cents = gone.signed_amount_cents
     moments = [m for m in (keep.last_followup_at, gone.last_followup_at) if m is not None]
     keep.last_followup_at = max(moments, default=None)
+    told = [m for m in (keep.told_dates_at, gone.told_dates_at) if m is not None]
+    keep.told_dates_at = min(told, default=None)  # she first told the bot then
 
 
 def _move_rows(connection: Connection, gone: int, keep: int, now: datetime) -> None:

@@ -4,11 +4,23 @@ scores are counted from these (crm.scoring)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, String, and_, bindparam, func, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from store.models import (
     Contact,
@@ -16,12 +28,14 @@ from store.models import (
     FollowUp,
     KfMessage,
     LeadEvent,
+    LeadIntake,
     Order,
     StageEvent,
 )
 
 CUSTOMER = 3  # a kf message's origin when she wrote it
 SEEN = "seen"  # her latest message to the bot: no signal, a sign of life
+INTAKE = "intake"  # what one source sent of her: read into source and complete_form
 ALIVE = {"followed_up", "ordered", SEEN}  # signals that end a silence (and told_dates)
 
 
@@ -38,7 +52,6 @@ class History:
 
     contact_id: int
     score: int  # as counted last time
-    owner_userid: str
     arrived_at: datetime  # added to her advisor, or made a lead
     signals: list[Signal] = field(default_factory=list)
     last_seen: datetime | None = None
@@ -65,20 +78,14 @@ def between(connection: Connection, first: int, last: int) -> dict[int, History]
 def _read(connection: Connection, scope) -> dict[int, History]:
     c = Contact.__table__
     rows = connection.execute(select(
-        c.c.id, c.c.score, c.c.owner_userid, c.c.source, c.c.channel_code, c.c.name, c.c.phone,
-        c.c.due_date, c.c.baby_birthday, c.c.external_userid, c.c.added_at, c.c.created_at,
-        c.c.told_dates_at,
+        c.c.id, c.c.score, c.c.channel_code, c.c.added_at, c.c.created_at, c.c.told_dates_at,
     ).where(scope(c.c.id)))  # fmt: skip
     found: dict[int, History] = {}
     for row in rows:
         arrived = row.added_at or row.created_at
-        history = found[row.id] = History(row.id, row.score, row.owner_userid, arrived)
+        history = found[row.id] = History(row.id, row.score, arrived)
         history.seen(arrived)
         add = history.signals.append
-        if row.source:
-            add(Signal("source", row.source, row.created_at))
-            if row.name and row.phone and (row.due_date or row.baby_birthday):
-                add(Signal("complete_form", "", row.created_at))
         if row.channel_code and row.added_at:
             add(Signal("channel", row.channel_code, row.added_at))
         if row.told_dates_at:
@@ -86,8 +93,9 @@ def _read(connection: Connection, scope) -> dict[int, History]:
             history.seen(row.told_dates_at)
     if not found:
         return found
-    k, s, f, e, t, o = (KfMessage.__table__, StageEvent.__table__, FollowUp.__table__,
-                        LeadEvent.__table__, ContactTag.__table__, Order.__table__)  # fmt: skip
+    k, s, f, e, t, o, i = (KfMessage.__table__, StageEvent.__table__, FollowUp.__table__,
+                           LeadEvent.__table__, ContactTag.__table__, Order.__table__,
+                           LeadIntake.__table__)  # fmt: skip
 
     def kind(name: str):
         return literal(name, String).label("kind")
@@ -104,6 +112,7 @@ def _read(connection: Connection, scope) -> dict[int, History]:
         select(t.c.contact_id, kind("tag"), t.c.name, t.c.added_at).where(scope(t.c.contact_id)),
         select(o.c.contact_id, kind("ordered"), o.c.order_id, o.c.ordered_at)
         .where(scope(o.c.contact_id)),
+        select(i.c.contact_id, kind(INTAKE), i.c.fields, i.c.at).where(scope(i.c.contact_id)),
         select(c.c.id, kind("replied"), literal("", String), func.min(k.c.sent_at))
         .select_from(written[0]).where(written[1]).group_by(c.c.id),
         select(c.c.id, kind(SEEN), literal("", String), func.max(k.c.sent_at))
@@ -113,20 +122,50 @@ def _read(connection: Connection, scope) -> dict[int, History]:
         history = found.get(contact_id)
         if history is None:
             continue
-        if name != SEEN:
+        if name == INTAKE:
+            history.signals += _sent(value, at)
+        elif name != SEEN:
             history.signals.append(Signal(name, value or "", at))
         if name in ALIVE:
             history.seen(at)
     return found
 
 
-def save_scores(connection: Connection, scores: dict[int, int]) -> None:
-    """Keep these leads' new scores."""
+def _sent(fields: str, at: datetime) -> list[Signal]:
+    """What one intake (a form, a partner's list, an order's buyer) says of her: where she
+    came from, and whether the form was complete (her name, phone and a date)."""
+    sent = json.loads(fields)
+    found = [Signal("source", sent["source"], at)] if sent.get("source") else []
+    if sent.get("name") and sent.get("phone") and (sent.get("due_date")
+                                                   or sent.get("baby_birthday")):  # fmt: skip
+        found.append(Signal("complete_form", "", at))
+    return found
+
+
+def save_scores(connection: Connection, scores: dict[int, tuple[int, int]]) -> None:
+    """Keep these leads' new scores (id → (score counted from, new score)); a lead whose score
+    another writer changed meanwhile keeps that one (counted from newer history)."""
     if not scores:
         return
     c = Contact.__table__
-    statement = c.update().where(c.c.id == bindparam("key")).values(score=bindparam("value"))
-    connection.execute(statement, [{"key": k, "value": v} for k, v in scores.items()])
+    statement = (
+        c.update().where(and_(c.c.id == bindparam("key"), c.c.score == bindparam("old")))
+        .values(score=bindparam("new"))
+    )  # fmt: skip
+    connection.execute(statement, [{"key": k, "old": old, "new": new}
+                                   for k, (old, new) in scores.items()])  # fmt: skip
+
+
+def hot_tag_astray(connection: Connection, threshold: int, tag: str) -> list[int]:
+    """WeCom customers with an advisor whose hot tag (by name) disagrees with their score: at
+    the threshold without it, or below it with it."""
+    c, t = Contact.__table__, ContactTag.__table__
+    tagged = exists().where(and_(t.c.contact_id == c.c.id, t.c.name == tag))
+    query = select(c.c.id).where(
+        c.c.external_userid.is_not(None), c.c.owner_userid != "", c.c.status != "lost",
+        or_(and_(c.c.score >= threshold, ~tagged), and_(c.c.score < threshold, tagged)),
+    ).order_by(c.c.id)  # fmt: skip
+    return list(connection.execute(query).scalars())
 
 
 def id_range(connection: Connection) -> tuple[int, int]:

@@ -92,6 +92,10 @@ async def test_bad_orders_are_refused_naming_each_field_and_nothing_is_kept(clie
     assert batch.status == 400
     assert list((await batch.json())["orders"]) == ["1"]  # the second names no buyer
     assert (await client.post("/api/orders", json={})).status == 401
+    for body in (b"1" * 5000, b"[" * 100_000, b'{"order_id": "X\\u0000", "phone": "13912345678",'
+                 b' "amount": 1, "ordered_at": "2026-11-01"}'):  # fmt: skip
+        refused = await client.post("/api/orders", headers=AUTH, data=body)
+        assert refused.status == 400, body[:40]
     assert order_count(runtime) == 0
 
 
@@ -138,3 +142,26 @@ def test_an_order_file_without_amounts_is_refused_whole(runtime, tmp_path, capsy
     assert main(["--config", str(path), "orders", "import", str(csv_file)]) == 2
     assert "no column for amount" in capsys.readouterr().err
     assert order_count(runtime) == 0
+
+
+def test_an_import_of_new_buyers_assigns_them_and_tells_each_advisor_once(
+    runtime, sandbox, tmp_path, capsys
+):
+    data = settings_data(runtime)
+    data["assign"] = [{"name": "订单新客", "sources": ["门店"], "advisors": ["lisi", "wangwu"]}]
+    reconfigure(runtime, data)
+    csv_file = tmp_path / "orders.csv"
+    csv_file.write_text(
+        "订单号,收货人,收货人手机,实付金额,付款时间,店铺\n"
+        + "".join(f"B{i},妈妈{i},1390000000{i},99,2026/11/20 9:3{i},门店\n" for i in range(4)),
+        encoding="utf-8",
+    )
+    path = config.write(tmp_path / "config.toml", settings_data(runtime))
+    assert main(["--config", str(path), "orders", "import", str(csv_file)]) == 0
+    out = capsys.readouterr().out
+    assert "4 rows: 4 kept" in out and "4 buyer(s) new to mombot became leads" in out
+    assert "new buyers assigned to lisi: 2" in out and "new buyers assigned to wangwu: 2" in out
+    worker.run(runtime, burst=True)
+    for userid in ("lisi", "wangwu"):
+        (digest,) = [m for m in sandbox.state.delivered_to(userid) if "新分配给你" in m]
+        assert digest.startswith("新分配给你 2 条线索")

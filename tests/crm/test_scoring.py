@@ -35,7 +35,7 @@ def scored(tmp_path, rules, history):
 
 
 def her(*found, arrived=NOW - timedelta(days=1), last_seen=None):
-    history = History(1, 0, "zhangsan", arrived, list(found))
+    history = History(1, 0, arrived, list(found))
     history.seen(last_seen or arrived)
     return history
 
@@ -145,3 +145,23 @@ def test_scoring_switched_off_counts_nothing(runtime, sandbox):
     reconfigure(runtime, data)
     contact = new_lead(runtime, sandbox)
     assert score_of(runtime, contact.id) == 0
+
+
+def test_values_on_a_signal_they_cannot_narrow_are_refused():
+    with pytest.raises(ValueError, match="a followed_up signal has no values"):
+        ScoreRule(signal="followed_up", values=["zhangsan"], points=5)
+
+
+def test_a_lowered_threshold_tags_the_leads_now_above_it(runtime, sandbox, clock):
+    contact = new_lead(runtime, sandbox)
+    staff_says(runtime, "zhangsan", f"跟进 {contact.id}", msg_id=1)
+    worker.run(runtime, burst=True)
+    assert score_of(runtime, contact.id) == 10 and not said_to(sandbox, "zhangsan", "高意向客户")
+    data = settings_data(runtime)
+    data["scoring"]["threshold"] = 10
+    reconfigure(runtime, data)
+    with runtime.context() as ctx:
+        scoring.refresh(ctx.engine, ctx.settings, clock.now())
+    worker.run(runtime, burst=True)
+    assert "高意向" in sandbox.state.tag_names("zhangsan", contact.external_userid)
+    assert said_to(sandbox, "zhangsan", f"高意向客户：小雨（编号 {contact.id}）评分 10")
