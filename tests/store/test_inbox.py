@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
-from store import contacts, inbox
+from store import contacts, db, inbox
 from store.db import MIGRATIONS, make_engine, session, upgrade
 from store.inbox import NewEvent
 from store.models import InboxStatus
@@ -29,6 +29,21 @@ def test_migrations_build_exactly_the_models_and_rerun(engine):
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_the_newest_migration_by_its_file_name_is_alembics_head(engine):
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == db.head()
+    assert db.at_head(engine)
+    with engine.begin() as connection:  # an older schema is upgraded, not taken for current
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    assert not db.at_head(engine) and "orders" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert db.at_head(engine) and "orders" in inspect(engine).get_table_names()
 
 
 def test_store_once_per_key(engine, clock):
