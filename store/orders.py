@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import Connection, Row, bindparam, case, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, case, func, select
 
 from store.db import insert
 from store.models import Contact, Order
@@ -53,7 +54,21 @@ def spending(
 ) -> list[Spending]:
     """Each buyer's last order, and her orders and spending since `since`: of these contacts,
     or (None) of every buyer."""
-    recent = T.c.ordered_at >= since
+    query = _spending(every=contact_ids is None)
+    scopes = [{}] if contact_ids is None else [
+        {"ids": list(contact_ids[i : i + 900])} for i in range(0, len(contact_ids), 900)
+    ]  # fmt: skip
+    found = []
+    for scope in scopes:
+        found += [Spending(row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0))
+                  for row in connection.execute(query, {"since": since, **scope})]  # fmt: skip
+    return found
+
+
+@cache
+def _spending(every: bool) -> Select:
+    """The spending query, made once (an order's buyer is counted as each order comes)."""
+    recent = T.c.ordered_at >= bindparam("since", type_=T.c.ordered_at.type)
     c = Contact.__table__
     query = (
         select(
@@ -64,15 +79,7 @@ def spending(
         .select_from(T.join(c, c.c.id == T.c.contact_id))
         .group_by(T.c.contact_id, c.c.tier)
     )  # fmt: skip
-    scopes = [None] if contact_ids is None else [
-        list(contact_ids[i : i + 900]) for i in range(0, len(contact_ids), 900)
-    ]  # fmt: skip
-    found = []
-    for chunk in scopes:
-        scoped = query if chunk is None else query.where(T.c.contact_id.in_(chunk))
-        found += [Spending(row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0))
-                  for row in connection.execute(scoped)]  # fmt: skip
-    return found
+    return query if every else query.where(T.c.contact_id.in_(bindparam("ids", expanding=True)))
 
 
 def save_tiers(connection: Connection, tiers: dict[int, str | None], day: date) -> None:

@@ -8,9 +8,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
+    Select,
     String,
     and_,
     bindparam,
@@ -64,45 +67,38 @@ class History:
 def of(connection: Connection, contact_ids: Sequence[int]) -> dict[int, History]:
     """The histories of these leads (the unknown ids left out)."""
     found: dict[int, History] = {}
-    for start in range(0, len(contact_ids), 900):  # SQLite allows 999 parameters
-        chunk = list(contact_ids[start : start + 900])
-        found |= _read(connection, lambda column, ids=chunk: column.in_(ids))
+    for start in range(0, len(contact_ids), 900):
+        found |= _read(connection, False, {"ids": list(contact_ids[start : start + 900])})
     return found
 
 
 def between(connection: Connection, first: int, last: int) -> dict[int, History]:
     """The histories of the leads with ids from first to last (both included)."""
-    return _read(connection, lambda column: column.between(first, last))
+    return _read(connection, True, {"first": first, "last": last})
 
 
-def _read(connection: Connection, scope) -> dict[int, History]:
-    c = Contact.__table__
-    rows = connection.execute(select(
-        c.c.id, c.c.score, c.c.channel_code, c.c.added_at, c.c.created_at, c.c.told_dates_at,
-    ).where(scope(c.c.id)))  # fmt: skip
-    found: dict[int, History] = {}
-    for row in rows:
-        arrived = row.added_at or row.created_at
-        history = found[row.id] = History(row.id, row.score, arrived)
-        history.seen(arrived)
-        add = history.signals.append
-        if row.channel_code and row.added_at:
-            add(Signal("channel", row.channel_code, row.added_at))
-        if row.told_dates_at:
-            add(Signal("told_dates", "", row.told_dates_at))
-            history.seen(row.told_dates_at)
-    if not found:
-        return found
-    k, s, f, e, t, o, i = (KfMessage.__table__, StageEvent.__table__, FollowUp.__table__,
-                           LeadEvent.__table__, ContactTag.__table__, Order.__table__,
-                           LeadIntake.__table__)  # fmt: skip
+@cache
+def _statements(by_range: bool) -> tuple[Select, CompoundSelect]:
+    """Her row, and the rest of her history in one statement (a lead's history is read as
+    often as she acts): made once, their ids bound when run."""
+
+    def scope(column):
+        if by_range:
+            return column.between(bindparam("first"), bindparam("last"))
+        return column.in_(bindparam("ids", expanding=True))
+
+    c, k, s, f, e, t, o, i = (Contact.__table__, KfMessage.__table__, StageEvent.__table__,
+                              FollowUp.__table__, LeadEvent.__table__, ContactTag.__table__,
+                              Order.__table__, LeadIntake.__table__)  # fmt: skip
+    people = select(c.c.id, c.c.score, c.c.channel_code, c.c.added_at, c.c.created_at,
+                    c.c.told_dates_at).where(scope(c.c.id))  # fmt: skip
 
     def kind(name: str):
         return literal(name, String).label("kind")
 
     written = (k.join(c, c.c.external_userid == k.c.external_userid), and_(
         scope(c.c.id), k.c.origin == CUSTOMER))  # fmt: skip
-    everything = union_all(  # one statement: a lead's history is read as often as she acts
+    everything = union_all(
         select(s.c.contact_id, kind("stage"), s.c.stage, s.c.created_at)
         .where(scope(s.c.contact_id)),
         select(f.c.contact_id, kind("followed_up"), f.c.userid, f.c.created_at)
@@ -118,7 +114,24 @@ def _read(connection: Connection, scope) -> dict[int, History]:
         select(c.c.id, kind(SEEN), literal("", String), func.max(k.c.sent_at))
         .select_from(written[0]).where(written[1]).group_by(c.c.id),
     )  # fmt: skip
-    for contact_id, name, value, at in connection.execute(everything):
+    return people, everything
+
+
+def _read(connection: Connection, by_range: bool, bounds: dict) -> dict[int, History]:
+    people, everything = _statements(by_range)
+    found: dict[int, History] = {}
+    for row in connection.execute(people, bounds):
+        arrived = row.added_at or row.created_at
+        history = found[row.id] = History(row.id, row.score, arrived)
+        history.seen(arrived)
+        if row.channel_code and row.added_at:
+            history.signals.append(Signal("channel", row.channel_code, row.added_at))
+        if row.told_dates_at:
+            history.signals.append(Signal("told_dates", "", row.told_dates_at))
+            history.seen(row.told_dates_at)
+    if not found:
+        return found
+    for contact_id, name, value, at in connection.execute(everything, bounds):
         history = found.get(contact_id)
         if history is None:
             continue
