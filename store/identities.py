@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from store import db
 from store.models import Contact, IdentityKind, LeadIdentity
@@ -50,23 +51,29 @@ def claim(
 def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
     """Who holds each of many keys (an import's chunk), in a few statements: by the keys leads
     came with, and by what WeCom told about her."""
-    t, c = LeadIdentity.__table__, Contact.__table__
     found: dict[Key, set[int]] = {}
     by_kind: dict[str, list[str]] = {}
     for kind, value in dict.fromkeys(keys):
         by_kind.setdefault(kind, []).append(value)
     for kind, values in by_kind.items():
         for start in range(0, len(values), 900):  # SQLite's limit on bound parameters
-            part = values[start : start + 900]
-            rows = connection.execute(
-                select(t.c.value, t.c.contact_id).where(t.c.kind == kind, t.c.value.in_(part))
-            )
-            for value, contact_id in rows:
-                found.setdefault((kind, value), set()).add(contact_id)
-            if kind in _COLUMNS:
-                column = c.c[_COLUMNS[kind]]
-                for value, contact_id in connection.execute(
-                    select(column, c.c.id).where(column.in_(part))
-                ):
+            part = {"kind": kind, "values": values[start : start + 900]}
+            statements = [_by_key()] + ([_by_column(_COLUMNS[kind])] if kind in _COLUMNS else [])
+            for statement in statements:
+                for value, contact_id in connection.execute(statement, part):
                     found.setdefault((kind, value), set()).add(contact_id)
     return found
+
+
+@cache
+def _by_key() -> Select:
+    t = LeadIdentity.__table__
+    return select(t.c.value, t.c.contact_id).where(
+        t.c.kind == bindparam("kind"), t.c.value.in_(bindparam("values", expanding=True))
+    )
+
+
+@cache
+def _by_column(name: str) -> Select:
+    c = Contact.__table__
+    return select(c.c[name], c.c.id).where(c.c[name].in_(bindparam("values", expanding=True)))
