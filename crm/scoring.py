@@ -48,9 +48,13 @@ def rule_name(rule: ScoreRule) -> str:
 def breakdown(settings: Settings, history: History, now: datetime) -> list[Item]:
     """What each rule gives her now, newest signal first within a rule, rules in order."""
     found: list[Item] = []
+    by_kind: dict[str, list[Signal]] = {}
+    for signal in history.signals:
+        by_kind.setdefault(signal.kind, []).append(signal)
     for rule in settings.scoring.rules:
         moments = _silent(rule, history, now) if rule.signal == "silent" else sorted(
-            (s.at for s in history.signals if _matches(settings, rule, s, history)), reverse=True
+            (s.at for s in by_kind.get(rule.signal, ()) if _matches(settings, rule, s, history)),
+            reverse=True,
         )  # fmt: skip
         for at in moments[: rule.max_count]:
             found.append(Item(rule_name(rule), _decayed(rule, at, now), at))
@@ -62,8 +66,7 @@ def total(items: Sequence[Item]) -> int:
 
 
 def _matches(settings: Settings, rule: ScoreRule, signal: Signal, history: History) -> bool:
-    if signal.kind != rule.signal:
-        return False
+    """The signal (of the rule's kind) is one the rule counts."""
     if rule.signal == "replied":
         return signal.at - history.arrived_at <= timedelta(days=rule.days)
     if not rule.values:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import Connection, Table, event, text
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -58,6 +58,15 @@ def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column` is one of the values bound as `name` when the statement runs: on PostgreSQL
+    `= ANY(array)`, one parameter whatever the number of values (a statement with hundreds of
+    them costs psycopg more to read than the server to run); elsewhere `IN (…)`, expanded."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -58,7 +58,10 @@ def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
     for kind, values in by_kind.items():
         for start in range(0, len(values), 900):  # SQLite's limit on bound parameters
             part = {"kind": kind, "values": values[start : start + 900]}
-            statements = [_by_key()] + ([_by_column(_COLUMNS[kind])] if kind in _COLUMNS else [])
+            dialect = connection.dialect.name
+            statements = [_by_key(dialect)] + (
+                [_by_column(_COLUMNS[kind], dialect)] if kind in _COLUMNS else []
+            )
             for statement in statements:
                 for value, contact_id in connection.execute(statement, part):
                     found.setdefault((kind, value), set()).add(contact_id)
@@ -66,14 +69,14 @@ def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
 
 
 @cache
-def _by_key() -> Select:
+def _by_key(dialect: str) -> Select:
     t = LeadIdentity.__table__
     return select(t.c.value, t.c.contact_id).where(
-        t.c.kind == bindparam("kind"), t.c.value.in_(bindparam("values", expanding=True))
+        t.c.kind == bindparam("kind"), db.one_of(t.c.value, "values", dialect)
     )
 
 
 @cache
-def _by_column(name: str) -> Select:
+def _by_column(name: str, dialect: str) -> Select:
     c = Contact.__table__
-    return select(c.c[name], c.c.id).where(c.c[name].in_(bindparam("values", expanding=True)))
+    return select(c.c[name], c.c.id).where(db.one_of(c.c[name], "values", dialect))

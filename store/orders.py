@@ -10,6 +10,7 @@ from functools import cache
 
 from sqlalchemy import Connection, Row, Select, bindparam, case, func, select
 
+from store import db
 from store.db import insert
 from store.models import Contact, Order
 
@@ -54,7 +55,7 @@ def spending(
 ) -> list[Spending]:
     """Each buyer's last order, and her orders and spending since `since`: of these contacts,
     or (None) of every buyer."""
-    query = _spending(every=contact_ids is None)
+    query = _spending("" if contact_ids is None else connection.dialect.name)
     scopes = [{}] if contact_ids is None else [
         {"ids": list(contact_ids[i : i + 900])} for i in range(0, len(contact_ids), 900)
     ]  # fmt: skip
@@ -66,8 +67,9 @@ def spending(
 
 
 @cache
-def _spending(every: bool) -> Select:
-    """The spending query, made once (an order's buyer is counted as each order comes)."""
+def _spending(dialect: str) -> Select:
+    """The spending query, made once per dialect (an order's buyer is counted as each order
+    comes); "": of every buyer."""
     recent = T.c.ordered_at >= bindparam("since", type_=T.c.ordered_at.type)
     c = Contact.__table__
     query = (
@@ -79,7 +81,7 @@ def _spending(every: bool) -> Select:
         .select_from(T.join(c, c.c.id == T.c.contact_id))
         .group_by(T.c.contact_id, c.c.tier)
     )  # fmt: skip
-    return query if every else query.where(T.c.contact_id.in_(bindparam("ids", expanding=True)))
+    return query.where(db.one_of(T.c.contact_id, "ids", dialect)) if dialect else query
 
 
 def save_tiers(connection: Connection, tiers: dict[int, str | None], day: date) -> None:

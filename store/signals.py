@@ -25,6 +25,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from store import db
 from store.models import (
     Contact,
     ContactTag,
@@ -68,24 +69,25 @@ def of(connection: Connection, contact_ids: Sequence[int]) -> dict[int, History]
     """The histories of these leads (the unknown ids left out)."""
     found: dict[int, History] = {}
     for start in range(0, len(contact_ids), 900):
-        found |= _read(connection, False, {"ids": list(contact_ids[start : start + 900])})
+        found |= _read(connection, "", {"ids": list(contact_ids[start : start + 900])})
     return found
 
 
 def between(connection: Connection, first: int, last: int) -> dict[int, History]:
     """The histories of the leads with ids from first to last (both included)."""
-    return _read(connection, True, {"first": first, "last": last})
+    return _read(connection, "between", {"first": first, "last": last})
 
 
 @cache
-def _statements(by_range: bool) -> tuple[Select, CompoundSelect]:
+def _statements(dialect: str) -> tuple[Select, CompoundSelect]:
     """Her row, and the rest of her history in one statement (a lead's history is read as
-    often as she acts): made once, their ids bound when run."""
+    often as she acts): made once per dialect ("between": for a range of ids), their ids
+    bound when run."""
 
     def scope(column):
-        if by_range:
+        if dialect == "between":
             return column.between(bindparam("first"), bindparam("last"))
-        return column.in_(bindparam("ids", expanding=True))
+        return db.one_of(column, "ids", dialect)
 
     c, k, s, f, e, t, o, i = (Contact.__table__, KfMessage.__table__, StageEvent.__table__,
                               FollowUp.__table__, LeadEvent.__table__, ContactTag.__table__,
@@ -117,8 +119,8 @@ def _statements(by_range: bool) -> tuple[Select, CompoundSelect]:
     return people, everything
 
 
-def _read(connection: Connection, by_range: bool, bounds: dict) -> dict[int, History]:
-    people, everything = _statements(by_range)
+def _read(connection: Connection, scope: str, bounds: dict) -> dict[int, History]:
+    people, everything = _statements(scope or connection.dialect.name)
     found: dict[int, History] = {}
     for row in connection.execute(people, bounds):
         arrived = row.added_at or row.created_at
