@@ -130,6 +130,9 @@ def _install_log_redaction() -> None:
 _install_log_redaction()
 
 
+TICKETS = {"corp": ("get_jsapi_ticket", {}), "agent": ("ticket/get", {"type": "agent_config"})}
+
+
 def _cache_ttl(expires_in: int) -> int:
     """Seconds to cache a token that WeCom says lasts expires_in seconds (0: do not cache)."""
     return max(expires_in - TOKEN_MARGIN, min(MIN_TOKEN_TTL, expires_in // 2), 0)
@@ -161,7 +164,7 @@ class WeComClient:
         self._token_key = f"mombot:wecom:token:{corp_id}:{digest}"
         self._lock_key = f"{self._token_key}:lock"
         self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
-        self._memo: tuple[str, float] | None = None  # the token, and until when (monotonic)
+        self._memo: dict[str, tuple[str, float]] = {}  # key → value, until when (monotonic)
         # Hold the refresh lock for as long as one gettoken with all its retries can take.
         backoff_total = sum(BACKOFF_BASE * 2**i for i in range(max_busy_retries))
         self._lock_seconds = timeout * (max_busy_retries + 1) + backoff_total + 5
@@ -200,41 +203,66 @@ class WeComClient:
 
     def access_token(self) -> str:
         """The cached access_token, fetched once across processes when there is none."""
-        token = self._cached_token()
-        if token:
-            return token
+        return self._shared(self._token_key, self._lock_key, self._refresh_token, "gettoken")
+
+    def ticket(self, kind: str) -> str:
+        """A JS-SDK ticket of this secret's app, cached across processes like the token (WeCom
+        allows a few hundred fetches an hour): "corp" (get_jsapi_ticket, for wx.config) or
+        "agent" (ticket/get?type=agent_config, for ww.register / wx.agentConfig)."""
+        path, params = TICKETS[kind]
+        key = f"{self._token_key}:ticket:{kind}"
+
+        def fetch() -> str:
+            data = self.get(path, **params)
+            ticket = data.get("ticket")
+            if not isinstance(ticket, str) or not ticket:
+                raise WeComError(None, "no ticket in the answer", path)
+            return self._keep(key, ticket, int(data.get("expires_in", 7200)))
+
+        return self._shared(key, f"{key}:lock", fetch, path)
+
+    def _shared(self, key: str, lock_key: str, refresh: Callable[[], str], path: str) -> str:
+        """The value cached under `key`; when there is none, one process (holding the lock)
+        calls `refresh` while the others poll the cache for what it stores."""
+        value = self._cached(key)
+        if value:
+            return value
         lock_value = secrets.token_hex(16)
         polls = int(self._lock_seconds / POLL_INTERVAL) + 1
         for _ in range(polls):
-            if self._redis.set(
-                self._lock_key, lock_value, nx=True, px=int(self._lock_seconds * 1000)
-            ):
+            if self._redis.set(lock_key, lock_value, nx=True, px=int(self._lock_seconds * 1000)):
                 try:
-                    return self._cached_token() or self._refresh_token()
+                    return self._cached(key) or refresh()
                 finally:
-                    self._compare_and_delete(keys=[self._lock_key], args=[lock_value])
+                    self._compare_and_delete(keys=[lock_key], args=[lock_value])
             self._sleep(POLL_INTERVAL)
-            token = self._cached_token()
-            if token:
-                return token
-        raise WeComUnavailable(
-            None, "timed out waiting for another process to refresh the access_token", "gettoken"
-        )
+            value = self._cached(key)
+            if value:
+                return value
+        raise WeComUnavailable(None, "timed out waiting for another process to refresh", path)
 
-    def _cached_token(self) -> str | None:
-        """The token in Redis, remembered here for a while (within its time to live there):
+    def _cached(self, key: str) -> str | None:
+        """The value in Redis, remembered here for a while (within its time to live there):
         a call then costs no round trip to Redis for it."""
-        memo = self._memo
+        memo = self._memo.get(key)
         if memo is not None and time.monotonic() < memo[1]:
             return memo[0]
         with self._redis.pipeline(transaction=False) as pipe:
-            value, ttl_ms = pipe.get(self._token_key).pttl(self._token_key).execute()
+            value, ttl_ms = pipe.get(key).pttl(key).execute()
         if not value:
             return None
-        token = value.decode() if isinstance(value, bytes) else value
+        found = value.decode() if isinstance(value, bytes) else value
         if ttl_ms > 0:
-            self._memo = (token, time.monotonic() + min(MEMO_SECONDS, ttl_ms / 1000))
-        return token
+            self._memo[key] = (found, time.monotonic() + min(MEMO_SECONDS, ttl_ms / 1000))
+        return found
+
+    def _keep(self, key: str, value: str, expires_in: int) -> str:
+        """Cache a value WeCom says lasts expires_in seconds; the value."""
+        ttl = _cache_ttl(expires_in)
+        if ttl > 0:
+            self._redis.set(key, value, ex=ttl)
+            self._memo[key] = (value, time.monotonic() + min(MEMO_SECONDS, ttl))
+        return value
 
     def _refresh_token(self) -> str:
         params = {"corpid": self.corp_id, "corpsecret": self._secret}
@@ -248,10 +276,7 @@ class WeComClient:
         if not isinstance(token, str) or not token:
             raise WeComTokenError(None, "gettoken returned no access_token", "gettoken")
         expires_in = int(data.get("expires_in", 7200))
-        ttl = _cache_ttl(expires_in)
-        if ttl > 0:
-            self._redis.set(self._token_key, token, ex=ttl)
-            self._memo = (token, time.monotonic() + min(MEMO_SECONDS, ttl))
+        self._keep(self._token_key, token, expires_in)
         log.info(
             "WeCom access_token refreshed for corp %s (expires in %d s)", self.corp_id, expires_in
         )
@@ -259,7 +284,7 @@ class WeComClient:
 
     def _invalidate(self, token: str) -> None:
         """Drop the cached token, unless another process has already replaced it."""
-        self._memo = None
+        self._memo.pop(self._token_key, None)
         self._compare_and_delete(keys=[self._token_key], args=[token])
 
     def _scrub(self, text: str) -> str:

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis as redis_lib
-import respx
 
 from wecom import client as wecom
 from wecom.client import (
@@ -41,43 +40,6 @@ def err(errcode: int, errmsg: str = "failed") -> httpx.Response:
 
 def token_ok(token: str) -> httpx.Response:
     return ok(access_token=token, expires_in=7200)
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def gettoken(api):
-    return api.get("/cgi-bin/gettoken").mock(side_effect=[token_ok(TOKEN_1), token_ok(TOKEN_2)])
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def make_client(redis, sleeps):
-    clients: list[WeComClient] = []
-
-    def make(**overrides) -> WeComClient:
-        options = {
-            "api_base": API,
-            "corp_id": CORP,
-            "secret": SECRET,
-            "redis": redis,
-            "sleep": sleeps.append,
-        }
-        client = WeComClient(**{**options, **overrides})
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def tokens_used(route) -> list[str]:

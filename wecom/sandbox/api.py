@@ -35,6 +35,12 @@ def _kf_add_contact_way(state: SandboxState, _params: dict[str, str], body: dict
     return {"url": url}
 
 
+def _ticket_get(state: SandboxState, params: dict[str, str], _body: dict) -> dict:
+    if params.get("type") != "agent_config":
+        raise ApiError(40004, "invalid type")
+    return state.issue_ticket("agent")
+
+
 def _body(method: Callable[[SandboxState, dict], dict]) -> Endpoint:
     """An endpoint that only reads the JSON body."""
     return lambda state, _params, body: method(state, body)
@@ -68,6 +74,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "kf/sync_msg": _body(SandboxState.kf_sync),
     "kf/send_msg": _body(SandboxState.kf_send),
     "kf/send_msg_on_event": _body(SandboxState.kf_send_on_event),
+    "auth/getuserinfo": lambda state, params, _body: state.user_of_code(params.get("code", "")),
+    "get_jsapi_ticket": lambda state, _params, _body: state.issue_ticket("corp"),
+    "ticket/get": _ticket_get,
 }
 
 

@@ -156,6 +156,8 @@ class SandboxState:
         self.appchats: dict[str, dict[str, Any]] = {}  # internal group chats (appchat)
         self.appchat_posts: list[dict[str, Any]] = []
         self.transfers: list[dict[str, Any]] = []
+        self.oauth_codes: dict[str, tuple[str, datetime]] = {}  # code → userid, issued at
+        self.tickets: dict[str, list[str]] = {"corp": [], "agent": []}  # issued, newest last
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._answers: dict[str, list[dict[str, Any]]] = {}
@@ -178,6 +180,25 @@ class SandboxState:
             raise ApiError(40014, "invalid access_token")
         if self.clock.now() >= expires:
             raise ApiError(42001, "access_token expired")
+
+    # OAuth2 and JS-SDK tickets ------------------------------------------------------------------
+    def oauth_code(self, userid: str) -> str:
+        """What WeCom puts in the redirect after a member opens the OAuth2 URL: a code for
+        auth/getuserinfo, single use, valid 5 minutes."""
+        code = secrets.token_urlsafe(24)
+        self.oauth_codes[code] = (userid, self.clock.now())
+        return code
+
+    def user_of_code(self, code: str) -> dict[str, Any]:
+        issued = self.oauth_codes.pop(code, None)
+        if issued is None or self.clock.now() - issued[1] > timedelta(minutes=5):
+            raise ApiError(40029, "invalid code")
+        return {"userid": issued[0], "user_ticket": ""}
+
+    def issue_ticket(self, kind: str) -> dict[str, Any]:
+        ticket = secrets.token_urlsafe(64)
+        self.tickets[kind].append(ticket)
+        return {"ticket": ticket, "expires_in": TOKEN_TTL}
 
     # apps and 微信客服 accounts ---------------------------------------------------------------
     def agent(self, agentid: str) -> dict[str, Any]:
