@@ -16,7 +16,7 @@ from functools import partial
 
 from aiohttp import web
 
-from bot import heartbeat, private, processes, redis_conn
+from bot import heartbeat, private, processes, redis_conn, sidebar
 from bot import runtime as runtime_module
 from bot.ingest import Ingestor
 from bot.runtime import Runtime
@@ -385,4 +385,5 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/leads", post_lead)
     app.router.add_post("/api/orders", post_orders)
+    sidebar.add_routes(app, runtime)
     return app

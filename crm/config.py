@@ -407,6 +407,28 @@ class ReportSettings(_Section):
     managers: list[str] = []
 
 
+class RolesSettings(_Section):
+    """Who sees whose customers (the sidebar): an advisor his own, a team lead his team's
+    (team lead userid → advisors), a manager everyone's ([report] managers are managers too)."""
+
+    managers: list[str] = []
+    team_leads: dict[str, list[str]] = {}
+
+
+class SidebarSettings(_Section):
+    """The advisors' sidebar (聊天工具栏), GET /sidebar. Its page is opened by WeCom on the
+    trusted domain set in the admin console; `public_url` is that address (e.g.
+    https://crm.example.com), empty: the address the request came to."""
+
+    public_url: Annotated[str, AfterValidator(lambda v: _http_url(v) if v else v)] = ""
+    oauth_base: Annotated[str, AfterValidator(_http_url)] = (
+        "https://open.weixin.qq.com/connect/oauth2/authorize"
+    )
+    session_hours: Annotated[int, Field(ge=1, le=24)] = 8
+    # signs the session cookie; empty: derived from the app secret (changing it logs all out)
+    session_secret: SecretStr = SecretStr("")
+
+
 class LoggingSettings(_Section):
     level: str = "INFO"
 
@@ -447,6 +469,8 @@ class Settings(_Section):
     tiers: TierSettings = TierSettings()
     api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
+    roles: RolesSettings = RolesSettings()
+    sidebar: SidebarSettings = SidebarSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("channels")
@@ -458,6 +482,11 @@ class Settings(_Section):
                 raise ValueError(f"channel code {channel.code!r} appears twice")
             seen.add(channel.code)
         return value
+
+    @property
+    def managers(self) -> set[str]:
+        """Who sees every customer and every report: [roles] and [report] managers."""
+        return set(self.roles.managers) | set(self.report.managers)
 
     def channel(self, code: str) -> ChannelSettings | None:
         return next((channel for channel in self.channels if channel.code == code), None)

@@ -43,7 +43,9 @@ def of(
                               .order_by(FollowUp.id.desc()).limit(SHOWN)).all()  # fmt: skip
     return {
         "id": contact.id,
+        "external_userid": contact.external_userid,
         "name": contact.name,
+        "avatar": contact.avatar,
         "phone": contact.phone if reveal_phone else phones.mask(contact.phone),
         "wecom_customer": contact.external_userid is not None,
         "status": funnel.label(contact.status),

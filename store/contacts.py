@@ -260,3 +260,9 @@ def by_ids(session: Session, ids: Sequence[int]) -> dict[int, Contact]:
         chunk = list(ids[start : start + 500])
         found.update((c.id, c) for c in session.exec(select(Contact).where(Contact.id.in_(chunk))))
     return found
+
+
+def followers(session: Session, contact_id: int) -> set[str]:
+    """The advisors who have her in WeCom, as WeCom last said."""
+    query = select(ContactFollow.userid).where(ContactFollow.contact_id == contact_id)
+    return set(session.exec(query))

@@ -1,0 +1,155 @@
+// The advisors' sidebar: registers with WeCom's JS-SDK (signatures from mombot), asks WeCom who
+// the current chat is with, and shows her profile as mombot knows it.
+(function () {
+  "use strict";
+  var app = document.getElementById("app");
+
+  function say(text) {
+    app.innerHTML = "";
+    var p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = text;
+    app.appendChild(p);
+  }
+
+  function api(path) {
+    return fetch(path, { credentials: "same-origin" }).then(function (answer) {
+      if (answer.status === 401) {
+        location.replace("/sidebar");  // the session ended: log in again through WeCom
+        throw new Error("no session");
+      }
+      return answer.json().then(function (body) {
+        if (!answer.ok) {
+          var error = new Error(body.error || String(answer.status));
+          error.status = answer.status;
+          throw error;
+        }
+        return body;
+      });
+    });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function card(title) {
+    var box = el("section", "card");
+    if (title) box.appendChild(el("h2", "", title));
+    app.appendChild(box);
+    return box;
+  }
+
+  function day(iso) { return iso ? iso.slice(0, 10) : ""; }
+  function minute(iso) { return iso ? iso.slice(0, 16).replace("T", " ") : ""; }
+
+  function render(her) {
+    app.innerHTML = "";
+    var top = card();
+    var who = el("div", "who");
+    if (her.avatar) { var img = el("img"); img.src = her.avatar; img.alt = ""; who.appendChild(img); }
+    var names = el("div");
+    var h1 = el("h1", "", her.name || "未命名客户");
+    h1.appendChild(el("span", "badge", her.status));
+    if (her.hot) h1.appendChild(el("span", "badge hot", "高意向"));
+    names.appendChild(h1);
+    names.appendChild(el("div", "sub", [her.phone, her.channel_name || her.channel, her.source]
+      .filter(Boolean).join(" · ")));
+    who.appendChild(names);
+    top.appendChild(who);
+
+    var now = card("孕育阶段");
+    now.appendChild(el("div", "stage", (her.stage || "未知") + (her.how_far ? " · " + her.how_far : "")));
+    var facts = el("dl");
+    [["预产期", her.due_date], ["宝宝生日", her.baby_birthday], ["顾问", her.owner_name || her.owner],
+     ["城市", her.city], ["添加", day(her.added_at)], ["价值分层", her.tier]].forEach(function (pair) {
+      if (!pair[1]) return;
+      facts.appendChild(el("dt", "", pair[0]));
+      facts.appendChild(el("dd", "", pair[1]));
+    });
+    now.appendChild(facts);
+
+    if (her.tags.length) {
+      var tags = card("标签");
+      var row = el("div", "tags");
+      her.tags.forEach(function (name) { row.appendChild(el("span", "", name)); });
+      tags.appendChild(row);
+    }
+
+    var score = card("线索评分 " + her.score);
+    var items = el("ul");
+    her.score_breakdown.forEach(function (item) {
+      var li = el("li", "", item.rule);
+      li.insertBefore(el("span", "when", day(item.at)), li.firstChild);
+      li.appendChild(el("span", "pts" + (item.points < 0 ? " neg" : ""),
+        (item.points < 0 ? "" : "+") + item.points));
+      items.appendChild(li);
+    });
+    score.appendChild(items);
+
+    if (her.orders.length) {
+      var orders = card("最近订单");
+      var list = el("ul");
+      her.orders.forEach(function (order) {
+        var li = el("li", "", (order.items || order.order_id) + "  ¥" + order.amount.toFixed(2));
+        li.insertBefore(el("span", "when", day(order.ordered_at)), li.firstChild);
+        list.appendChild(li);
+      });
+      orders.appendChild(list);
+    }
+
+    var steps = card("线索记录");
+    var history = el("ul");
+    her.history.slice().reverse().forEach(function (step) {
+      var text = (step.from && step.from !== step.to ? step.from + " → " : "") + step.to;
+      var extra = [step.reason, step.note].filter(Boolean).join("；");
+      var li = el("li", "", text + (extra ? "（" + extra + "）" : ""));
+      li.insertBefore(el("span", "when", minute(step.at)), li.firstChild);
+      history.appendChild(li);
+    });
+    steps.appendChild(history);
+
+    if (her.follow_ups.length) {
+      var follows = card("跟进记录");
+      var notes = el("ul");
+      her.follow_ups.forEach(function (f) {
+        var li = el("li", "", f.note || "（无备注）");
+        li.insertBefore(el("span", "when", minute(f.at)), li.firstChild);
+        notes.appendChild(li);
+      });
+      follows.appendChild(notes);
+    }
+  }
+
+  function start() {
+    if (typeof ww === "undefined") { say("请在企业微信里打开侧边栏。"); return; }
+    var page = location.href.split("#")[0];
+    api("/api/sidebar/jssdk?url=" + encodeURIComponent(page)).then(function (signed) {
+      ww.register({
+        corpId: signed.corpId,
+        agentId: signed.agentId,
+        jsApiList: ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"],
+        getConfigSignature: function () { return signed.corp; },
+        getAgentConfigSignature: function () { return signed.agent; }
+      });
+      return ww.getContext();
+    }).then(function (context) {
+      if (context.entry === "group_chat_tools") {
+        throw new Error("客户群的侧边栏还不支持，请在与客户的单聊中打开。");
+      }
+      return ww.getCurExternalContact();
+    }).then(function (current) {
+      return api("/api/sidebar/contact?external_userid=" + encodeURIComponent(current.userId));
+    }).then(render).catch(function (error) {
+      if (error.message === "no session") return;
+      if (error.status === 403) { say("这位客户不是你负责的，无法查看。"); return; }
+      if (error.status === 404) { say("没有找到这位客户。"); return; }
+      say(error.status ? "读取客户信息失败，请稍后重试。" : (error.message || "读取失败，请重试。"));
+    });
+  }
+
+  start();
+})();

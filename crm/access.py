@@ -1,0 +1,26 @@
+"""Who may see a customer: her advisors (whoever has her in WeCom), their team leads, and the
+managers ([roles])."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from crm.config import Settings
+from store import contacts
+from store.models import Contact
+
+
+def may_see(session: Session, settings: Settings, userid: str, contact: Contact) -> bool:
+    if not userid:
+        return False
+    if userid in settings.managers:
+        return True
+    advisors = contacts.followers(session, contact.id) | {contact.owner_userid} - {""}
+    if userid in advisors:
+        return True
+    return bool(advisors & set(settings.roles.team_leads.get(userid, [])))
+
+
+def may_see_phone(settings: Settings, userid: str, contact: Contact) -> bool:
+    """Her phone unmasked: her owner and the managers."""
+    return userid == contact.owner_userid or userid in settings.managers

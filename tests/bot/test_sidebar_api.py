@@ -1,0 +1,122 @@
+"""The sidebar over real HTTP, with the sandbox as WeCom: OAuth2 login (a code works once),
+the JS-SDK's signatures over the tickets WeCom issued, and her profile only for who may see
+her — every look in the audit log."""
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlmodel import select
+
+from bot.server import create_app
+from store import db
+from store.models import AuditEntry
+from tests.support import new_lead, reconfigure, settings_data
+from wecom import jsapi
+
+
+@pytest.fixture
+async def client(aiohttp_client, runtime):
+    data = settings_data(runtime)
+    data["roles"] = {"managers": ["boss"], "team_leads": {"wangwu": ["zhangsan"]}}
+    reconfigure(runtime, data)
+    return await aiohttp_client(create_app(runtime))
+
+
+async def log_in(client, sandbox, userid):
+    """What the advisor's WeCom does: open /sidebar, follow OAuth2, come back with a code."""
+    first = await client.get("/sidebar", allow_redirects=False)
+    assert first.status == 302
+    state = parse_qs(urlsplit(first.headers["Location"]).query)["state"][0]
+    code = sandbox.state.oauth_code(userid)
+    back = await client.get("/sidebar", params={"code": code, "state": state},
+                            allow_redirects=False)  # fmt: skip
+    assert (back.status, back.headers["Location"]) == (302, "/sidebar")
+    return code, state
+
+
+async def test_without_a_session_the_page_sends_the_advisor_to_wecoms_oauth(client):
+    answer = await client.get("/sidebar", allow_redirects=False)
+    assert answer.status == 302
+    target = urlsplit(answer.headers["Location"])
+    query = parse_qs(target.query)
+    assert f"{target.scheme}://{target.netloc}{target.path}" == jsapi.AUTHORIZE
+    assert query["scope"] == ["snsapi_base"] and query["agentid"] == ["1000002"]
+    assert query["redirect_uri"][0].endswith("/sidebar") and target.fragment == "wechat_redirect"
+    assert "HttpOnly" in answer.headers["Set-Cookie"]
+    assert (await client.get("/api/sidebar/contact?external_userid=wm1")).status == 401
+
+
+async def test_a_code_logs_in_once_and_a_reused_one_gets_a_clear_page(client, sandbox):
+    code, state = await log_in(client, sandbox, "zhangsan")
+    page = await client.get("/sidebar")
+    assert page.status == 200 and "客户侧边栏" in await page.text()
+    client.session.cookie_jar.clear()
+    await client.get("/sidebar", allow_redirects=False)  # a new OAuth round trip …
+    again = await client.get(
+        "/sidebar", params={"code": code, "state": state}, allow_redirects=False
+    )  # … with the old code and state
+    assert again.status == 400 and "重新打开侧边栏" in await again.text()
+    fresh = await client.get("/sidebar", allow_redirects=False)
+    state = parse_qs(urlsplit(fresh.headers["Location"]).query)["state"][0]
+    reused = await client.get("/sidebar", params={"code": code, "state": state},
+                              allow_redirects=False)  # fmt: skip
+    assert reused.status == 400 and "已失效或已被使用" in await reused.text()
+
+
+async def test_jssdk_signatures_verify_against_the_tickets_wecom_issued(client, sandbox):
+    await log_in(client, sandbox, "zhangsan")
+    page = "http://127.0.0.1/sidebar?x=1"
+    answer = await client.get("/api/sidebar/jssdk", params={"url": page + "#top"})
+    assert answer.status == 200
+    body = await answer.json()
+    assert (body["corpId"], body["agentId"]) == (sandbox.state.corp_id, 1000002)
+    for kind in ("corp", "agent"):
+        signed = body[kind]
+        (ticket,) = sandbox.state.tickets[kind]
+        assert signed["signature"] == jsapi.signature(ticket, signed["nonceStr"],
+                                                      signed["timestamp"], page)  # fmt: skip
+    await client.get("/api/sidebar/jssdk", params={"url": page})
+    assert [len(sandbox.state.tickets[k]) for k in ("corp", "agent")] == [1, 1]  # cached
+    bad = await client.get("/api/sidebar/jssdk", params={"url": "javascript:alert(1)"})
+    assert bad.status == 400
+
+
+def audit(runtime):
+    with db.session(runtime.engine) as s:
+        rows = s.exec(select(AuditEntry).order_by(AuditEntry.id)).all()
+        return [(e.actor, e.action, json.loads(e.detail)["contact_id"]) for e in rows]
+
+
+async def test_her_profile_only_for_her_advisor_his_lead_and_managers(client, runtime, sandbox):
+    her = new_lead(runtime, sandbox)
+    await log_in(client, sandbox, "zhangsan")
+    mine = await client.get("/api/sidebar/contact", params={"external_userid": her.external_userid})
+    assert mine.status == 200
+    shown = await mine.json()
+    assert (shown["name"], shown["status"]) == ("小雨", "新线索")
+    assert shown["channel_name"] == "小红书纸尿裤笔记" and shown["stage"] is None
+    for userid, status in (("lisi", 403), ("wangwu", 200), ("boss", 200)):
+        client.session.cookie_jar.clear()
+        await log_in(client, sandbox, userid)
+        answer = await client.get("/api/sidebar/contact",
+                                  params={"external_userid": her.external_userid})  # fmt: skip
+        assert answer.status == status, userid
+    assert audit(runtime) == [
+        ("zhangsan", "sidebar.view", her.id),
+        ("lisi", "sidebar.denied", her.id),
+        ("wangwu", "sidebar.view", her.id),
+        ("boss", "sidebar.view", her.id),
+    ]
+    nobody = await client.get("/api/sidebar/contact", params={"external_userid": "wmNOBODY"})
+    assert nobody.status == 404
+    malformed = await client.get("/api/sidebar/contact", params={"external_userid": "a b"})
+    assert malformed.status == 400
+
+
+async def test_assets_are_served_with_cache_headers(client):
+    ours = await client.get("/sidebar/static/sidebar.js")
+    wecoms = await client.get("/sidebar/static/wecom-jssdk-2.4.4.js")
+    assert ours.headers["Cache-Control"] == "public, max-age=3600"
+    assert "immutable" in wecoms.headers["Cache-Control"]
+    assert (await client.get("/sidebar/static/../config.toml")).status == 404
