@@ -62,7 +62,9 @@
     top.appendChild(who);
 
     var now = card("孕育阶段");
-    now.appendChild(el("div", "stage", (her.stage || "未知") + (her.how_far ? " · " + her.how_far : "")));
+    now.appendChild(el("div", "stage", her.stage
+      ? her.stage + (her.how_far ? " · " + her.how_far : "")
+      : "还不知道她的预产期或宝宝生日"));
     var facts = el("dl");
     [["预产期", her.due_date], ["宝宝生日", her.baby_birthday], ["顾问", her.owner_name || her.owner],
      ["城市", her.city], ["添加", day(her.added_at)], ["价值分层", her.tier]].forEach(function (pair) {

@@ -1,4 +1,4 @@
-"""The sandbox's HTTP face: WeCom's /cgi-bin/ API over a SandboxState."""
+"""The sandbox's HTTP face: WeCom's /cgi-bin/ API and its OAuth2 page over a SandboxState."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -143,10 +144,28 @@ def _error(errcode: int, errmsg: str) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": errmsg})
 
 
+async def authorize(request: web.Request) -> web.Response:
+    """WeCom's OAuth2 page as the member signed in to the sandbox's WeCom sees it: straight
+    back to redirect_uri with a code and the state; nobody signed in: a refusal."""
+    state = request.app[STATE]
+    query = request.query
+    if query.get("appid") != state.corp_id or query.get("scope") != "snsapi_base":
+        return web.Response(status=400, text="sandbox: wrong appid or scope")
+    with state.lock:
+        if not state.oauth_member:
+            return web.Response(status=403, text="sandbox: nobody is signed in to WeCom")
+        code = state.oauth_code(state.oauth_member)
+    target = query.get("redirect_uri", "")
+    glue = "&" if "?" in target else "?"
+    location = f"{target}{glue}{urlencode({'code': code, 'state': query.get('state', '')})}"
+    return web.Response(status=302, headers={"Location": location})
+
+
 def create_app(state: SandboxState) -> web.Application:
     app = web.Application()
     app[STATE] = state
     app.router.add_route("*", "/cgi-bin/{path:.+}", dispatch)
+    app.router.add_get("/connect/oauth2/authorize", authorize)
     return app
 
 

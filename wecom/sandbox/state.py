@@ -157,6 +157,7 @@ class SandboxState:
         self.appchat_posts: list[dict[str, Any]] = []
         self.transfers: list[dict[str, Any]] = []
         self.oauth_codes: dict[str, tuple[str, datetime]] = {}  # code → userid, issued at
+        self.oauth_member = ""  # who is signed in to WeCom where a page asks for OAuth2
         self.tickets: dict[str, list[str]] = {"corp": [], "agent": []}  # issued, newest last
         self.calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}

@@ -1,0 +1,133 @@
+"""The sidebar as an advisor meets it: the real page in headless Chromium (Debian's chromium
+and chromium-driver), served by mombot on a real port, logging in through the sandbox's
+OAuth2 page, with a test-only stand-in for WeCom's JS-SDK object (`ww`) that says which
+customer the chat is with. A screenshot is kept with the test run's artefacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from bot.server import create_app
+from sop import lifecycle
+from store.models import Contact
+from tests.support import free_port, new_lead, reconfigure, settings_data
+from wecom import jsapi
+
+ARTEFACTS = Path(os.environ.get("MOMBOT_TEST_ARTEFACTS", Path(__file__).parents[2] / "artefacts"))
+
+# WeCom's JS-SDK as the page meets it inside WeCom, for a chat with `external_userid`: what
+# the page registers and the signatures it hands over are kept for the test to check. The
+# page's own copy of the SDK cannot replace it (an accessor that ignores assignment).
+STAND_IN = """
+(function () {
+  var seen = {calls: [], signatures: {}};
+  var ww = {
+    register: function (options) {
+      seen.calls.push(["register", options.corpId, options.agentId, options.jsApiList]);
+      seen.options = options;
+    },
+    getContext: function () { return Promise.resolve({entry: "single_chat_tools"}); },
+    getCurExternalContact: function () {
+      return Promise.all([seen.options.getConfigSignature(),
+                          seen.options.getAgentConfigSignature()]).then(function (both) {
+        seen.signatures = {corp: both[0], agent: both[1]};
+        return {userId: %s};
+      });
+    },
+    sendChatMessage: function (message) {
+      seen.calls.push(["sendChatMessage", message]);
+      return Promise.resolve({});
+    }
+  };
+  window.__wwSeen = seen;
+  Object.defineProperty(window, "ww", {get: function () { return ww; }, set: function () {}});
+})();
+"""
+
+
+class Served:
+    """mombot's HTTP app on a real loopback port, in a thread of its own (the browser waits on
+    it while the test waits on the browser)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app, access_log=None)
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Served:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+@pytest.fixture
+def browser():
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "scripts/setup --test installs Debian's chromium and chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=420,900", "--lang=zh-CN"):  # fmt: skip
+        options.add_argument(flag)
+    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    yield chrome
+    chrome.quit()
+
+
+def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser, clock):
+    her = new_lead(runtime, sandbox)
+    with runtime.context() as ctx:  # she told the bot her due date: 孕29周+3天 today
+        lifecycle.set_dates(ctx, ctx.session.get(Contact, her.id),
+                            due_date=clock.now().date() + timedelta(days=74))  # fmt: skip
+        ctx.session.commit()
+    data = settings_data(runtime)
+    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
+    reconfigure(runtime, data)
+    sandbox.state.oauth_member = "zhangsan"
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": STAND_IN % json.dumps(her.external_userid)})  # fmt: skip
+    with Served(create_app(runtime)) as served:
+        browser.get(f"{served.url}/sidebar")
+        WebDriverWait(browser, 20).until(
+            lambda b: "小雨" in b.find_element(By.ID, "app").text
+        )  # fmt: skip
+        shown = browser.find_element(By.ID, "app").text
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "sidebar-profile.png"))
+        seen = browser.execute_script("return window.__wwSeen")
+        page = browser.current_url.split("#")[0]
+    assert page == f"{served.url}/sidebar"  # the code and state are gone from the address
+    assert "新线索" in shown and "小红书纸尿裤笔记" in shown and "孕晚期 · 孕29周+3天" in shown
+    assert "线索评分 12" in shown and "进入孕晚期" in shown and "添加了顾问" in shown
+    (register,) = [c for c in seen["calls"] if c[0] == "register"]
+    assert register[1:3] == [sandbox.state.corp_id, 1000002]
+    assert "getCurExternalContact" in register[3]
+    for kind in ("corp", "agent"):  # signed with the tickets the sandbox issued
+        signed = seen["signatures"][kind]
+        (ticket,) = sandbox.state.tickets[kind]
+        assert signed["signature"] == jsapi.signature(ticket, signed["nonceStr"],
+                                                      signed["timestamp"], page)  # fmt: skip
