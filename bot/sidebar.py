@@ -74,6 +74,12 @@ def session_user(settings: Settings, value: str, now: float) -> str | None:
     return userid
 
 
+def csrf_token(settings: Settings, session: str) -> str:
+    """What the page must send back (X-CSRF-Token) with each action: tied to its session, so
+    another site cannot forge it even where the browser sends our cookie along."""
+    return hmac.new(_key(settings), f"csrf|{session}".encode(), hashlib.sha256).hexdigest()
+
+
 def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
@@ -181,6 +187,39 @@ async def _json_api(request: web.Request, call: Callable[[Context, str], Reply])
                              headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
+async def me(request: web.Request) -> web.Response:
+    """Who the page is logged in as, and its CSRF token for actions."""
+    runtime: Runtime = request.app[RUNTIME]
+    userid = member(request)
+    if userid is None:
+        return web.json_response({"error": "no session: open the sidebar in WeCom"}, status=401)
+    token = csrf_token(runtime.settings, request.cookies[SESSION])
+    return web.json_response({"userid": userid, "csrf": token},
+                             headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+async def action(request: web.Request) -> web.Response:
+    """POST /api/sidebar/{action}: JSON, with the session's X-CSRF-Token."""
+    runtime: Runtime = request.app[RUNTIME]
+    name = request.match_info["action"]
+    if name not in view.ACTIONS:
+        return web.json_response({"error": f"no action {name!r}"}, status=404)
+    session = request.cookies.get(SESSION, "")
+    given = request.headers.get("X-CSRF-Token", "")
+    if member(request) is not None and not hmac.compare_digest(
+        given.encode(), csrf_token(runtime.settings, session).encode()
+    ):
+        return web.json_response({"error": "missing or wrong X-CSRF-Token"}, status=403)
+    if request.content_type != "application/json":
+        return web.json_response({"error": "send JSON (Content-Type: application/json)"},
+                                 status=415)  # fmt: skip
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    return await _json_api(request, lambda ctx, userid: view.act(ctx, userid, name, body))
+
+
 async def jssdk(request: web.Request) -> web.Response:
     url = request.query.get("url", "")
     return await _json_api(request, lambda ctx, _userid: view.jssdk(ctx, url))
@@ -197,3 +236,5 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get("/sidebar/static/{name}", asset)
     app.router.add_get("/api/sidebar/jssdk", jssdk)
     app.router.add_get("/api/sidebar/contact", contact)
+    app.router.add_get("/api/sidebar/session", me)
+    app.router.add_post("/api/sidebar/{action}", action)

@@ -118,7 +118,7 @@ def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
             found["phone"] = phone
     for key, kind in (("due_date", dates.DUE), ("baby_birthday", dates.BIRTHDAY)):
         if key in text:
-            day, problem = _date(text[key], kind, today)
+            day, problem = date_of(text[key], kind, today)
             if problem:
                 errors[key] = problem
             else:
@@ -140,8 +140,9 @@ def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
 _ISO = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 
 
-def _date(text: str, kind: str, today: date) -> tuple[date | None, str]:
-    """(the day, "") or (None, why not)."""
+def date_of(text: str, kind: str, today: date) -> tuple[date | None, str]:
+    """A due date or birthday (kind: dates.DUE or dates.BIRTHDAY) written as a date or in her
+    own words, and plausible: (the day, "") or (None, why not)."""
     match = _ISO.fullmatch(text)
     if match:
         try:

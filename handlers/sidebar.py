@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date
 from urllib.parse import urlsplit
 
-from crm import access, customers, profile
+from crm import access, customers, dates, intake, leads, profile, scoring
+from crm.config import lead_status
 from crm.context import Context
 from handlers.intake import Reply
-from store import audit, contacts
+from sop import lifecycle
+from store import audit, contacts, followups
+from store import leads as steps
+from store.models import Contact, ContactStatus, LeadSource
 from wecom import jsapi
 from wecom.client import WeComError, is_transient
 
@@ -60,19 +65,117 @@ def jssdk(ctx: Context, url: str) -> Reply:
 def contact(ctx: Context, userid: str, external_userid: str) -> Reply:
     """Her profile for `userid`: 403 unless he may see her (every look, allowed or refused,
     is in the audit log); 404 when she is no customer of the corp."""
+    found = _her(ctx, userid, external_userid, "view")
+    if isinstance(found, Reply):
+        return found
+    return _shown(ctx, userid, found)
+
+
+def act(ctx: Context, userid: str, action: str, body: object) -> Reply:
+    """One of ACTIONS on the customer `body` names (external_userid), for an advisor who may
+    see her: 400 naming what is wrong, else her profile as it is now. Audit-logged."""
+    if not isinstance(body, dict):
+        return Reply(400, {"error": "body must be a JSON object"})
+    found = _her(ctx, userid, str(body.get("external_userid") or ""), action)
+    if isinstance(found, Reply):
+        return found
+    try:
+        done = ACTIONS[action](ctx, userid, found, body)
+    except (Invalid, leads.Refused) as exc:
+        ctx.session.rollback()
+        return Reply(400, {"error": str(exc)})
+    audit.record(ctx.session, userid, f"sidebar.{action}",
+                 {"contact_id": found.id, **done}, 1, ctx.clock.now())  # fmt: skip
+    ctx.session.commit()
+    return _shown(ctx, userid, found)
+
+
+class Invalid(ValueError):
+    """What is wrong with an action's body, in the advisor's words."""
+
+
+def _her(ctx: Context, userid: str, external_userid: str, what: str) -> Contact | Reply:
     if not EXTERNAL_USERID.match(external_userid):
         return Reply(400, {"error": "external_userid is missing or malformed"})
     found = contacts.get(ctx.session, external_userid) or customers.look_up(ctx, external_userid)
     if found is None:
         return Reply(404, {"error": "she is no customer of the corp"})
-    now = ctx.clock.now()
-    detail = {"contact_id": found.id, "external_userid": external_userid}
     if not access.may_see(ctx.session, ctx.settings, userid, found):
-        audit.record(ctx.session, userid, "sidebar.denied", detail, 0, now)
+        detail = {"contact_id": found.id, "external_userid": external_userid, "tried": what}
+        audit.record(ctx.session, userid, "sidebar.denied", detail, 0, ctx.clock.now())
         ctx.session.commit()
         return Reply(403, {"error": "she is not your customer"})
-    shown = profile.of(ctx.session, ctx.settings, found.id, now,
-                       reveal_phone=access.may_see_phone(ctx.settings, userid, found))  # fmt: skip
+    return found
+
+
+def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
+    now = ctx.clock.now()
+    shown = profile.of(ctx.session, ctx.settings, her.id, now,
+                       reveal_phone=access.may_see_phone(ctx.settings, userid, her))  # fmt: skip
+    detail = {"contact_id": her.id, "external_userid": her.external_userid}
     audit.record(ctx.session, userid, "sidebar.view", detail, 1, now)
     ctx.session.commit()
     return Reply(200, shown or {})
+
+
+def _text(body: dict, key: str, limit: int, required: bool = False) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise Invalid(f"{key} must be text")
+    value = value.strip()
+    if required and not value:
+        raise Invalid(f"{key} is required")
+    if len(value) > limit:
+        raise Invalid(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _follow_up(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """Log a follow-up (stops her SLA reminders; a new lead becomes 已沟通)."""
+    note = _text(body, "note", 1000)
+    followups.log(ctx.session, her, userid, note, ctx.clock.now(), LeadSource.SIDEBAR)
+    scoring.recount(ctx.session, ctx.settings, [her.id], ctx.clock.now())
+    return {"note": note}
+
+
+def _status(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """Move her in the funnel: 已流失 needs a reason from [leads] lost_reasons."""
+    try:
+        to = ContactStatus(lead_status(_text(body, "status", 8, required=True)))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    amount_text = _text(body, "amount", 32)
+    amount = leads.amount_cents(amount_text) if amount_text else None
+    leads.move(ctx, her, to, source=LeadSource.SIDEBAR, actor=userid,
+               reason=_text(body, "reason", 64), note=_text(body, "note", 1000),
+               amount=amount)  # fmt: skip
+    return {"status": to.value}
+
+
+def _note(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """A note in her history (her status stays)."""
+    note = _text(body, "note", 1000, required=True)
+    steps.remark(ctx.session, her, ctx.clock.now(), LeadSource.SIDEBAR, note, actor=userid)
+    return {"note": note}
+
+
+def _dates(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """Correct her due date or baby's birthday (a date, or her words, as the bot reads them;
+    the same plausibility rules): her stage moves and her SOP steps are planned anew."""
+    today = ctx.clock.now().astimezone(ctx.settings.tz).date()
+    found: dict[str, date] = {}
+    for key, kind in (("due_date", dates.DUE), ("baby_birthday", dates.BIRTHDAY)):
+        text = _text(body, key, 64)
+        if text:
+            day, problem = intake.date_of(text, kind, today)
+            if problem:
+                raise Invalid(f"{key}: {problem}")
+            found[key] = day  # type: ignore[assignment]
+    if not found:
+        raise Invalid("give due_date or baby_birthday")
+    lifecycle.set_dates(ctx, her, due_date=found.get("due_date"),
+                        birthday=found.get("baby_birthday"))  # fmt: skip
+    return {key: day.isoformat() for key, day in found.items()}
+
+
+ACTIONS = {"follow_up": _follow_up, "status": _status, "note": _note, "dates": _dates}

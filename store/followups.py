@@ -11,12 +11,16 @@ from store import leads
 from store.models import Contact, ContactStatus, FollowUp, LeadSource
 
 
-def log(session: Session, contact: Contact, userid: str, note: str, now: datetime) -> FollowUp:
-    """Record a follow-up; a new lead becomes 已沟通 and leaves the public pool."""
+def log(
+    session: Session, contact: Contact, userid: str, note: str, now: datetime,
+    source: LeadSource = LeadSource.APP,
+) -> FollowUp:  # fmt: skip
+    """Record a follow-up (from the app chat, or the sidebar); a new lead becomes 已沟通 and
+    leaves the public pool."""
     entry = FollowUp(contact_id=contact.id, userid=userid, note=note[:1000], created_at=now)
     session.add(entry)
     if contact.status == ContactStatus.NEW:
-        leads.change(session, contact, ContactStatus.CONTACTED, now, source=LeadSource.APP,
+        leads.change(session, contact, ContactStatus.CONTACTED, now, source=source,
                      actor=userid, note=note)  # fmt: skip
     contact.pooled_at, contact.updated_at, contact.last_followup_at = None, now, now
     session.add(contact)

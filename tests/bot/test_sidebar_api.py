@@ -120,3 +120,47 @@ async def test_assets_are_served_with_cache_headers(client):
     assert ours.headers["Cache-Control"] == "public, max-age=3600"
     assert "immutable" in wecoms.headers["Cache-Control"]
     assert (await client.get("/sidebar/static/../config.toml")).status == 404
+
+
+async def csrf(client):
+    return {"X-CSRF-Token": (await (await client.get("/api/sidebar/session")).json())["csrf"]}
+
+
+async def test_actions_move_her_and_refuse_what_is_wrong(client, runtime, sandbox, clock):
+    her = new_lead(runtime, sandbox)
+    await log_in(client, sandbox, "zhangsan")
+    token, who = await csrf(client), {"external_userid": her.external_userid}
+    nothing = await client.post("/api/sidebar/follow_up", json={**who, "note": "x"})
+    assert nothing.status == 403  # no CSRF token: a forged request
+    done = await client.post("/api/sidebar/follow_up", headers=token,
+                             json={**who, "note": "电话聊了待产包"})  # fmt: skip
+    assert done.status == 200 and (await done.json())["status"] == "已沟通"
+    lost = await client.post("/api/sidebar/status", headers=token, json={**who, "status": "已流失"})
+    assert lost.status == 400 and "标记流失需要写明原因" in (await lost.json())["error"]
+    moved = await client.post("/api/sidebar/status", headers=token,
+                              json={**who, "status": "有意向", "note": "问了大包装"})  # fmt: skip
+    body = await moved.json()
+    assert body["status"] == "有意向" and body["history"][-1]["source"] == "sidebar"
+    told = await client.post("/api/sidebar/dates", headers=token,
+                             json={**who, "due_date": "预产期明年3月15号"})  # fmt: skip
+    assert (await told.json())["due_date"] == "2027-03-15"
+    wrong = await client.post("/api/sidebar/dates", headers=token,
+                              json={**who, "baby_birthday": "2030-01-01"})  # fmt: skip
+    assert wrong.status == 400 and "baby_birthday" in (await wrong.json())["error"]
+    noted = await client.post("/api/sidebar/note", headers=token, json={**who, "note": "周六到店"})
+    assert (await noted.json())["history"][-1]["note"] == "周六到店"
+    form = await client.post("/api/sidebar/note", headers=token, data="note=x")
+    assert form.status == 415
+    assert (await client.post("/api/sidebar/delete_everything", headers=token, json=who)).status \
+        == 404  # fmt: skip
+    actions = [a for _, a, _ in audit(runtime) if a not in ("sidebar.view",)]
+    assert actions == ["sidebar.follow_up", "sidebar.status", "sidebar.dates", "sidebar.note"]
+
+
+async def test_an_advisor_cannot_act_on_another_advisors_customer(client, runtime, sandbox):
+    her = new_lead(runtime, sandbox)
+    await log_in(client, sandbox, "lisi")
+    body = {"external_userid": her.external_userid, "note": "x"}
+    answer = await client.post("/api/sidebar/follow_up", headers=await csrf(client), json=body)
+    assert answer.status == 403
+    assert audit(runtime)[-1][:2] == ("lisi", "sidebar.denied")
