@@ -427,6 +427,7 @@ class SidebarSettings(_Section):
     session_hours: Annotated[int, Field(ge=1, le=24)] = 8
     # signs the session cookie; empty: derived from the app secret (changing it logs all out)
     session_secret: SecretStr = SecretStr("")
+    scripts: str = ""  # a folder of 话术 *.toml files (crm.scripts); empty: the default set
 
 
 class LoggingSettings(_Section):

@@ -8,14 +8,14 @@ import secrets
 from datetime import date
 from urllib.parse import urlsplit
 
-from crm import access, customers, dates, intake, leads, profile, scoring
+from crm import access, advisors, customers, dates, intake, leads, profile, scoring, scripts
 from crm.config import lead_status
 from crm.context import Context
 from handlers.intake import Reply
 from sop import lifecycle
 from store import audit, contacts, followups
 from store import leads as steps
-from store.models import Contact, ContactStatus, LeadSource
+from store.models import Contact, ContactStatus, LeadSource, ScriptUse
 from wecom import jsapi
 from wecom.client import WeComError, is_transient
 
@@ -110,12 +110,16 @@ def _her(ctx: Context, userid: str, external_userid: str, what: str) -> Contact 
 
 def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
     now = ctx.clock.now()
-    shown = profile.of(ctx.session, ctx.settings, her.id, now,
-                       reveal_phone=access.may_see_phone(ctx.settings, userid, her))  # fmt: skip
+    reveal = access.may_see_phone(ctx.settings, userid, her)
+    shown = profile.of(ctx.session, ctx.settings, her.id, now, reveal_phone=reveal) or {}
+    values = {"name": her.name or "", "stage": her.stage or "",
+              "advisor": advisors.advisor_name(ctx, userid, advisors.NEUTRAL)}  # fmt: skip
+    shown["scripts"] = scripts.for_her(ctx.settings, her.stage, values)
+    shown["lost_reasons"] = list(ctx.settings.leads.lost_reasons)
     detail = {"contact_id": her.id, "external_userid": her.external_userid}
     audit.record(ctx.session, userid, "sidebar.view", detail, 1, now)
     ctx.session.commit()
-    return Reply(200, shown or {})
+    return Reply(200, shown)
 
 
 def _text(body: dict, key: str, limit: int, required: bool = False) -> str:
@@ -178,4 +182,15 @@ def _dates(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
     return {key: day.isoformat() for key, day in found.items()}
 
 
-ACTIONS = {"follow_up": _follow_up, "status": _status, "note": _note, "dates": _dates}
+def _script(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """A script was put into her chat: counted (for the report)."""
+    script_id = _text(body, "script_id", 40, required=True)
+    if script_id not in {s.id for s in scripts.configured(ctx.settings)}:
+        raise Invalid(f"no script {script_id!r}")
+    ctx.session.add(ScriptUse(script_id=script_id, userid=userid, contact_id=her.id,
+                              at=ctx.clock.now()))  # fmt: skip
+    return {"script_id": script_id}
+
+
+ACTIONS = {"follow_up": _follow_up, "status": _status, "note": _note, "dates": _dates,
+           "script": _script}  # fmt: skip

@@ -468,3 +468,15 @@ class Order(SQLModel, table=True):
     items: str = Field(default="", max_length=1000)
     source: str = Field(default="", max_length=32)  # the shop: 天猫旗舰店, 门店 …
     created_at: datetime = _at(nullable=False)
+
+
+class ScriptUse(SQLModel, table=True):
+    """An advisor put a script (话术) into a chat from the sidebar."""
+
+    __tablename__ = "script_uses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    script_id: str = Field(max_length=40, index=True)
+    userid: str = Field(max_length=64)
+    contact_id: int = Field(foreign_key="contacts.id")
+    at: datetime = _at(nullable=False, index=True)

@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   var app = document.getElementById("app");
+  var csrf = "";
+  var current = null;  // the external_userid of the chat
 
   function say(text) {
     app.innerHTML = "";
@@ -29,6 +31,108 @@
     });
   }
 
+  function post(action, fields) {
+    var body = JSON.stringify(Object.assign({ external_userid: current }, fields));
+    return fetch("/api/sidebar/" + action, {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }
+    }).then(function (answer) {
+      return answer.json().then(function (reply) {
+        if (!answer.ok) throw new Error(reply.error || String(answer.status));
+        return reply;
+      });
+    });
+  }
+
+  function toast(text, bad) {
+    var note = el("div", "toast" + (bad ? " bad" : ""), text);
+    document.body.appendChild(note);
+    setTimeout(function () { note.remove(); }, 2500);
+  }
+
+  function button(label, onClick, className) {
+    var b = el("button", className || "", label);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function act(action, fields, done) {
+    post(action, fields).then(function (her) { render(her); toast(done); })
+      .catch(function (error) { toast(error.message, true); });
+  }
+
+  function actions(her) {
+    var box = card("跟进");
+    var note = el("textarea");
+    note.id = "note";
+    note.placeholder = "跟进内容，例如：电话沟通了待产包";
+    box.appendChild(note);
+    var row = el("div", "row");
+    row.appendChild(button("记录跟进", function () {
+      act("follow_up", { note: note.value }, "已记录跟进");
+    }, "primary"));
+    row.appendChild(button("记一笔", function () {
+      if (note.value.trim()) act("note", { note: note.value }, "已记下");
+    }));
+    box.appendChild(row);
+
+    var funnel = el("div", "row");
+    funnel.appendChild(button("有意向", function () {
+      act("status", { status: "有意向", note: note.value }, "已标为有意向");
+    }));
+    var amount = el("input");
+    amount.id = "amount";
+    amount.placeholder = "签约金额";
+    amount.inputMode = "decimal";
+    funnel.appendChild(amount);
+    funnel.appendChild(button("已签约", function () {
+      act("status", { status: "已签约", amount: amount.value, note: note.value }, "已标为已签约");
+    }));
+    box.appendChild(funnel);
+    var lost = el("div", "row");
+    var reason = el("select");
+    reason.id = "reason";
+    her.lost_reasons.forEach(function (r) { var o = el("option", "", r); o.value = r; reason.appendChild(o); });
+    lost.appendChild(reason);
+    lost.appendChild(button("已流失", function () {
+      act("status", { status: "已流失", reason: reason.value, note: note.value }, "已标为已流失");
+    }, "danger"));
+    box.appendChild(lost);
+
+    var dates = el("div", "row");
+    var when = el("input");
+    when.id = "when";
+    when.placeholder = "日期或她的原话，如 预产期3月15号";
+    dates.appendChild(when);
+    dates.appendChild(button("改预产期", function () {
+      act("dates", { due_date: when.value }, "已更新预产期");
+    }));
+    dates.appendChild(button("改宝宝生日", function () {
+      act("dates", { baby_birthday: when.value }, "已更新宝宝生日");
+    }));
+    box.appendChild(dates);
+  }
+
+  function scriptsCard(her) {
+    if (!her.scripts.length) return;
+    var box = card("话术（点一下放入聊天输入框）");
+    var list = el("ul", "scripts");
+    her.scripts.forEach(function (script) {
+      var li = el("li");
+      li.appendChild(el("strong", "", script.title));
+      li.appendChild(el("div", "", script.text));
+      li.addEventListener("click", function () {
+        ww.sendChatMessage({ msgtype: "text", enterChat: true, text: { content: script.text } })
+          .then(function () { return post("script", { script_id: script.id }); })
+          .then(function () { toast("已放入输入框"); })
+          .catch(function (error) { toast(error.message || "发送失败", true); });
+      });
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+  }
+
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
@@ -48,6 +152,7 @@
 
   function render(her) {
     app.innerHTML = "";
+    current = her.external_userid;
     var top = card();
     var who = el("div", "who");
     if (her.avatar) { var img = el("img"); img.src = her.avatar; img.alt = ""; who.appendChild(img); }
@@ -80,6 +185,9 @@
       her.tags.forEach(function (name) { row.appendChild(el("span", "", name)); });
       tags.appendChild(row);
     }
+
+    actions(her);
+    scriptsCard(her);
 
     var score = card("线索评分 " + her.score);
     var items = el("ul");
@@ -129,7 +237,10 @@
   function start() {
     if (typeof ww === "undefined") { say("请在企业微信里打开侧边栏。"); return; }
     var page = location.href.split("#")[0];
-    api("/api/sidebar/jssdk?url=" + encodeURIComponent(page)).then(function (signed) {
+    api("/api/sidebar/session").then(function (session) {
+      csrf = session.csrf;
+      return api("/api/sidebar/jssdk?url=" + encodeURIComponent(page));
+    }).then(function (signed) {
       ww.register({
         corpId: signed.corpId,
         agentId: signed.agentId,

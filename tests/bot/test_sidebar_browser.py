@@ -19,10 +19,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlmodel import select
 
 from bot.server import create_app
 from sop import lifecycle
-from store.models import Contact
+from store import db
+from store.models import Contact, FollowUp, ScriptUse
 from tests.support import free_port, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
@@ -84,6 +86,14 @@ class Served:
         self._thread.join(5)
 
 
+def click(browser, label: str) -> None:
+    browser.find_element(By.XPATH, f"//button[text()='{label}']").click()
+
+
+def wait_for(browser, text: str) -> None:
+    WebDriverWait(browser, 10).until(lambda b: text in b.find_element(By.ID, "app").text)
+
+
 @pytest.fixture
 def browser():
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
@@ -120,12 +130,43 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
         browser.save_screenshot(str(ARTEFACTS / "sidebar-profile.png"))
         seen = browser.execute_script("return window.__wwSeen")
         page = browser.current_url.split("#")[0]
+
+        # she asked about the hospital bag: the advisor logs it, moves her, sends a script
+        browser.find_element(By.ID, "note").send_keys("电话聊了待产包，周六到店")
+        click(browser, "记录跟进")
+        wait_for(browser, "已沟通")
+        click(browser, "有意向")
+        wait_for(browser, "新线索 → 已沟通")
+        wait_for(browser, "有意向")
+        browser.find_element(
+            By.XPATH, "//ul[@class='scripts']//strong[text()='待产包清单']"
+        ).click()
+        WebDriverWait(browser, 10).until(
+            lambda b: b.execute_script(
+                "return window.__wwSeen.calls.some(c => c[0] === 'sendChatMessage')"
+            )
+        )
+        browser.save_screenshot(str(ARTEFACTS / "sidebar-after-actions.png"))
+        sent = [
+            c[1]
+            for c in browser.execute_script("return window.__wwSeen.calls")
+            if c[0] == "sendChatMessage"
+        ]
     assert page == f"{served.url}/sidebar"  # the code and state are gone from the address
     assert "新线索" in shown and "小红书纸尿裤笔记" in shown and "孕晚期 · 孕29周+3天" in shown
     assert "线索评分 12" in shown and "进入孕晚期" in shown and "添加了顾问" in shown
     (register,) = [c for c in seen["calls"] if c[0] == "register"]
     assert register[1:3] == [sandbox.state.corp_id, 1000002]
     assert "getCurExternalContact" in register[3]
+    assert sent[0]["msgtype"] == "text" and sent[0]["text"]["content"].startswith(
+        "小雨，到孕晚期啦，可以开始准备待产包了")  # fmt: skip
+    with db.session(runtime.engine) as s:
+        moved = s.get(Contact, her.id)
+        used = s.exec(select(ScriptUse)).all()
+        follow_ups = s.exec(select(FollowUp).where(FollowUp.contact_id == her.id)).all()
+    assert moved.status == "interested" and [f.note for f in follow_ups] == [
+        "电话聊了待产包，周六到店"]  # fmt: skip
+    assert [(u.script_id, u.userid) for u in used] == [("late-bag", "zhangsan")]
     for kind in ("corp", "agent"):  # signed with the tickets the sandbox issued
         signed = seen["signatures"][kind]
         (ticket,) = sandbox.state.tickets[kind]
