@@ -720,9 +720,12 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     from store import audit, db
 
     database = _database(args)
-    with db.session(database.engine) as s:
-        entries = audit.listing(s, args.action, args.limit)
     tz = database.settings.tz
+    since = args.since.replace(tzinfo=tz) if args.since and args.since.tzinfo is None \
+        else args.since  # fmt: skip
+    with db.session(database.engine) as s:
+        entries = audit.listing(s, args.action, args.limit, who=args.who,
+                                contact_id=args.contact, since=since)  # fmt: skip
     rows = [{"id": e.id, "at": e.at.astimezone(tz).isoformat(timespec="seconds"),
              "actor": e.actor, "action": e.action, "rows": e.rows,
              "detail": json.loads(e.detail)} for e in entries]  # fmt: skip
@@ -882,7 +885,10 @@ def parser() -> argparse.ArgumentParser:
 
     audit_cmds = family("audit", "the audit log of exports")
     audit_list = command(audit_cmds, "list", cmd_audit_list, "audit log entries, newest first")
-    audit_list.add_argument("--action", help="only this action, e.g. leads.export")
+    audit_list.add_argument("--action", help="only this action, e.g. leads.export, sidebar.*")
+    audit_list.add_argument("--who", help="only what this userid (or operator) did")
+    audit_list.add_argument("--contact", type=_positive, help="only about this lead number")
+    audit_list.add_argument("--since", type=_moment, help="from this date or time on")
     audit_list.add_argument("--limit", type=_positive, default=50)
     audit_list.add_argument("--json", action="store_true")
 

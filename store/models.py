@@ -448,9 +448,10 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _at(nullable=False, index=True)
     actor: str = Field(max_length=64)
-    action: str = Field(max_length=32, index=True)  # leads.export
+    action: str = Field(max_length=32, index=True)  # leads.export, sidebar.view …
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
     rows: int = 0
+    contact_id: int | None = Field(default=None, index=True)  # whose data, when one person's
 
 
 class Order(SQLModel, table=True):

@@ -361,6 +361,7 @@ def settings_data(runtime) -> dict:
         "kf_secret": None,
     }
     data["api"] = {"intake_token": runtime.settings.api.intake_token.get_secret_value()}
+    data["sidebar"]["session_secret"] = runtime.settings.sidebar.session_secret.get_secret_value()
     return data
 
 

@@ -164,3 +164,43 @@ async def test_an_advisor_cannot_act_on_another_advisors_customer(client, runtim
     answer = await client.post("/api/sidebar/follow_up", headers=await csrf(client), json=body)
     assert answer.status == 403
     assert audit(runtime)[-1][:2] == ("lisi", "sidebar.denied")
+
+
+def test_audit_list_finds_views_by_who_whom_and_since(runtime, tmp_path, capsys, clock):
+    from datetime import timedelta
+
+    from bot.cli import main
+    from crm import config
+    from store import audit as audit_log
+
+    her, other = new_lead_ids(runtime)
+    with db.session(runtime.engine) as s:
+        audit_log.record(s, "lisi", "sidebar.denied", {"contact_id": her}, 0,
+                         clock.now() - timedelta(days=3))  # fmt: skip
+        audit_log.record(s, "zhangsan", "sidebar.view", {"contact_id": her}, 1, clock.now())
+        audit_log.record(s, "zhangsan", "sidebar.view", {"contact_id": other}, 1, clock.now())
+        s.commit()
+    path = config.write(tmp_path / "config.toml", settings_data(runtime))
+
+    def listed(*words):
+        assert main(["--config", str(path), "audit", "list", "--json", *words]) == 0
+        return [(e["actor"], e["action"], e["detail"]["contact_id"])
+                for e in json.loads(capsys.readouterr().out)]  # fmt: skip
+
+    assert listed("--who", "lisi") == [("lisi", "sidebar.denied", her)]
+    assert listed("--contact", str(her)) == [("zhangsan", "sidebar.view", her),
+                                             ("lisi", "sidebar.denied", her)]  # fmt: skip
+    since = (clock.now() - timedelta(days=1)).date().isoformat()
+    assert [a for _, a, _ in listed("--since", since, "--action", "sidebar.*")] == [
+        "sidebar.view", "sidebar.view"]  # fmt: skip
+
+
+def new_lead_ids(runtime) -> tuple[int, int]:
+    from store.models import Contact
+
+    with db.session(runtime.engine) as s:
+        made = [Contact(name=n, created_at=runtime.clock.now(), updated_at=runtime.clock.now())
+                for n in ("甲", "乙")]  # fmt: skip
+        s.add_all(made)
+        s.commit()
+        return made[0].id, made[1].id
