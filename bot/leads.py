@@ -8,13 +8,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from bot.text import table
 from crm import lead_query, leads, phones
 from crm.config import STATUS_WORDS, Settings
-from store import lead_list
-from store.models import Advisor
+from store import advisors, lead_list
 
 
 def find(
@@ -35,7 +34,7 @@ def find(
     """The leads that match (newest first, at most `limit`; None: all) and how many match in
     all. Phones are masked (138****1234) unless `reveal_phones`."""
     with engine.connect() as connection:
-        names = dict(connection.execute(select(Advisor.userid, Advisor.name)).all())
+        names = advisors.names(connection)
         vocabulary = lead_query.Vocabulary.of(settings, lead_list.cities(connection), names)
         filters = lead_query.parse(query, vocabulary, now)
         filters = replace(

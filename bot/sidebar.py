@@ -225,6 +225,11 @@ async def jssdk(request: web.Request) -> web.Response:
     return await _json_api(request, lambda ctx, _userid: view.jssdk(ctx, url))
 
 
+async def search(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")
+    return await _json_api(request, lambda ctx, userid: view.search(ctx, userid, query))
+
+
 async def contact(request: web.Request) -> web.Response:
     external_userid = request.query.get("external_userid", "")
     return await _json_api(request, lambda ctx, userid: view.contact(ctx, userid, external_userid))
@@ -237,4 +242,5 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get("/api/sidebar/jssdk", jssdk)
     app.router.add_get("/api/sidebar/contact", contact)
     app.router.add_get("/api/sidebar/session", me)
+    app.router.add_get("/api/sidebar/search", search)
     app.router.add_post("/api/sidebar/{action}", action)

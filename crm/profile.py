@@ -13,8 +13,8 @@ from crm import leads as funnel
 from crm import phones, scoring
 from crm.config import Settings
 from crm.stages import how_far
-from store import contact_tags, leads, merges, orders, signals
-from store.models import Advisor, Contact, FollowUp
+from store import advisors, contact_tags, leads, merges, orders, signals
+from store.models import Contact, FollowUp
 
 SHOWN = 10  # follow-ups and orders listed
 
@@ -34,7 +34,7 @@ def of(
         return value.astimezone(tz).isoformat(timespec="seconds") if value else None
 
     connection = session.connection()
-    names = dict(session.exec(select(Advisor.userid, Advisor.name)).all())
+    names = advisors.names(connection)
     channel = settings.channel(contact.channel_code)
     history = signals.of(connection, [contact.id])[contact.id]
     items = scoring.breakdown(settings, history, now)

@@ -5,21 +5,36 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from datetime import date
 from urllib.parse import urlsplit
 
-from crm import access, advisors, customers, dates, intake, leads, profile, scoring, scripts
+from crm import (
+    access,
+    advisors,
+    customers,
+    dates,
+    intake,
+    lead_query,
+    leads,
+    phones,
+    profile,
+    scoring,
+    scripts,
+)
 from crm.config import lead_status
 from crm.context import Context
 from handlers.intake import Reply
 from sop import lifecycle
-from store import audit, contacts, followups
+from store import advisors as stored_advisors
+from store import audit, contacts, followups, lead_list
 from store import leads as steps
 from store.models import Contact, ContactStatus, LeadSource, ScriptUse
 from wecom import jsapi
 from wecom.client import WeComError, is_transient
 
 EXTERNAL_USERID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SEARCHED = 50  # leads a search shows
 MAX_URL = 2048
 
 
@@ -69,6 +84,30 @@ def contact(ctx: Context, userid: str, external_userid: str) -> Reply:
     if isinstance(found, Reply):
         return found
     return _shown(ctx, userid, found)
+
+
+def search(ctx: Context, userid: str, query: str) -> Reply:
+    """Leads found with the query language (孕晚期 未签约 7天未跟进): an advisor's own, a team
+    lead's team's, anyone's for a manager; at most SEARCHED, newest first."""
+    if len(query) > 200:
+        return Reply(400, {"error": "q is longer than 200 characters"})
+    connection, settings, now = ctx.session.connection(), ctx.settings, ctx.clock.now()
+    names = stored_advisors.names(connection)
+    vocabulary = lead_query.Vocabulary.of(settings, lead_list.cities(connection), names)
+    filters = lead_query.parse(query, vocabulary, now)
+    if userid not in settings.managers:
+        mine = {userid, *settings.roles.team_leads.get(userid, [])}
+        owners = filters.owners & mine if filters.owners else mine
+        filters = replace(filters, owners=frozenset(owners) or frozenset({""}))
+    rows = lead_list.listing(connection, filters, SEARCHED)
+    found = [{"id": row.id, "name": row.name, "phone": phones.mask(row.phone),
+              "status": leads.label(row.status), "stage": row.stage, "score": row.score,
+              "owner": row.owner_userid, "owner_name": row.owner_name or "",
+              "external_userid": row.external_userid} for row in rows]  # fmt: skip
+    total = lead_list.count(connection, filters)
+    audit.record(ctx.session, userid, "sidebar.search", {"q": query}, len(found), now)
+    ctx.session.commit()
+    return Reply(200, {"total": total, "leads": found})
 
 
 def act(ctx: Context, userid: str, action: str, body: object) -> Reply:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
 from sqlmodel import Session, select
 
 from store.db import insert
@@ -26,3 +27,8 @@ def remember(session: Session, userid: str, name: str, now: datetime) -> None:
     statement = insert(connection, T).values(userid=userid, name=name, updated_at=now)
     connection.execute(statement.on_conflict_do_update(
         index_elements=["userid"], set_={"name": name, "updated_at": now}))  # fmt: skip
+
+
+def names(connection: Connection) -> dict[str, str]:
+    """Every advisor's name as last cached (userid → name), however old."""
+    return dict(connection.execute(select(Advisor.userid, Advisor.name)).all())

@@ -71,7 +71,8 @@ def listing(connection: Connection, filters: Filters, limit: int | None) -> list
             T.c.id, T.c.name, T.c.phone, T.c.status, T.c.lost_reason, T.c.stage,
             T.c.channel_code, T.c.owner_userid, T.c.city, T.c.due_date, T.c.baby_birthday,
             T.c.added_at, T.c.created_at, T.c.last_followup_at, T.c.signed_amount_cents,
-            T.c.source, T.c.score, T.c.tier, advisors.c.name.label("owner_name"),
+            T.c.source, T.c.score, T.c.tier, T.c.external_userid,
+            advisors.c.name.label("owner_name"),
         )
         .select_from(T.outerjoin(advisors, advisors.c.userid == T.c.owner_userid))
         .where(where(filters))

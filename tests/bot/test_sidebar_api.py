@@ -3,15 +3,20 @@ the JS-SDK's signatures over the tickets WeCom issued, and her profile only for 
 her — every look in the audit log."""
 
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlmodel import select
 
+from bot import worker
+from bot.cli import main
 from bot.server import create_app
+from crm import config
+from store import audit as audit_log
 from store import db
-from store.models import AuditEntry
-from tests.support import new_lead, reconfigure, settings_data
+from store.models import AuditEntry, Contact
+from tests.support import added, deliver, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
 
@@ -167,12 +172,6 @@ async def test_an_advisor_cannot_act_on_another_advisors_customer(client, runtim
 
 
 def test_audit_list_finds_views_by_who_whom_and_since(runtime, tmp_path, capsys, clock):
-    from datetime import timedelta
-
-    from bot.cli import main
-    from crm import config
-    from store import audit as audit_log
-
     her, other = new_lead_ids(runtime)
     with db.session(runtime.engine) as s:
         audit_log.record(s, "lisi", "sidebar.denied", {"contact_id": her}, 0,
@@ -196,11 +195,32 @@ def test_audit_list_finds_views_by_who_whom_and_since(runtime, tmp_path, capsys,
 
 
 def new_lead_ids(runtime) -> tuple[int, int]:
-    from store.models import Contact
-
     with db.session(runtime.engine) as s:
         made = [Contact(name=n, created_at=runtime.clock.now(), updated_at=runtime.clock.now())
                 for n in ("甲", "乙")]  # fmt: skip
         s.add_all(made)
         s.commit()
         return made[0].id, made[1].id
+
+
+async def test_search_finds_an_advisors_own_leads_and_a_managers_all(client, runtime, sandbox):
+    mine = new_lead(runtime, sandbox, "小雨")
+    _, fields = added(sandbox.state, "阿敏", userid="lisi", channel="store-poster")
+    deliver(runtime, fields)
+    worker.run(runtime, burst=True)
+    await log_in(client, sandbox, "zhangsan")
+    found = await (await client.get("/api/sidebar/search", params={"q": "新线索"})).json()
+    assert [lead["name"] for lead in found["leads"]] == ["小雨"] and found["total"] == 1
+    assert found["leads"][0]["external_userid"] == mine.external_userid
+    theirs = await (await client.get("/api/sidebar/search", params={"q": "lisi"})).json()
+    assert theirs["leads"] == []  # naming another advisor shows nothing of his
+    client.session.cookie_jar.clear()
+    await log_in(client, sandbox, "boss")
+    everyone = await (await client.get("/api/sidebar/search", params={"q": "新线索"})).json()
+    assert sorted(lead["name"] for lead in everyone["leads"]) == ["小雨", "阿敏"]
+    assert ("boss", "sidebar.search") in [(a, b) for a, b, *_ in audit_rows(runtime)]
+
+
+def audit_rows(runtime):
+    with db.session(runtime.engine) as s:
+        return [(e.actor, e.action) for e in s.exec(select(AuditEntry))]
