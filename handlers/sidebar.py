@@ -25,9 +25,10 @@ from crm import (
 from crm.config import lead_status
 from crm.context import Context
 from handlers.intake import Reply
-from sop import lifecycle
+from sop import lifecycle, planner, playbook
 from store import advisors as stored_advisors
-from store import audit, contacts, followups, lead_list
+from store import audit, contacts, followups, lead_list, sop_tasks
+from store import kf as kf_store
 from store import leads as steps
 from store.models import Contact, ContactStatus, LeadSource, ScriptUse
 from wecom import jsapi
@@ -35,6 +36,7 @@ from wecom.client import WeComError, is_transient
 
 EXTERNAL_USERID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SEARCHED = 50  # leads a search shows
+SHOWN = 10  # SOP steps (done, planned) and her bot messages in her profile
 MAX_URL = 2048
 
 
@@ -154,11 +156,36 @@ def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
     values = {"name": her.name or "", "stage": her.stage or "",
               "advisor": advisors.advisor_name(ctx, userid, advisors.NEUTRAL)}  # fmt: skip
     shown["scripts"] = scripts.for_her(ctx.settings, her.stage, values)
+    shown |= _plans(ctx, her)
     shown["lost_reasons"] = list(ctx.settings.leads.lost_reasons)
     detail = {"contact_id": her.id, "external_userid": her.external_userid}
     audit.record(ctx.session, userid, "sidebar.view", detail, 1, now)
     ctx.session.commit()
     return Reply(200, shown)
+
+
+def _plans(ctx: Context, her: Contact) -> dict:
+    """What mombot did and will do for her: the SOP steps sent and planned (by name), her
+    follow-up SLA's next deadline, and what she last wrote to the welcome bot."""
+    tz, connection = ctx.settings.tz, ctx.session.connection()
+    names = {sop.id: sop.name for sop in playbook.configured(ctx.settings)}
+
+    def moment(value) -> str:
+        return value.astimezone(tz).isoformat(timespec="seconds")
+
+    done, coming = sop_tasks.of_target(connection, planner.contact_target(her.id), SHOWN)
+    sla = next((t for t in coming if t.sop_id == playbook.FOLLOWUP_SLA), None)
+    said = kf_store.said_by(connection, her.external_userid or "", SHOWN)
+    return {
+        "sop_done": [{"sop": names.get(t.sop_id, t.sop_id), "step": t.step_id,
+                      "status": t.status, "at": moment(t.updated_at)} for t in done],
+        "sop_planned": [{"sop": names.get(t.sop_id, t.sop_id), "step": t.step_id,
+                         "due_at": moment(t.due_at)} for t in coming
+                        if t.sop_id != playbook.FOLLOWUP_SLA],
+        "sla": {"step": sla.step_id, "due_at": moment(sla.due_at)} if sla else None,
+        "bot_messages": [{"at": moment(at), "text": text} for at, text in said],
+        "now": moment(ctx.clock.now()),  # what the page counts the SLA's time left from
+    }  # fmt: skip
 
 
 def _text(body: dict, key: str, limit: int, required: bool = False) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlmodel import Session, select
 
 from store.db import insert
@@ -50,4 +51,20 @@ def dialog(session: Session, external_userid: str, open_kfid: str, now: datetime
         found = Dialog(external_userid=external_userid, open_kfid=open_kfid, updated_at=now)
         session.add(found)
         session.flush()
+    return found
+
+
+def said_by(connection: Connection, external_userid: str, limit: int) -> list[tuple[datetime, str]]:
+    """What she last wrote to the welcome bot (texts, newest first) with when."""
+    t = KfMessage.__table__
+    rows = connection.execute(
+        select(t.c.sent_at, t.c.body).where(t.c.external_userid == external_userid,
+                                            t.c.origin == 3)
+        .order_by(t.c.sent_at.desc()).limit(limit)
+    )  # fmt: skip
+    found = []
+    for at, body in rows:
+        message = json.loads(body)
+        if message.get("msgtype") == "text":
+            found.append((at, str(message.get("text", {}).get("content", ""))))
     return found

@@ -173,3 +173,21 @@ def next_due(connection: Connection) -> tuple[datetime | None, int]:
 
 def count_status(connection: Connection, status: str) -> int:
     return connection.execute(select(func.count()).where(T.c.status == status)).scalar_one()
+
+
+def of_target(connection: Connection, target: str, limit: int) -> tuple[list[Row], list[Row]]:
+    """A target's steps done (sent, skipped, failed: newest first) and still to come (pending
+    or queued: soonest first), at most `limit` of each."""
+    t = SopTask.__table__
+    columns = (t.c.sop_id, t.c.step_id, t.c.status, t.c.due_at, t.c.updated_at)
+    done = connection.execute(
+        select(*columns).where(t.c.target == target, t.c.status.in_(
+            [TaskStatus.SENT, TaskStatus.SKIPPED, TaskStatus.FAILED]))
+        .order_by(t.c.updated_at.desc()).limit(limit)
+    ).all()  # fmt: skip
+    coming = connection.execute(
+        select(*columns).where(t.c.target == target, t.c.status.in_(
+            [TaskStatus.PENDING, TaskStatus.QUEUED]))
+        .order_by(t.c.due_at).limit(limit)
+    ).all()  # fmt: skip
+    return list(done), list(coming)

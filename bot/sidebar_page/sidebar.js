@@ -186,6 +186,14 @@
       tags.appendChild(row);
     }
 
+    if (her.sla) {
+      var left = Math.round((new Date(her.sla.due_at) - new Date(her.now)) / 60000);
+      var sla = card("跟进时限");
+      sla.appendChild(el("div", left > 0 ? "" : "late", left > 0
+        ? "还剩 " + (left >= 60 ? Math.floor(left / 60) + " 小时 " : "") + (left % 60) + " 分钟（"
+          + minute(her.sla.due_at) + (her.sla.step === "escalate" ? " 上报主管）" : " 提醒）")
+        : "已超时，请尽快跟进"));
+    }
     actions(her);
     scriptsCard(her);
 
@@ -209,6 +217,34 @@
         list.appendChild(li);
       });
       orders.appendChild(list);
+    }
+
+    if (her.sop_planned.length || her.sop_done.length) {
+      var plan = card("SOP");
+      var planned = el("ul");
+      her.sop_planned.forEach(function (t) {
+        var li = el("li", "", "待发 · " + t.sop + "（" + t.step + "）");
+        li.insertBefore(el("span", "when", minute(t.due_at)), li.firstChild);
+        planned.appendChild(li);
+      });
+      var labels = { sent: "已发", skipped: "跳过", failed: "失败" };
+      her.sop_done.forEach(function (t) {
+        var li = el("li", "", (labels[t.status] || t.status) + " · " + t.sop + "（" + t.step + "）");
+        li.insertBefore(el("span", "when", minute(t.at)), li.firstChild);
+        planned.appendChild(li);
+      });
+      plan.appendChild(planned);
+    }
+
+    if (her.bot_messages.length) {
+      var bot = card("她对小助手说");
+      var said = el("ul");
+      her.bot_messages.forEach(function (m) {
+        var li = el("li", "", m.text);
+        li.insertBefore(el("span", "when", minute(m.at)), li.firstChild);
+        said.appendChild(li);
+      });
+      bot.appendChild(said);
     }
 
     var steps = card("线索记录");

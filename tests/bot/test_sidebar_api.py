@@ -101,6 +101,9 @@ async def test_her_profile_only_for_her_advisor_his_lead_and_managers(client, ru
     shown = await mine.json()
     assert (shown["name"], shown["status"]) == ("小雨", "新线索")
     assert shown["channel_name"] == "小红书纸尿裤笔记" and shown["stage"] is None
+    assert shown["sla"] == {"step": "remind", "due_at": "2026-11-22T12:00:00+08:00"}
+    assert shown["scripts"][-1]["text"].startswith("小雨你好，我是张顾问")
+    assert shown["bot_messages"] == [] and shown["lost_reasons"][0] == "价格太高"
     for userid, status in (("lisi", 403), ("wangwu", 200), ("boss", 200)):
         client.session.cookie_jar.clear()
         await log_in(client, sandbox, userid)
