@@ -1,5 +1,6 @@
 """The advisors' sidebar over HTTP: GET /sidebar (the page, behind WeCom's OAuth2), its assets,
-and the JSON it reads (GET /api/sidebar/jssdk, /api/sidebar/contact).
+the JSON it reads (GET /api/sidebar/session, jssdk, contact, search) and the actions it posts
+(POST /api/sidebar/{action}, with the session's CSRF token).
 
 A member is known by a signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) that
 lasts [sidebar] session_hours. Without one, /sidebar sends the browser to WeCom's OAuth2 with
@@ -81,7 +82,11 @@ def csrf_token(settings: Settings, session: str) -> str:
 
 
 def _secure(request: web.Request) -> bool:
-    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+    """The browser reached us over HTTPS: directly, through a proxy that says so, or at an
+    https public_url."""
+    settings = request.app[RUNTIME].settings
+    return (request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+            or settings.sidebar.public_url.startswith("https://"))  # fmt: skip
 
 
 def _page_url(request: web.Request, settings: Settings) -> str:
@@ -204,18 +209,18 @@ async def action(request: web.Request) -> web.Response:
     name = request.match_info["action"]
     if name not in view.ACTIONS:
         return web.json_response({"error": f"no action {name!r}"}, status=404)
-    session = request.cookies.get(SESSION, "")
+    if member(request) is None:
+        return web.json_response({"error": "no session: open the sidebar in WeCom"}, status=401)
+    expected = csrf_token(runtime.settings, request.cookies[SESSION])
     given = request.headers.get("X-CSRF-Token", "")
-    if member(request) is not None and not hmac.compare_digest(
-        given.encode(), csrf_token(runtime.settings, session).encode()
-    ):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         return web.json_response({"error": "missing or wrong X-CSRF-Token"}, status=403)
     if request.content_type != "application/json":
         return web.json_response({"error": "send JSON (Content-Type: application/json)"},
                                  status=415)  # fmt: skip
     try:
         body = await request.json()
-    except (ValueError, RecursionError, UnicodeDecodeError):
+    except (ValueError, RecursionError, UnicodeDecodeError, LookupError):  # LookupError: charset
         return web.json_response({"error": "body is not JSON"}, status=400)
     return await _json_api(request, lambda ctx, userid: view.act(ctx, userid, name, body))
 

@@ -1,5 +1,5 @@
-"""Who may see a customer: her advisors (whoever has her in WeCom), their team leads, and the
-managers ([roles])."""
+"""Who may see a customer (her advisors — whoever has her in WeCom —, their team leads, the
+managers: [roles]) and who may change her (her owner, his team lead, the managers)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def may_see(session: Session, settings: Settings, userid: str, contact: Contact)
     if userid in advisors:
         return True
     return bool(advisors & set(settings.roles.team_leads.get(userid, [])))
+
+
+def may_edit(settings: Settings, userid: str, contact: Contact) -> bool:
+    """Move her, log follow-ups, correct her dates: her owner, his team lead, the managers
+    (another advisor who also has her in WeCom may look, not change)."""
+    if userid == contact.owner_userid or userid in settings.managers:
+        return True
+    return contact.owner_userid in settings.roles.team_leads.get(userid, [])
 
 
 def may_see_phone(settings: Settings, userid: str, contact: Contact) -> bool:

@@ -427,6 +427,14 @@ class SidebarSettings(_Section):
     session_hours: Annotated[int, Field(ge=1, le=24)] = 8
     # signs the session cookie; empty: derived from the app secret (changing it logs all out)
     session_secret: SecretStr = SecretStr("")
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("must be empty (derived from the app secret) or 32+ characters")
+        return value
+
     scripts: str = ""  # a folder of 话术 *.toml files (crm.scripts); empty: the default set
 
 

@@ -34,7 +34,7 @@ from store.models import Contact, ContactStatus, LeadSource, ScriptUse
 from wecom import jsapi
 from wecom.client import WeComError, is_transient
 
-EXTERNAL_USERID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EXTERNAL_USERID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEARCHED = 50  # leads a search shows
 SHOWN = 10  # SOP steps (done, planned) and her bot messages in her profile
 MAX_URL = 2048
@@ -62,7 +62,10 @@ def login(ctx: Context, code: str) -> str:
 def jssdk(ctx: Context, url: str) -> Reply:
     """Signatures for the page at `url` (without its # part): the corp ticket's for wx.config,
     the app ticket's for ww.register / wx.agentConfig."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ in the host
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
         return Reply(400, {"error": "url must be the page's http(s) address"})
     client = ctx.wecom("app")
@@ -100,7 +103,9 @@ def search(ctx: Context, userid: str, query: str) -> Reply:
     if userid not in settings.managers:
         mine = {userid, *settings.roles.team_leads.get(userid, [])}
         owners = filters.owners & mine if filters.owners else mine
-        filters = replace(filters, owners=frozenset(owners) or frozenset({""}))
+        if not owners:  # he named only advisors whose leads are not his to see
+            return Reply(200, {"total": 0, "leads": []})
+        filters = replace(filters, owners=frozenset(owners))
     rows = lead_list.listing(connection, filters, SEARCHED)
     found = [{"id": row.id, "name": row.name, "phone": phones.mask(row.phone),
               "status": leads.label(row.status), "stage": row.stage, "score": row.score,
@@ -120,6 +125,11 @@ def act(ctx: Context, userid: str, action: str, body: object) -> Reply:
     found = _her(ctx, userid, str(body.get("external_userid") or ""), action)
     if isinstance(found, Reply):
         return found
+    if not access.may_edit(ctx.settings, userid, found):
+        detail = {"contact_id": found.id, "tried": action}
+        audit.record(ctx.session, userid, "sidebar.denied", detail, 0, ctx.clock.now())
+        ctx.session.commit()
+        return Reply(403, {"error": "only her advisor, his team lead or a manager may change her"})
     try:
         done = ACTIONS[action](ctx, userid, found, body)
     except (Invalid, leads.Refused) as exc:
@@ -136,7 +146,7 @@ class Invalid(ValueError):
 
 
 def _her(ctx: Context, userid: str, external_userid: str, what: str) -> Contact | Reply:
-    if not EXTERNAL_USERID.match(external_userid):
+    if not EXTERNAL_USERID.fullmatch(external_userid):
         return Reply(400, {"error": "external_userid is missing or malformed"})
     found = contacts.get(ctx.session, external_userid) or customers.look_up(ctx, external_userid)
     if found is None:

@@ -4,6 +4,7 @@ Every call goes to `{api_base}/cgi-bin/{path}` with the access_token as a query 
 The token comes from `gettoken` and is cached in Redis under a key made of the corp_id and a
 sha256 digest of the secret, for `expires_in` less a safety margin. One process at a time
 refreshes it, holding a Redis lock; the others poll the cache until the new token appears.
+The app's JS-SDK tickets (`ticket`) are cached the same way, beside its token.
 
 Failures (WeCom's error codes):
 - errcode 40014 / 42001: the cached token is dropped (only if it is still the one that failed),

@@ -37,7 +37,13 @@
       method: "POST", credentials: "same-origin", body: body,
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }
     }).then(function (answer) {
-      return answer.json().then(function (reply) {
+      if (answer.status === 401) {
+        location.replace("/sidebar");
+        throw new Error("登录已过期，正在重新登录…");
+      }
+      return answer.text().then(function (text) {
+        var reply = {};
+        try { reply = JSON.parse(text); } catch (e) { reply = { error: "操作失败（" + answer.status + "）" }; }
         if (!answer.ok) throw new Error(reply.error || String(answer.status));
         return reply;
       });

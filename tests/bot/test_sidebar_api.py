@@ -15,7 +15,7 @@ from bot.server import create_app
 from crm import config
 from store import audit as audit_log
 from store import db
-from store.models import AuditEntry, Contact
+from store.models import AuditEntry, Contact, ContactFollow
 from tests.support import added, deliver, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
@@ -227,3 +227,31 @@ async def test_search_finds_an_advisors_own_leads_and_a_managers_all(client, run
 def audit_rows(runtime):
     with db.session(runtime.engine) as s:
         return [(e.actor, e.action) for e in s.exec(select(AuditEntry))]
+
+
+async def test_one_who_may_look_may_not_change_her_and_bad_input_is_a_400(client, runtime,
+                                                                         sandbox):  # fmt: skip
+    her = new_lead(runtime, sandbox)
+    with db.session(runtime.engine) as s:  # lisi has her in WeCom too, zhangsan owns her
+        s.add(ContactFollow(contact_id=her.id, userid="lisi", updated_at=runtime.clock.now()))
+        pooled = Contact(name="公海妈妈", created_at=runtime.clock.now(),
+                         updated_at=runtime.clock.now())  # fmt: skip
+        s.add(pooled)
+        s.commit()
+    await log_in(client, sandbox, "lisi")
+    who = {"external_userid": her.external_userid}
+    assert (await client.get("/api/sidebar/contact", params=who)).status == 200
+    token = await csrf(client)
+    moved = await client.post("/api/sidebar/status", headers=token,
+                              json={**who, "status": "已签约", "amount": "3980"})  # fmt: skip
+    assert moved.status == 403 and audit(runtime)[-1][:2] == ("lisi", "sidebar.denied")
+    found = await (await client.get("/api/sidebar/search", params={"q": "zhangsan"})).json()
+    assert found == {"total": 0, "leads": []}  # not even leads that nobody owns
+    odd = await client.post("/api/sidebar/note", data=b"{}", headers={
+        **token, "Content-Type": "application/json; charset=foo"})  # fmt: skip
+    assert odd.status == 400
+    bad_url = await client.get("/api/sidebar/jssdk", params={"url": "http://[::1"})
+    assert bad_url.status == 400
+    newline = await client.get("/api/sidebar/contact",
+                               params={"external_userid": her.external_userid + "\n"})  # fmt: skip
+    assert newline.status == 400
