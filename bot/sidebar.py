@@ -1,5 +1,5 @@
 """The advisors' sidebar over HTTP: GET /sidebar (the page, behind WeCom's OAuth2), its assets,
-the JSON it reads (GET /api/sidebar/session, jssdk, contact, search) and the actions it posts
+the JSON it reads (GET /api/sidebar/session, jssdk, contact, group, search) and the actions it posts
 (POST /api/sidebar/{action}, with the session's CSRF token).
 
 A member is known by a signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) that
@@ -235,6 +235,11 @@ async def search(request: web.Request) -> web.Response:
     return await _json_api(request, lambda ctx, userid: view.search(ctx, userid, query))
 
 
+async def group(request: web.Request) -> web.Response:
+    chat_id = request.query.get("chat_id", "")
+    return await _json_api(request, lambda ctx, userid: view.group(ctx, userid, chat_id))
+
+
 async def contact(request: web.Request) -> web.Response:
     external_userid = request.query.get("external_userid", "")
     return await _json_api(request, lambda ctx, userid: view.contact(ctx, userid, external_userid))
@@ -248,4 +253,5 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get("/api/sidebar/contact", contact)
     app.router.add_get("/api/sidebar/session", me)
     app.router.add_get("/api/sidebar/search", search)
+    app.router.add_get("/api/sidebar/group", group)
     app.router.add_post("/api/sidebar/{action}", action)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from crm import (
@@ -24,10 +24,12 @@ from crm import (
 )
 from crm.config import lead_status
 from crm.context import Context
+from crm.stages import how_far
+from handlers import groups as group_events
 from handlers.intake import Reply
 from sop import lifecycle, planner, playbook
 from store import advisors as stored_advisors
-from store import audit, contacts, followups, lead_list, sop_tasks
+from store import audit, contacts, followups, groups, lead_list, sop_tasks
 from store import kf as kf_store
 from store import leads as steps
 from store.models import Contact, ContactStatus, LeadSource, ScriptUse
@@ -35,6 +37,7 @@ from wecom import jsapi
 from wecom.client import WeComError, is_transient
 
 EXTERNAL_USERID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEARCHED = 50  # leads a search shows
 SHOWN = 10  # SOP steps (done, planned) and her bot messages in her profile
 MAX_URL = 2048
@@ -115,6 +118,55 @@ def search(ctx: Context, userid: str, query: str) -> Reply:
     audit.record(ctx.session, userid, "sidebar.search", {"q": query}, len(found), now)
     ctx.session.commit()
     return Reply(200, {"total": total, "leads": found})
+
+
+def group(ctx: Context, userid: str, chat_id: str) -> Reply:
+    """A customer group for the sidebar opened in it: its customers with the stages mombot
+    knows, who joined this week, and the group SOP posts planned. For its owner, his team
+    lead and the managers (403 otherwise, audited); 404 when WeCom does not describe it."""
+    if not CHAT_ID.fullmatch(chat_id):
+        return Reply(400, {"error": "chat_id is missing or malformed"})
+    found = groups.get(ctx.session, chat_id)
+    if found is None:
+        info = group_events.fetch(ctx, chat_id)
+        if info is None:
+            return Reply(404, {"error": "no customer group of the corp has that chat_id"})
+        found, _ = groups.record(ctx.session, info, ctx.clock.now(), joins_since=None)
+        ctx.session.commit()
+    now, settings = ctx.clock.now(), ctx.settings
+    allowed = (userid == found.owner_userid or userid in settings.managers
+               or found.owner_userid in settings.roles.team_leads.get(userid, []))  # fmt: skip
+    audit.record(ctx.session, userid, "sidebar.group" if allowed else "sidebar.denied",
+                 {"chat_id": chat_id}, int(allowed), now)  # fmt: skip
+    ctx.session.commit()
+    if not allowed:
+        return Reply(403, {"error": "this group is not yours"})
+    tz, today = settings.tz, now.astimezone(settings.tz).date()
+    week_ago = now - timedelta(days=7)
+    members = []
+    for row in groups.present_customers(ctx.session.connection(), chat_id):
+        members.append({
+            "name": row.contact_name or row.name, "external_userid": row.member_id,
+            "known": row.id is not None, "stage": row.stage,
+            "how_far": how_far(today, row.stage, row.due_date, row.baby_birthday),
+            "joined_at": row.joined_at.astimezone(tz).isoformat(timespec="seconds")
+            if row.joined_at else None,
+            "new": row.joined_at is not None and row.joined_at >= week_ago,
+        })  # fmt: skip
+    names = {sop.id: sop.name for sop in playbook.configured(settings)}
+    _, coming = sop_tasks.of_target(ctx.session.connection(), planner.group_target(chat_id),
+                                    SHOWN)  # fmt: skip
+    stages: dict[str, int] = {}
+    for member in members:
+        stages[member["stage"] or "未知"] = stages.get(member["stage"] or "未知", 0) + 1
+    return Reply(200, {
+        "chat_id": chat_id, "name": found.name, "owner": found.owner_userid,
+        "customers": len(members), "stages": stages,
+        "newcomers": [m for m in members if m["new"]], "members": members,
+        "planned": [{"sop": names.get(t.sop_id, t.sop_id), "step": t.step_id,
+                     "due_at": t.due_at.astimezone(tz).isoformat(timespec="seconds")}
+                    for t in coming],
+    })  # fmt: skip
 
 
 def act(ctx: Context, userid: str, action: str, body: object) -> Reply:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Row
 from sqlmodel import Session, select
 
-from store.models import CustomerGroup, GroupMember
+from store.models import Contact, CustomerGroup, GroupMember
 
 CUSTOMER = 2  # member type in groupchat/get (1: staff)
 
@@ -125,3 +125,15 @@ def by_chat_ids(session: Session, chat_ids: Sequence[str]) -> dict[str, Customer
         query = select(CustomerGroup).where(CustomerGroup.chat_id.in_(chunk))
         found.update((g.chat_id, g) for g in session.exec(query))
     return found
+
+
+def present_customers(connection: Connection, chat_id: str) -> list[Row]:
+    """The customers in the group now, with what mombot knows of each (newest joiner first)."""
+    m, c = GroupMember.__table__, Contact.__table__
+    return list(connection.execute(
+        select(m.c.member_id, m.c.name, m.c.joined_at, c.c.id, c.c.name.label("contact_name"),
+               c.c.stage, c.c.due_date, c.c.baby_birthday, c.c.owner_userid)
+        .select_from(m.outerjoin(c, c.c.external_userid == m.c.member_id))
+        .where(m.c.chat_id == chat_id, m.c.type == 2, m.c.left_at.is_(None))
+        .order_by(m.c.joined_at.desc())
+    ))  # fmt: skip

@@ -229,13 +229,13 @@
       var plan = card("SOP");
       var planned = el("ul");
       her.sop_planned.forEach(function (t) {
-        var li = el("li", "", "待发 · " + t.sop + "（" + t.step + "）");
+        var li = el("li", "", "待发 · " + t.sop);
         li.insertBefore(el("span", "when", minute(t.due_at)), li.firstChild);
         planned.appendChild(li);
       });
       var labels = { sent: "已发", skipped: "跳过", failed: "失败" };
       her.sop_done.forEach(function (t) {
-        var li = el("li", "", (labels[t.status] || t.status) + " · " + t.sop + "（" + t.step + "）");
+        var li = el("li", "", (labels[t.status] || t.status) + " · " + t.sop);
         li.insertBefore(el("span", "when", minute(t.at)), li.firstChild);
         planned.appendChild(li);
       });
@@ -276,6 +276,44 @@
     }
   }
 
+  function renderGroup(group) {
+    app.innerHTML = "";
+    var top = card();
+    top.appendChild(el("h1", "", group.name || "客户群"));
+    top.appendChild(el("div", "sub", group.customers + " 位客户"));
+    var stages = card("孕育阶段分布");
+    var facts = el("dl");
+    Object.keys(group.stages).forEach(function (stage) {
+      facts.appendChild(el("dt", "", stage));
+      facts.appendChild(el("dd", "", group.stages[stage] + " 位"));
+    });
+    stages.appendChild(facts);
+    function people(title, list) {
+      if (!list.length) return;
+      var box = card(title);
+      var ul = el("ul");
+      list.forEach(function (m) {
+        var li = el("li", "", (m.name || "未命名客户") + (m.stage ? " · " + m.stage : "")
+          + (m.how_far ? "（" + m.how_far + "）" : ""));
+        li.insertBefore(el("span", "when", day(m.joined_at)), li.firstChild);
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+    }
+    people("本周新人", group.newcomers);
+    if (group.planned.length) {
+      var plan = card("群 SOP 待发");
+      var ul = el("ul");
+      group.planned.forEach(function (t) {
+        var li = el("li", "", t.sop);
+        li.insertBefore(el("span", "when", minute(t.due_at)), li.firstChild);
+        ul.appendChild(li);
+      });
+      plan.appendChild(ul);
+    }
+    people("全部客户", group.members);
+  }
+
   function start() {
     if (typeof ww === "undefined") { say("请在企业微信里打开侧边栏。"); return; }
     var page = location.href.split("#")[0];
@@ -293,14 +331,16 @@
       return ww.getContext();
     }).then(function (context) {
       if (context.entry === "group_chat_tools") {
-        throw new Error("客户群的侧边栏还不支持，请在与客户的单聊中打开。");
+        return ww.getCurExternalChat().then(function (chat) {
+          return api("/api/sidebar/group?chat_id=" + encodeURIComponent(chat.chatId));
+        }).then(renderGroup);
       }
-      return ww.getCurExternalContact();
-    }).then(function (current) {
-      return api("/api/sidebar/contact?external_userid=" + encodeURIComponent(current.userId));
-    }).then(render).catch(function (error) {
+      return ww.getCurExternalContact().then(function (current) {
+        return api("/api/sidebar/contact?external_userid=" + encodeURIComponent(current.userId));
+      }).then(render);
+    }).catch(function (error) {
       if (error.message === "no session") return;
-      if (error.status === 403) { say("这位客户不是你负责的，无法查看。"); return; }
+      if (error.status === 403) { say("不是你负责的客户或客户群，无法查看。"); return; }
       if (error.status === 404) { say("没有找到这位客户。"); return; }
       say(error.status ? "读取客户信息失败，请稍后重试。" : (error.message || "读取失败，请重试。"));
     });

@@ -13,6 +13,7 @@ from bot import worker
 from bot.cli import main
 from bot.server import create_app
 from crm import config
+from sop import lifecycle
 from store import audit as audit_log
 from store import db
 from store.models import AuditEntry, Contact, ContactFollow
@@ -255,3 +256,29 @@ async def test_one_who_may_look_may_not_change_her_and_bad_input_is_a_400(client
     newline = await client.get("/api/sidebar/contact",
                                params={"external_userid": her.external_userid + "\n"})  # fmt: skip
     assert newline.status == 400
+
+
+async def test_the_group_view_shows_its_customers_stages_and_newcomers(client, runtime, sandbox,
+                                                                      clock):  # fmt: skip
+    xiaoyu = new_lead(runtime, sandbox, "小雨")
+    with runtime.context() as ctx:
+        lifecycle.set_dates(ctx, ctx.session.get(Contact, xiaoyu.id),
+                            due_date=clock.now().date() + timedelta(days=74))  # fmt: skip
+        ctx.session.commit()
+    chat, created = sandbox.state.create_group("zhangsan", "孕妈交流群", [xiaoyu.external_userid])
+    deliver(runtime, created)
+    worker.run(runtime, burst=True)
+    await log_in(client, sandbox, "zhangsan")
+    answer = await client.get("/api/sidebar/group", params={"chat_id": chat})
+    assert answer.status == 200
+    body = await answer.json()
+    assert (body["name"], body["customers"], body["stages"]) == ("孕妈交流群", 1, {"孕晚期": 1})
+    (member,) = body["newcomers"]
+    assert (member["name"], member["how_far"]) == ("小雨", "孕29周+3天")
+    assert [(p["sop"], p["due_at"][11:16]) for p in body["planned"]] == [
+        ("新人进群欢迎", "10:00"), ("孕妈群每日小知识", "20:00")]  # fmt: skip
+    client.session.cookie_jar.clear()
+    await log_in(client, sandbox, "lisi")
+    assert (await client.get("/api/sidebar/group", params={"chat_id": chat})).status == 403
+    unknown = await client.get("/api/sidebar/group", params={"chat_id": "wrNOSUCH"})
+    assert unknown.status == 404

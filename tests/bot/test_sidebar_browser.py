@@ -21,32 +21,35 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlmodel import select
 
+from bot import worker
 from bot.server import create_app
 from sop import lifecycle
 from store import db
 from store.models import Contact, FollowUp, ScriptUse
-from tests.support import free_port, new_lead, reconfigure, settings_data
+from tests.support import deliver, free_port, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
 ARTEFACTS = Path(os.environ.get("MOMBOT_TEST_ARTEFACTS", Path(__file__).parents[2] / "artefacts"))
 
-# WeCom's JS-SDK as the page meets it inside WeCom, for a chat with `external_userid`: what
+# WeCom's JS-SDK as the page meets it inside WeCom, for a 1:1 chat or a customer group: what
 # the page registers and the signatures it hands over are kept for the test to check. The
 # page's own copy of the SDK cannot replace it (an accessor that ignores assignment).
 STAND_IN = """
 (function () {
+  var CHAT = %s;
   var seen = {calls: [], signatures: {}};
   var ww = {
     register: function (options) {
       seen.calls.push(["register", options.corpId, options.agentId, options.jsApiList]);
       seen.options = options;
     },
-    getContext: function () { return Promise.resolve({entry: "single_chat_tools"}); },
+    getContext: function () { return Promise.resolve({entry: CHAT.entry}); },
+    getCurExternalChat: function () { return Promise.resolve({chatId: CHAT.chat_id}); },
     getCurExternalContact: function () {
       return Promise.all([seen.options.getConfigSignature(),
                           seen.options.getAgentConfigSignature()]).then(function (both) {
         seen.signatures = {corp: both[0], agent: both[1]};
-        return {userId: %s};
+        return {userId: CHAT.external_userid};
       });
     },
     sendChatMessage: function (message) {
@@ -86,6 +89,12 @@ class Served:
         self._thread.join(5)
 
 
+def stand_in(browser, **chat: str) -> None:
+    """WeCom's ww for every page the browser opens from now on, in the chat described."""
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": STAND_IN % json.dumps(chat)})  # fmt: skip
+
+
 def click(browser, label: str) -> None:
     browser.find_element(By.XPATH, f"//button[text()='{label}']").click()
 
@@ -118,8 +127,7 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
     data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
     reconfigure(runtime, data)
     sandbox.state.oauth_member = "zhangsan"
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
-                            {"source": STAND_IN % json.dumps(her.external_userid)})  # fmt: skip
+    stand_in(browser, entry="single_chat_tools", external_userid=her.external_userid)
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         WebDriverWait(browser, 20).until(
@@ -172,3 +180,29 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
         (ticket,) = sandbox.state.tickets[kind]
         assert signed["signature"] == jsapi.signature(ticket, signed["nonceStr"],
                                                       signed["timestamp"], page)  # fmt: skip
+
+
+def test_opened_in_a_customer_group_it_shows_the_groups_stages_and_newcomers(
+    runtime, sandbox, browser, clock
+):
+    her = new_lead(runtime, sandbox)
+    with runtime.context() as ctx:
+        lifecycle.set_dates(ctx, ctx.session.get(Contact, her.id),
+                            due_date=clock.now().date() + timedelta(days=74))  # fmt: skip
+        ctx.session.commit()
+    chat, created = sandbox.state.create_group("zhangsan", "孕妈交流群", [her.external_userid])
+    deliver(runtime, created)
+    worker.run(runtime, burst=True)
+    data = settings_data(runtime)
+    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
+    reconfigure(runtime, data)
+    sandbox.state.oauth_member = "zhangsan"
+    stand_in(browser, entry="group_chat_tools", chat_id=chat)
+    with Served(create_app(runtime)) as served:
+        browser.get(f"{served.url}/sidebar")
+        wait_for(browser, "本周新人")
+        shown = browser.find_element(By.ID, "app").text
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "sidebar-group.png"))
+    assert "孕妈交流群" in shown and "1 位客户" in shown
+    assert "小雨 · 孕晚期（孕29周+3天）" in shown and "孕妈群每日小知识" in shown
