@@ -1,6 +1,6 @@
 """The advisors' sidebar over HTTP: GET /sidebar (the page, behind WeCom's OAuth2), its assets,
-the JSON it reads (GET /api/sidebar/session, jssdk, contact, group, search) and the actions it posts
-(POST /api/sidebar/{action}, with the session's CSRF token).
+the JSON it reads (GET /api/sidebar/session, jssdk, contact, group, search, tags) and the
+actions it posts (POST /api/sidebar/{action}, with the session's CSRF token).
 
 A member is known by a signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) that
 lasts [sidebar] session_hours. Without one, /sidebar sends the browser to WeCom's OAuth2 with
@@ -235,6 +235,10 @@ async def search(request: web.Request) -> web.Response:
     return await _json_api(request, lambda ctx, userid: view.search(ctx, userid, query))
 
 
+async def tags(request: web.Request) -> web.Response:
+    return await _json_api(request, view.corp_tags)
+
+
 async def group(request: web.Request) -> web.Response:
     chat_id = request.query.get("chat_id", "")
     return await _json_api(request, lambda ctx, userid: view.group(ctx, userid, chat_id))
@@ -254,4 +258,5 @@ def add_routes(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get("/api/sidebar/session", me)
     app.router.add_get("/api/sidebar/search", search)
     app.router.add_get("/api/sidebar/group", group)
+    app.router.add_get("/api/sidebar/tags", tags)
     app.router.add_post("/api/sidebar/{action}", action)

@@ -27,13 +27,14 @@ from crm.context import Context
 from crm.stages import how_far
 from handlers import groups as group_events
 from handlers.intake import Reply
-from sop import lifecycle, planner, playbook
+from sop import lifecycle, planner, playbook, tagging
 from store import advisors as stored_advisors
-from store import audit, contacts, followups, groups, lead_list, sop_tasks
+from store import audit, contact_tags, contacts, followups, groups, lead_list, sop_tasks
 from store import kf as kf_store
 from store import leads as steps
+from store import tags as stored_tags
 from store.models import Contact, ContactStatus, LeadSource, ScriptUse
-from wecom import jsapi
+from wecom import externalcontact, jsapi
 from wecom.client import WeComError, is_transient
 
 EXTERNAL_USERID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -167,6 +168,29 @@ def group(ctx: Context, userid: str, chat_id: str) -> Reply:
                      "due_at": t.due_at.astimezone(tz).isoformat(timespec="seconds")}
                     for t in coming],
     })  # fmt: skip
+
+
+def corp_tags(ctx: Context, _userid: str) -> Reply:
+    """The corp's tags an advisor may give or take away from the sidebar, by group, as WeCom
+    lists them now; the groups mombot keeps itself (stages, score, tiers) are left out."""
+    return Reply(200, {"groups": [{"group": name, "tags": [{"id": i, "name": n} for n, i in tags]}
+                                  for name, tags in _editable(ctx).items()]})  # fmt: skip
+
+
+def _editable(ctx: Context) -> dict[str, list[tuple[str, str]]]:
+    """group name → [(tag name, tag id)] of the corp's tags, less mombot's own groups."""
+    settings = ctx.settings
+    own = {settings.stages.tag_group, settings.scoring.tag_group, settings.tiers.tag_group}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for group in externalcontact.corp_tag_groups(ctx.wecom("contact")):
+        name = str(group.get("group_name", ""))
+        if group.get("deleted") or name in own:
+            continue
+        live = {t["name"]: t["id"] for t in group.get("tag", []) if not t.get("deleted")}
+        stored_tags.remember(ctx.session, name, str(group.get("group_id", "")), live)
+        found[name] = list(live.items())
+    ctx.session.commit()
+    return found
 
 
 def act(ctx: Context, userid: str, action: str, body: object) -> Reply:
@@ -320,5 +344,33 @@ def _script(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
     return {"script_id": script_id}
 
 
+def _tags(ctx: Context, userid: str, her: Contact, body: dict) -> dict:
+    """Give her tags and take others away (tag ids from GET /api/sidebar/tags), in WeCom as
+    her advisor sees her; new ones start their tag_added SOPs and status mappings."""
+    add, remove = body.get("add", []), body.get("remove", [])
+    if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in (add, remove)):
+        raise Invalid("add and remove must be lists of tag ids")
+    if not add and not remove:
+        raise Invalid("give add or remove")
+    if her.external_userid is None or not contacts.wecom_userid(her):
+        raise Invalid("she is not a WeCom customer yet: tags come when she adds her advisor")
+    known = {tag_id: (name, group) for group, tags in _editable(ctx).items()
+             for name, tag_id in tags}  # fmt: skip
+    unknown = [i for i in add + remove if i not in known]
+    if unknown:
+        raise Invalid(f"unknown or mombot's own tag id(s): {', '.join(unknown)}")
+    try:
+        externalcontact.mark_tag(ctx.wecom("contact"), contacts.wecom_userid(her),
+                                 her.external_userid, add=add, remove=remove)  # fmt: skip
+    except WeComError as exc:
+        if is_transient(exc):
+            raise
+        raise Invalid(f"WeCom refused the tags: {exc}") from None
+    now = ctx.clock.now()
+    contact_tags.update(ctx.session, her.id, {}, set(remove), now)
+    tagging.record(ctx, her, {i: known[i] for i in add})
+    return {"add": [known[i][0] for i in add], "remove": [known[i][0] for i in remove]}
+
+
 ACTIONS = {"follow_up": _follow_up, "status": _status, "note": _note, "dates": _dates,
-           "script": _script}  # fmt: skip
+           "script": _script, "tags": _tags}  # fmt: skip

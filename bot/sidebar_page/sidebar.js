@@ -120,6 +120,38 @@
     box.appendChild(dates);
   }
 
+  function editTags(box, her) {
+    api("/api/sidebar/tags").then(function (offered) {
+      box.innerHTML = "";
+      box.appendChild(el("h2", "", "编辑标签（点选后保存）"));
+      var chosen = {};
+      offered.groups.forEach(function (group) {
+        box.appendChild(el("div", "sub", group.group));
+        var row = el("div", "tags");
+        group.tags.forEach(function (tag) {
+          var had = her.tags.indexOf(tag.name) >= 0;
+          chosen[tag.id] = { had: had, on: had };
+          var chip = el("span", had ? "on" : "", tag.name);
+          chip.addEventListener("click", function () {
+            chosen[tag.id].on = !chosen[tag.id].on;
+            chip.className = chosen[tag.id].on ? "on" : "";
+          });
+          row.appendChild(chip);
+        });
+        box.appendChild(row);
+      });
+      box.appendChild(button("保存标签", function () {
+        var add = [], remove = [];
+        Object.keys(chosen).forEach(function (id) {
+          if (chosen[id].on && !chosen[id].had) add.push(id);
+          if (!chosen[id].on && chosen[id].had) remove.push(id);
+        });
+        if (add.length || remove.length) act("tags", { add: add, remove: remove }, "标签已更新");
+        else render(her);
+      }, "primary"));
+    }).catch(function (error) { toast(error.message, true); });
+  }
+
   function scriptsCard(her) {
     if (!her.scripts.length) return;
     var box = card("话术（点一下放入聊天输入框）");
@@ -185,11 +217,12 @@
     });
     now.appendChild(facts);
 
-    if (her.tags.length) {
-      var tags = card("标签");
-      var row = el("div", "tags");
-      her.tags.forEach(function (name) { row.appendChild(el("span", "", name)); });
-      tags.appendChild(row);
+    var tags = card("标签");
+    var row = el("div", "tags");
+    her.tags.forEach(function (name) { row.appendChild(el("span", "", name)); });
+    tags.appendChild(row);
+    if (her.wecom_customer) {
+      tags.appendChild(button("编辑标签", function () { editTags(tags, her); }));
     }
 
     if (her.sla) {

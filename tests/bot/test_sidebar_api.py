@@ -16,7 +16,7 @@ from crm import config
 from sop import lifecycle
 from store import audit as audit_log
 from store import db
-from store.models import AuditEntry, Contact, ContactFollow
+from store.models import AuditEntry, Contact, ContactFollow, SopTask
 from tests.support import added, deliver, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
@@ -282,3 +282,37 @@ async def test_the_group_view_shows_its_customers_stages_and_newcomers(client, r
     assert (await client.get("/api/sidebar/group", params={"chat_id": chat})).status == 403
     unknown = await client.get("/api/sidebar/group", params={"chat_id": "wrNOSUCH"})
     assert unknown.status == 404
+
+
+async def test_tags_from_the_sidebar_are_set_in_wecom_and_start_sops(client, runtime, sandbox):
+    her = new_lead(runtime, sandbox)
+    sandbox.state.tag_in_console("zhangsan", her.external_userid, "客户意向", "到店意向")
+    sandbox.state.mark_tag(
+        {
+            "userid": "zhangsan",
+            "external_userid": her.external_userid,
+            "remove_tag": [
+                t["id"]
+                for g in sandbox.state.tag_groups
+                for t in g["tag"]
+                if t["name"] == "到店意向"
+            ],
+        }
+    )
+    await log_in(client, sandbox, "zhangsan")
+    offered = await (await client.get("/api/sidebar/tags")).json()
+    groups = {g["group"]: {t["name"]: t["id"] for t in g["tags"]} for g in offered["groups"]}
+    assert "到店意向" in groups["客户意向"] and "孕育阶段" not in groups
+    token, who = await csrf(client), {"external_userid": her.external_userid}
+    answer = await client.post("/api/sidebar/tags", headers=token,
+                               json={**who, "add": [groups["客户意向"]["到店意向"]],
+                                     "remove": [groups["渠道来源"]["纸尿裤"]]})  # fmt: skip
+    assert answer.status == 200
+    assert sorted((await answer.json())["tags"]) == ["到店意向", "小红书"]
+    in_wecom = sorted(sandbox.state.tag_names("zhangsan", her.external_userid))
+    assert in_wecom == ["到店意向", "小红书"]
+    with db.session(runtime.engine) as s:  # its tag_added SOP asks her advisor to call
+        planned = s.exec(select(SopTask).where(SopTask.sop_id == "store-visit-intent")).all()
+    assert len(planned) == 1
+    bad = await client.post("/api/sidebar/tags", headers=token, json={**who, "add": ["nope"]})
+    assert bad.status == 400 and "unknown or mombot's own tag id" in (await bad.json())["error"]

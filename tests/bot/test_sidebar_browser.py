@@ -119,6 +119,7 @@ def browser():
 
 def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser, clock):
     her = new_lead(runtime, sandbox)
+    sandbox.state.add_corp_tags({"group_name": "客户意向", "tag": [{"name": "到店意向"}]})
     with runtime.context() as ctx:  # she told the bot her due date: 孕29周+3天 today
         lifecycle.set_dates(ctx, ctx.session.get(Contact, her.id),
                             due_date=clock.now().date() + timedelta(days=74))  # fmt: skip
@@ -155,6 +156,14 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
             )
         )
         browser.save_screenshot(str(ARTEFACTS / "sidebar-after-actions.png"))
+        click(browser, "编辑标签")  # she said she will come to the store: 到店意向
+        chip = "//div[@class='tags']/span[text()='到店意向']"
+        WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.XPATH, chip))
+        browser.find_element(By.XPATH, chip).click()
+        click(browser, "保存标签")
+        WebDriverWait(browser, 10).until(
+            lambda b: "到店意向" in sandbox.state.tag_names("zhangsan", her.external_userid)
+        )
         sent = [
             c[1]
             for c in browser.execute_script("return window.__wwSeen.calls")
