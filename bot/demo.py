@@ -37,6 +37,7 @@ from crm.config import write as write_config
 from store import contacts, inbox
 from store.db import make_engine, session
 from wecom.crypto import WeComCrypto
+from wecom.sandbox import jssdk
 from wecom.sandbox.api import SandboxServer
 from wecom.sandbox.driver import CallbackDriver, contact_event
 from wecom.sandbox.state import SandboxState
@@ -96,6 +97,7 @@ def _write_config(folder: Path, api_base: str, port: int) -> Path:
             "channels": CHANNELS,
             "api": {"intake_token": INTAKE_TOKEN},
             "assign": [{"name": "新线索轮流分配", "advisors": ["zhangsan", "lisi"]}],
+            "sidebar": {"oauth_base": f"{api_base}/connect/oauth2/authorize"},
         },
     )
 
@@ -322,6 +324,43 @@ def _leads(
         say("operator", line)
 
 
+def _sidebar(base: str, state: SandboxState, xiaoyu, out: Path) -> None:
+    """The advisors' sidebar: its address, and with Chromium at hand (scripts/setup --test)
+    a screenshot of 小雨's profile as 张顾问 sees it next to her chat."""
+    print("\n⑩ 顾问侧边栏（聊天工具栏）")
+    state.oauth_member = "zhangsan"  # signed in to the sandbox's WeCom
+    say("张顾问", f"在和小雨的聊天里打开侧边栏：{base}/sidebar")
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    try:
+        from selenium import webdriver  # installed with the tests: only for the screenshot
+        from selenium.webdriver.chrome.service import Service
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError:
+        webdriver = None
+    if webdriver is None or not binary or not driver:
+        say(
+            "operator",
+            "截图需要 chromium、chromium-driver 和 selenium（scripts/setup --test 会安装）",
+        )
+        return
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=420,1200"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        jssdk.install(browser, entry="single_chat_tools", external_userid=xiaoyu.external_userid)
+        browser.get(f"{base}/sidebar")
+        WebDriverWait(browser, 20).until(lambda b: "线索评分" in b.find_element(By.ID, "app").text)
+        out.mkdir(parents=True, exist_ok=True)
+        shot = out / "sidebar-xiaoyu.png"
+        browser.save_screenshot(str(shot))
+    finally:
+        browser.quit()
+    say("operator", f"小雨的侧边栏截图：{shot}")
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -392,7 +431,9 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
         _leads(folder, client, base, driver, state, settings, follows[0])
 
-    print("\n⑩ 结果：mombot channels list")
+    _sidebar(base, state, follows[0], Path.cwd() / "mombot-demo")
+
+    print("\n⑪ 结果：mombot channels list")
     for line in _cli(folder, "channels", "list"):
         say("operator", line)
     engine = make_engine(settings.database_url)

@@ -151,7 +151,11 @@ def test_two_processes_refreshing_at_once_make_one_gettoken_call(sandbox, redis,
     assert len(sandbox.state.calls_to("gettoken")) == 1
 
 
-def test_demo_runs_end_to_end():
-    result = subprocess.run(mombot("demo"), capture_output=True, text=True, timeout=120)
+def test_demo_runs_end_to_end(tmp_path):
+    result = subprocess.run(mombot("demo"), capture_output=True, text=True, timeout=180,
+                            cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "演示完成" in result.stdout
+    shot = tmp_path / "mombot-demo" / "sidebar-xiaoyu.png"  # Chromium is there for the tests
+    assert f"小雨的侧边栏截图：{shot}" in result.stdout
+    assert shot.read_bytes().startswith(b"\x89PNG")

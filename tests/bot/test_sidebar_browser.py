@@ -6,7 +6,6 @@ customer the chat is with. A screenshot is kept with the test run's artefacts.""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import threading
@@ -28,39 +27,9 @@ from store import db
 from store.models import Contact, FollowUp, ScriptUse
 from tests.support import deliver, free_port, new_lead, reconfigure, settings_data
 from wecom import jsapi
+from wecom.sandbox import jssdk
 
 ARTEFACTS = Path(os.environ.get("MOMBOT_TEST_ARTEFACTS", Path(__file__).parents[2] / "artefacts"))
-
-# WeCom's JS-SDK as the page meets it inside WeCom, for a 1:1 chat or a customer group: what
-# the page registers and the signatures it hands over are kept for the test to check. The
-# page's own copy of the SDK cannot replace it (an accessor that ignores assignment).
-STAND_IN = """
-(function () {
-  var CHAT = %s;
-  var seen = {calls: [], signatures: {}};
-  var ww = {
-    register: function (options) {
-      seen.calls.push(["register", options.corpId, options.agentId, options.jsApiList]);
-      seen.options = options;
-    },
-    getContext: function () { return Promise.resolve({entry: CHAT.entry}); },
-    getCurExternalChat: function () { return Promise.resolve({chatId: CHAT.chat_id}); },
-    getCurExternalContact: function () {
-      return Promise.all([seen.options.getConfigSignature(),
-                          seen.options.getAgentConfigSignature()]).then(function (both) {
-        seen.signatures = {corp: both[0], agent: both[1]};
-        return {userId: CHAT.external_userid};
-      });
-    },
-    sendChatMessage: function (message) {
-      seen.calls.push(["sendChatMessage", message]);
-      return Promise.resolve({});
-    }
-  };
-  window.__wwSeen = seen;
-  Object.defineProperty(window, "ww", {get: function () { return ww; }, set: function () {}});
-})();
-"""
 
 
 class Served:
@@ -87,12 +56,6 @@ class Served:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
-
-
-def stand_in(browser, **chat: str) -> None:
-    """WeCom's ww for every page the browser opens from now on, in the chat described."""
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
-                            {"source": STAND_IN % json.dumps(chat)})  # fmt: skip
 
 
 def click(browser, label: str) -> None:
@@ -128,7 +91,7 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
     data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
     reconfigure(runtime, data)
     sandbox.state.oauth_member = "zhangsan"
-    stand_in(browser, entry="single_chat_tools", external_userid=her.external_userid)
+    jssdk.install(browser, entry="single_chat_tools", external_userid=her.external_userid)
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         WebDriverWait(browser, 20).until(
@@ -206,7 +169,7 @@ def test_opened_in_a_customer_group_it_shows_the_groups_stages_and_newcomers(
     data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
     reconfigure(runtime, data)
     sandbox.state.oauth_member = "zhangsan"
-    stand_in(browser, entry="group_chat_tools", chat_id=chat)
+    jssdk.install(browser, entry="group_chat_tools", chat_id=chat)
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         wait_for(browser, "本周新人")
