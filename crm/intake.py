@@ -70,13 +70,7 @@ class Lead:
                 for k, v in values if v not in ("", None)}  # fmt: skip
 
     def identity_keys(self) -> list[Key]:
-        found: list[Key] = []
-        if self.external_userid:
-            found.append((IdentityKind.EXTERNAL_USERID, self.external_userid))
-        if self.unionid:
-            found.append((IdentityKind.UNIONID, self.unionid))
-        if self.phone:
-            found.append((IdentityKind.PHONE, self.phone))
+        found = identities.keys(self.external_userid, self.unionid, self.phone)
         if self.external_id:
             found.append(identities.source_id(self.source, self.external_id))
         return found

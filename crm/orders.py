@@ -20,7 +20,6 @@ from crm.config import Settings
 from crm.intake import Invalid, Lead
 from store import identities, orders
 from store.identities import Key
-from store.models import IdentityKind
 
 FIELDS = ("order_id", "amount", "ordered_at", "items", "source", "external_userid", "unionid",
           "phone", "name")  # fmt: skip
@@ -43,14 +42,7 @@ class OrderIn:
     name: str = ""
 
     def identity_keys(self) -> list[Key]:
-        found: list[Key] = []
-        if self.external_userid:
-            found.append((IdentityKind.EXTERNAL_USERID, self.external_userid))
-        if self.unionid:
-            found.append((IdentityKind.UNIONID, self.unionid))
-        if self.phone:
-            found.append((IdentityKind.PHONE, self.phone))
-        return found
+        return identities.keys(self.external_userid, self.unionid, self.phone)
 
     def same_as(self, kept) -> bool:
         return (kept.amount_cents, kept.ordered_at) == (self.amount_cents, self.ordered_at)

@@ -17,6 +17,13 @@ _COLUMNS = {IdentityKind.EXTERNAL_USERID: "external_userid", IdentityKind.UNIONI
             IdentityKind.PHONE: "phone"}  # fmt: skip
 
 
+def keys(external_userid: str, unionid: str, phone: str) -> list[Key]:
+    """The keys a source's values give her (the empty ones left out)."""
+    pairs = ((IdentityKind.EXTERNAL_USERID, external_userid), (IdentityKind.UNIONID, unionid),
+             (IdentityKind.PHONE, phone))  # fmt: skip
+    return [(kind, value) for kind, value in pairs if value]
+
+
 def source_id(source: str, external_id: str) -> Key:
     return IdentityKind.SOURCE_ID, f"{source}|{external_id}"[:128]
 
