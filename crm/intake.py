@@ -94,22 +94,16 @@ def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
         if isinstance(value, bool) or not isinstance(value, str | int):
             errors[key] = "must be a string"
             continue
-        cleaned = unicodedata.normalize("NFKC", str(value)).strip()
-        if any(unicodedata.category(char) == "Cc" for char in cleaned):
-            errors[key] = "contains control characters"
-            continue
-        if key in LIMITS and len(cleaned) > LIMITS[key]:
-            errors[key] = f"longer than {LIMITS[key]} characters"
+        try:
+            cleaned = clean(str(value), LIMITS.get(key))
+        except ValueError as exc:
+            errors[key] = str(exc)
             continue
         if cleaned:
             text[key] = cleaned
     found: dict[str, object] = {k: v for k, v in text.items() if k in LIMITS}
     if "phone" in text:
-        phone = phones.normalise(text["phone"])
-        if phone is None:
-            errors["phone"] = "not a mainland China mobile number (11 digits, 1[3-9]…)"
-        else:
-            found["phone"] = phone
+        take_phone(text["phone"], found, errors)
     for key, kind in (("due_date", dates.DUE), ("baby_birthday", dates.BIRTHDAY)):
         if key in text:
             day, problem = date_of(text[key], kind, today)
@@ -129,6 +123,26 @@ def read(values: Mapping[str, object], settings: Settings, today: date) -> Lead:
     if errors:
         raise Invalid(errors)
     return Lead(**found)  # type: ignore[arg-type]
+
+
+def clean(value: str, limit: int | None) -> str:
+    """A sent value as kept: NFKC-normalised (full-width digits too) and trimmed; ValueError
+    saying why for control characters or more than `limit` characters."""
+    cleaned = unicodedata.normalize("NFKC", value).strip()
+    if any(unicodedata.category(char) == "Cc" for char in cleaned):
+        raise ValueError("contains control characters")
+    if limit is not None and len(cleaned) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return cleaned
+
+
+def take_phone(text: str, found: dict[str, object], errors: dict[str, str]) -> None:
+    """Her phone, normalised, into `found`; else why not into `errors`."""
+    phone = phones.normalise(text)
+    if phone is None:
+        errors["phone"] = "not a mainland China mobile number (11 digits, 1[3-9]…)"
+    else:
+        found["phone"] = phone
 
 
 _ISO = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")

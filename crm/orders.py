@@ -7,7 +7,6 @@ recounted with the order.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
-from crm import assign, intake, phones, scoring, tiers
+from crm import assign, intake, scoring, tiers
 from crm.config import Settings
 from crm.intake import Invalid, Lead
 from store import identities, orders
@@ -71,12 +70,12 @@ def read(values: Mapping[str, object], settings: Settings, now: datetime) -> Ord
         if not isinstance(value, str):
             errors[key] = "must be a string" + (" or a number" if key == "amount" else "")
             continue
-        cleaned = unicodedata.normalize("NFKC", value).strip()
-        if any(unicodedata.category(char) == "Cc" for char in cleaned):
-            errors[key] = "contains control characters"
-        elif key in LIMITS and len(cleaned) > LIMITS[key]:
-            errors[key] = f"longer than {LIMITS[key]} characters"
-        elif cleaned:
+        try:
+            cleaned = intake.clean(value, LIMITS.get(key))
+        except ValueError as exc:
+            errors[key] = str(exc)
+            continue
+        if cleaned:
             text[key] = cleaned
     found: dict[str, object] = {k: v for k, v in text.items() if k in LIMITS}
     for key in ("order_id", "amount", "ordered_at"):
@@ -93,11 +92,7 @@ def read(values: Mapping[str, object], settings: Settings, now: datetime) -> Ord
         except ValueError as exc:
             errors["ordered_at"] = str(exc)
     if "phone" in text:
-        phone = phones.normalise(text["phone"])
-        if phone is None:
-            errors["phone"] = "not a mainland China mobile number (11 digits, 1[3-9]…)"
-        else:
-            found["phone"] = phone
+        intake.take_phone(text["phone"], found, errors)
     if not any(k in text for k in ("external_userid", "unionid", "phone")) and not errors:
         errors["phone"] = "required (or external_userid, unionid): whose order it is"
     if errors:
