@@ -26,7 +26,7 @@ _routes: dict[Route, Handler] = {}
 _firsts: dict[Route, Handler] = {}
 
 MODULES = ("handlers.contact", "handlers.kf", "handlers.groups", "handlers.commands",
-           "handlers.leads", "handlers.tiers")  # fmt: skip
+           "handlers.leads", "handlers.tiers", "handlers.stages")  # fmt: skip
 
 
 def _register(table: dict[Route, Handler], key: Route) -> Callable[[Handler], Handler]:

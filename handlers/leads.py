@@ -8,7 +8,7 @@ from crm import advisors, assign, outbox, scoring, tags
 from crm.context import Context
 from handlers import on
 from sop import planner, playbook, tagging
-from store import channels, contact_tags, contacts, merges, signals
+from store import channels, contact_tags, contacts, inbox, merges, signals
 from store import kf as kf_store
 from store.models import Contact, ContactStatus
 from wecom import externalcontact
@@ -21,7 +21,7 @@ DIGEST_LINES = 20  # leads named in one digest; the rest are counted
 @on("event", assign.ASSIGNED)
 def leads_assigned(event: Event, ctx: Context) -> None:
     userid = str(event.fields.get("UserID", ""))
-    ids = [int(i) for i in str(event.fields.get("ContactIds", "")).split(",") if i.isdigit()]
+    ids = inbox.announced(event.fields)
     found = contacts.by_ids(ctx.session, [merges.resolve(ctx.session, i) for i in ids])
     mine = [c for c in found.values() if c.owner_userid == userid]  # not reassigned meanwhile
     if not mine:
@@ -123,8 +123,8 @@ def _add_way(ctx: Context, contact: Contact, userid: str) -> str:
 
 @on("event", scoring.CROSSED)
 def score_crossed(event: Event, ctx: Context) -> None:
-    ids = [int(i) for i in str(event.fields.get("ContactIds", "")).split(",") if i.isdigit()]
-    found = contacts.by_ids(ctx.session, sorted({merges.resolve(ctx.session, i) for i in ids}))
+    ids = {merges.resolve(ctx.session, i) for i in inbox.announced(event.fields)}
+    found = contacts.by_ids(ctx.session, sorted(ids))
     told = 0
     for contact in found.values():
         hot = contact.score >= ctx.settings.scoring.threshold

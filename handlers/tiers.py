@@ -8,7 +8,7 @@ from crm.config import TIERS
 from crm.context import Context
 from handlers import on
 from sop import planner, playbook
-from store import contact_tags, contacts, merges
+from store import contact_tags, contacts, inbox, merges
 from store.models import Contact
 from wecom import externalcontact
 from wecom.callbacks import Event
@@ -17,8 +17,8 @@ from wecom.client import WeComError, is_transient
 
 @on("event", tiers.ENTERED)
 def tier_entered(event: Event, ctx: Context) -> None:
-    ids = [int(i) for i in str(event.fields.get("ContactIds", "")).split(",") if i.isdigit()]
-    found = contacts.by_ids(ctx.session, sorted({merges.resolve(ctx.session, i) for i in ids}))
+    ids = {merges.resolve(ctx.session, i) for i in inbox.announced(event.fields)}
+    found = contacts.by_ids(ctx.session, sorted(ids))
     entered = [(c.id, c.tier, c.tier_since) for c in found.values() if c.tier and c.tier_since]
     now = ctx.clock.now()
     planned = planner.plan_tier_entered(ctx.session.connection(),

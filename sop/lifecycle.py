@@ -4,7 +4,8 @@
 once, in batches, and writes only those whose stage changed: the new stage, a stage_events row,
 the stage_entered SOPs, and a queued job that swaps her stage tag in WeCom with a single
 mark_tag call (add the new, remove every other stage tag). `set_dates` does the same for one
-mother the moment she (or her advisor) tells a due date or a birthday.
+mother the moment she (or her advisor) tells a due date or a birthday, in the caller's
+transaction: her tag follows from an inbox event (STAGED) once that commits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from crm import advisors, outbox, scoring, tags, tiers
 from crm.context import BULK, Context
 from crm.stages import LATE, PREGNANT, STAGES, episode, stage_on
 from sop import planner, playbook
-from store import contact_tags, contacts, sop_tasks
+from store import contact_tags, contacts, inbox, sop_tasks
 from store import kf as kf_store
 from store.models import Contact, ContactStatus, StageEvent
 from wecom import externalcontact
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 5000
 JOB_SIZE = 100
+STAGED = "mombot_stage_changed"  # the inbox event for a mother whose stage `set_dates` moved
 
 
 @dataclass
@@ -180,7 +182,8 @@ def set_dates(
         planner.plan_stage_entered(connection, sops, [entered], tz, now)
     anchors = {DUE: contact.due_date, BIRTHDAY: contact.baby_birthday}
     planner.plan_anchors(connection, sops, contact.id, anchors, tz, now)
-    queue_tag_sync(ctx, [contact.id])
+    if changed:  # her tag follows once this commits: a job queued now could read the old stage
+        inbox.announce(connection, STAGED, [contact.id], [new or ""], now)
     scoring.recount(ctx.session, ctx.settings, [contact.id], now)
     return new if changed else None
 

@@ -265,3 +265,8 @@ def announce(
                    f"<CreateTime>{int(now.timestamp())}</CreateTime></xml>")  # fmt: skip
         key = f"mombot:{event}:{now.isoformat()}:{change.hexdigest()}"
         add(connection, NewEvent(key, "event", event, "", payload, "mombot"), now)
+
+
+def announced(fields: dict[str, object]) -> list[int]:
+    """The leads an `announce` event names, from the event's fields."""
+    return [int(i) for i in str(fields.get("ContactIds", "")).split(",") if i.isdigit()]

@@ -82,6 +82,8 @@ def test_a_birthday_moves_her_from_late_pregnancy_to_newborn(runtime, sandbox, c
         contact = s.get(Contact, contact_id)
         born = today - timedelta(days=1)
         assert lifecycle.set_dates(Context(s, runtime), contact, birthday=born) == NEWBORN
+        worker.run(runtime, burst=True)  # a worker busy meanwhile sees nothing to do yet
+        assert stage_tags(sandbox, external) == [LATE]
         s.commit()
     worker.run(runtime, burst=True)
     assert stage_tags(sandbox, external) == [NEWBORN]
