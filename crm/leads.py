@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from crm.context import Context
 
 LABELS = {status: label for label, status in STATUS_WORDS.items()}
+# the lost reasons of a WeCom friendship that ended: she deleted her advisor, or he her
+CUSTOMER_DELETED, ADVISOR_DELETED = "客户删除", "顾问删除"
 MAX_AMOUNT = Decimal("100000000")  # 1亿: more is a typo
 
 

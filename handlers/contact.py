@@ -10,6 +10,7 @@ import redis
 
 from crm import customers, intake, outbox, phones, scoring, tags
 from crm.context import Context
+from crm.leads import ADVISOR_DELETED, CUSTOMER_DELETED
 from crm.stages import episode
 from handlers import first, on, welcome
 from sop import planner, playbook, tagging
@@ -28,7 +29,6 @@ STASH_SECONDS = 600
 # Source of del_external_contact when the contact moved to another advisor, not lost.
 TRANSFER = "DELETE_BY_TRANSFER"
 # the lost reason kept for each way the relation ends, and how her advisor is told it
-CUSTOMER_DELETED, ADVISOR_DELETED = "客户删除", "顾问删除"
 LOST_REASONS = {CUSTOMER_DELETED: "删除了你", ADVISOR_DELETED: "已被你删除"}
 TRANSFER_FAILURES = {
     "customer_refused": "客户拒绝了转接",

@@ -345,6 +345,11 @@ def configured(settings: Settings) -> list[Sop]:
 FOLLOWUP_SLA = "followup-sla"
 
 
+def names(settings: Settings) -> dict[str, str]:
+    """The configured SOPs' names by id, as reports show them."""
+    return {sop.id: sop.name for sop in configured(settings)}
+
+
 def followup_sla(rules: FollowUpSettings) -> Sop:
     """The follow-up SLA as a SOP: remind her advisor, then escalate, unless a follow-up was
     logged (or her status moved on) meanwhile."""

@@ -16,7 +16,7 @@ from store import deliveries, sop_tasks
 from store.models import DeliveryStatus, SopTask, TaskStatus
 
 MAX_ATTEMPTS = 5
-TO_THEM = "sent to her"  # detail of a sent customer-facing task
+TO_THEM = sop_tasks.SENT_TO_HER  # detail of a sent customer-facing task
 DAILY_CAP = "daily cap reached"
 
 

@@ -65,6 +65,7 @@ class Contact(SQLModel, table=True):
     """An external contact (a mother) and the advisor who owns her."""
 
     __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_stage_status", "stage", "status"),)  # reports' stages
 
     id: int | None = Field(default=None, primary_key=True)
     # None for a lead who is no advisor's WeCom customer yet (from intake or a CSV import)
@@ -87,7 +88,7 @@ class Contact(SQLModel, table=True):
     baby_birthday: date | None = None  # her youngest baby
     trying_to_conceive: bool = False  # 备孕
     opted_out: bool = False  # 退订: no automated messages
-    added_at: datetime | None = _at()
+    added_at: datetime | None = _at(index=True)  # she added her advisor in WeCom
     lost_at: datetime | None = _at()
     signed_at: datetime | None = _at()
     last_followup_at: datetime | None = _at(index=True)  # her advisor's latest logged follow-up
@@ -237,6 +238,7 @@ class SopTask(SQLModel, table=True):
         Index("ux_sop_tasks_once", "sop_id", "step_id", "target", "trigger_key", unique=True),
         Index("ix_sop_tasks_due", "status", "due_at"),
         Index("ix_sop_tasks_target", "target", "status"),  # exit rules, the daily cap
+        Index("ix_sop_tasks_updated_at", "updated_at"),  # reports: what was done in a period
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -309,7 +311,7 @@ class FollowUp(SQLModel, table=True):
     contact_id: int = Field(foreign_key="contacts.id", index=True)
     userid: str = Field(max_length=64, index=True)
     note: str = Field(default="", max_length=1000)
-    created_at: datetime = _at(nullable=False)
+    created_at: datetime = _at(nullable=False, index=True)
 
 
 class LeadEvent(SQLModel, table=True):
@@ -430,7 +432,10 @@ class PoolEvent(SQLModel, table=True):
     """A lead going into the public pool (公海) and why, or taken out of it by a claim."""
 
     __tablename__ = "pool_events"
-    __table_args__ = (Index("ix_pool_events_userid_kind_at", "userid", "kind", "at"),)
+    __table_args__ = (
+        Index("ix_pool_events_userid_kind_at", "userid", "kind", "at"),
+        Index("ix_pool_events_at", "at"),  # reports: a period's returns and claims
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contacts.id", index=True)

@@ -13,6 +13,7 @@ from store.db import insert
 from store.models import SopTask, TaskStatus
 
 T = SopTask.__table__
+SENT_TO_HER = "sent to her"  # the detail of a task whose message went to her (or a group)
 
 
 def insert_new(connection: Connection, rows: list[dict]) -> int:

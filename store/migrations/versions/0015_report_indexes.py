@@ -1,0 +1,30 @@
+"""indexes for the managers' reports: what happened in a period, found by time
+
+Revision ID: 0015
+Revises: 0014
+"""
+
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_contacts_added_at", "contacts", ["added_at"]),
+    ("ix_contacts_stage_status", "contacts", ["stage", "status"]),
+    ("ix_follow_ups_created_at", "follow_ups", ["created_at"]),
+    ("ix_sop_tasks_updated_at", "sop_tasks", ["updated_at"]),
+    ("ix_pool_events_at", "pool_events", ["at"]),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, table, _ in INDEXES:
+        op.drop_index(name, table_name=table)

@@ -1,0 +1,248 @@
+"""The statements behind the managers' reports: counts of what happened in a period, each read
+through an index on its moment, for everyone or for some advisors' customers only.
+
+Moments are aware datetimes (stored as UTC); `bounds` are the edges of the period's buckets
+(its days, in the configured time zone, made by the caller), so a bucket is counted in SQL
+without any time-zone arithmetic of the database's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from store import sop_tasks
+from store.models import (
+    Contact,
+    ContactStatus,
+    CustomerGroup,
+    FollowUp,
+    KfMessage,
+    LeadEvent,
+    PoolEvent,
+    SopTask,
+)
+
+C = Contact.__table__
+E = LeadEvent.__table__
+F = FollowUp.__table__
+P = PoolEvent.__table__
+S = SopTask.__table__
+G = CustomerGroup.__table__
+K = KfMessage.__table__
+
+FUNNEL = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED,
+          ContactStatus.SIGNED)  # fmt: skip
+OPEN = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED)
+DONE = ("sent", "skipped", "failed")  # what a SOP task ends as (TaskStatus)
+CUSTOMER = 3  # a kf message's origin when she wrote it
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end): the period's moments; `owners`: whose customers (None: everyone's)."""
+
+    start: datetime
+    end: datetime
+    owners: tuple[str, ...] | None = None
+
+
+def _mine(window: Window, column: ColumnElement = C.c.owner_userid) -> ColumnElement[bool]:
+    return literal(True) if window.owners is None else column.in_(window.owners)
+
+
+def _bucket(column: ColumnElement, bounds: Sequence[datetime]) -> ColumnElement[int]:
+    """Which of the buckets between `bounds` the moment falls in (0 …); -1 outside them."""
+    whens = [(column < edge, index - 1) for index, edge in enumerate(bounds) if index]
+    return case((column < bounds[0], -1), *whens, else_=-1)
+
+
+def _between(column: ColumnElement, window: Window) -> ColumnElement[bool]:
+    return and_(column >= window.start, column < window.end)
+
+
+def adds(connection: Connection, window: Window, bounds: Sequence[datetime]) -> list[tuple]:
+    """(channel_code, owner, bucket, count): contacts who added an advisor in WeCom."""
+    bucket = _bucket(C.c.added_at, bounds).label("bucket")
+    query = (select(C.c.channel_code, C.c.owner_userid, bucket, func.count())
+             .where(_between(C.c.added_at, window), _mine(window))
+             .group_by(C.c.channel_code, C.c.owner_userid, bucket))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def departures(
+    connection: Connection, window: Window, bounds: Sequence[datetime], reasons: Sequence[str]
+) -> list[tuple]:
+    """(bucket, count): contacts whose WeCom friendship with their advisor ended (a loss for
+    one of `reasons`: she deleted him, or he her)."""
+    bucket = _bucket(E.c.at, bounds).label("bucket")
+    query = (select(bucket, func.count(distinct(E.c.contact_id)))
+             .select_from(E.join(C, C.c.id == E.c.contact_id))
+             .where(_between(E.c.at, window), E.c.to_status == ContactStatus.LOST,
+                    E.c.reason.in_(reasons), _mine(window))
+             .group_by(bucket))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def cohort(connection: Connection, window: Window) -> list[tuple]:
+    """(channel, reached, count) for the leads who became leads in the period: how far each
+    got in the funnel by its end (0 新线索 … 3 已签约, by the furthest step ever reached; a
+    lead lost later still counts where she got). channel: her channel code, else her source."""
+    first = E.alias("first")
+    rank = case(*[(E.c.to_status == status, i) for i, status in enumerate(FUNNEL)], else_=0)
+    per_lead = (
+        select(func.coalesce(func.nullif(C.c.channel_code, ""), C.c.source).label("channel"),
+               func.max(rank).label("reached"))
+        .select_from(first.join(C, C.c.id == first.c.contact_id)
+                     .join(E, and_(E.c.contact_id == first.c.contact_id, E.c.at < window.end)))
+        .where(_between(first.c.at, window), first.c.from_status == "", _mine(window))
+        .group_by(first.c.contact_id, C.c.channel_code, C.c.source)
+    ).subquery()  # fmt: skip
+    query = (select(per_lead.c.channel, per_lead.c.reached, func.count())
+             .group_by(per_lead.c.channel, per_lead.c.reached))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def signed(connection: Connection, window: Window) -> list[tuple]:
+    """(owner, count, amount in fen): leads who stepped into 已签约 in the period, with what
+    they signed for as it stands."""
+    ids = (select(distinct(E.c.contact_id).label("id"))
+           .where(_between(E.c.at, window), E.c.to_status == ContactStatus.SIGNED,
+                  E.c.from_status != ContactStatus.SIGNED)).subquery()  # fmt: skip
+    query = (select(C.c.owner_userid, func.count(), func.sum(C.c.signed_amount_cents))
+             .select_from(ids.join(C, C.c.id == ids.c.id))
+             .where(_mine(window)).group_by(C.c.owner_userid))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def lost_reasons(connection: Connection, window: Window) -> list[tuple]:
+    """(reason, count): leads lost in the period, by why."""
+    query = (select(func.coalesce(E.c.reason, ""), func.count(distinct(E.c.contact_id)))
+             .select_from(E.join(C, C.c.id == E.c.contact_id))
+             .where(_between(E.c.at, window), E.c.to_status == ContactStatus.LOST, _mine(window))
+             .group_by(E.c.reason))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def first_responses(connection: Connection, window: Window) -> list[tuple]:
+    """(owner, given at, first follow-up at or None) for the leads given to an advisor in the
+    period: by an [[assign]] rule, else by adding him in WeCom. The follow-up is the first
+    logged by anyone at or after that moment."""
+    given = func.coalesce(C.c.assigned_at, C.c.added_at)
+    in_period = or_(_between(C.c.assigned_at, window),
+                    and_(C.c.assigned_at.is_(None), _between(C.c.added_at, window)))  # fmt: skip
+    first = (select(func.min(F.c.created_at)).where(F.c.contact_id == C.c.id,
+                                                    F.c.created_at >= given)
+             .scalar_subquery())  # fmt: skip
+    query = select(C.c.owner_userid, given, first).where(in_period, C.c.owner_userid != "",
+                                                         _mine(window))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def follow_ups(connection: Connection, window: Window) -> list[tuple]:
+    """(userid, count): follow-ups logged in the period, by who logged them."""
+    query = (select(F.c.userid, func.count()).where(_between(F.c.created_at, window),
+                                                    _mine(window, F.c.userid))
+             .group_by(F.c.userid))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def coverage(connection: Connection, window: Window) -> tuple[int, int]:
+    """(open leads now, those of them with a follow-up logged in the period)."""
+    is_open = and_(C.c.status.in_(OPEN), _mine(window))
+    total = connection.execute(select(func.count()).where(is_open)).scalar_one()
+    touched = (
+        select(distinct(F.c.contact_id).label("id"))
+        .where(_between(F.c.created_at, window))
+        .subquery()
+    )
+    covered = connection.execute(
+        select(func.count()).select_from(touched.join(C, C.c.id == touched.c.id)).where(is_open)
+    ).scalar_one()
+    return total, covered
+
+
+def pool_moves(connection: Connection, window: Window) -> list[tuple]:
+    """(kind, reason, count): leads put in the public pool (公海) and claimed from it. Scoped
+    by who released or claimed her."""
+    query = (select(P.c.kind, P.c.reason, func.count())
+             .where(_between(P.c.at, window), _mine(window, P.c.userid))
+             .group_by(P.c.kind, P.c.reason))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def stages(connection: Connection, owners: tuple[str, ...] | None) -> list[tuple]:
+    """(stage, count) of the customers not lost, as they are now."""
+    mine = literal(True) if owners is None else C.c.owner_userid.in_(owners)
+    query = (select(C.c.stage, func.count())
+             .where(C.c.stage.is_not(None), C.c.status != ContactStatus.LOST, mine)
+             .group_by(C.c.stage))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def tiers(connection: Connection, owners: tuple[str, ...] | None) -> list[tuple]:
+    """(tier, count) of the buyers, as they are now."""
+    mine = literal(True) if owners is None else C.c.owner_userid.in_(owners)
+    query = (select(C.c.tier, func.count()).where(C.c.tier.is_not(None), mine)
+             .group_by(C.c.tier))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+# the contact a task's target c:<contact id> names (NULL for g:<chat id>; CASE keeps
+# PostgreSQL from casting a chat id)
+TARGET_CONTACT = case((S.c.target.like("c:%"), cast(func.substr(S.c.target, 3), Integer)))
+
+
+def _task_owner(window: Window) -> ColumnElement[bool]:
+    """The task's target (a contact, or a customer group) belongs to one of the owners."""
+    if window.owners is None:
+        return literal(True)
+    contact = exists().where(C.c.id == TARGET_CONTACT, C.c.owner_userid.in_(window.owners))
+    group = exists().where(S.c.target.like("g:%"), G.c.chat_id == func.substr(S.c.target, 3),
+                           G.c.owner_userid.in_(window.owners))  # fmt: skip
+    return or_(contact, group)
+
+
+def sop_outcomes(connection: Connection, window: Window) -> list[tuple]:
+    """(sop_id, status, count): SOP steps that ended in the period, sent, skipped or failed."""
+    query = (select(S.c.sop_id, S.c.status, func.count())
+             .where(_between(S.c.updated_at, window), S.c.status.in_(DONE), _task_owner(window))
+             .group_by(S.c.sop_id, S.c.status))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def sop_answers(connection: Connection, window: Window) -> list[tuple]:
+    """(sop_id, sent at, her first message to the bot after it or None) for each SOP step
+    sent to a mother in the period."""
+    answer = (select(func.min(K.c.sent_at))
+              .where(K.c.external_userid == C.c.external_userid, K.c.origin == CUSTOMER,
+                     K.c.sent_at > S.c.updated_at).scalar_subquery())  # fmt: skip
+    query = (select(S.c.sop_id, S.c.updated_at, answer)
+             .select_from(S.join(C, C.c.id == TARGET_CONTACT))
+             .where(_between(S.c.updated_at, window), S.c.status == "sent",
+                    S.c.detail == sop_tasks.SENT_TO_HER, _mine(window)))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def bare_counts(connection: Connection) -> dict[str, int]:
+    """COUNT(*) of the tables the reports read: the benchmark's baseline."""
+    return {
+        table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in (C, F, S, E)
+    }
