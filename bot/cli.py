@@ -642,6 +642,53 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from charts.fonts import FontMissing
+    from crm import kpis, report
+    from crm.clock import SystemClock
+    from sop import playbook
+
+    database = _database(args)
+    now = SystemClock(database.settings.tz).now()
+    try:
+        request = report.parse(f"{args.period} {args.focus}", now)
+    except report.RequestError as exc:
+        print(f"mombot: {exc}", file=sys.stderr)
+        return 2
+    scope = kpis.EVERYONE
+    if args.as_userid:
+        with database.engine.connect() as connection:
+            scope = kpis.scope_for(connection, database.settings, args.as_userid)
+        if scope is None:
+            print(f"mombot: {args.as_userid} is no manager, team lead or advisor", file=sys.stderr)
+            return 2
+    k = kpis.compute(database.engine, database.settings, request.period, scope,
+                     playbook.names(database.settings))  # fmt: skip
+    written = []
+    if args.out:
+        try:
+            pictures = report.images(k, request.focus, f"mombot · 生成于 {now:%Y-%m-%d %H:%M}")
+        except FontMissing as exc:
+            print(f"mombot: {exc}", file=sys.stderr)
+            return 1
+        out = Path(args.out)
+        for n, (_, png) in enumerate(pictures, start=1):
+            path = out if n == 1 else out.with_name(f"{out.stem}-{n}{out.suffix}")
+            try:
+                path.write_bytes(png)
+            except OSError as exc:
+                print(f"mombot: {path}: cannot write: {exc.strerror}", file=sys.stderr)
+                return 1
+            written.append(str(path))
+    if args.json:
+        print(json.dumps({**report.as_json(k), "images": written}, ensure_ascii=False, indent=2))
+    else:
+        print(report.summary(k, request.focus))
+        for path in written:
+            print(f"图表：{path}")
+    return 0
+
+
 def cmd_leads_export(args: argparse.Namespace) -> int:
     from bot import leads as leads_view
     from crm.clock import SystemClock
@@ -876,6 +923,22 @@ def parser() -> argparse.ArgumentParser:
                       "put leads in the public pool (公海), as an administrator")  # fmt: skip
     release.add_argument("ids", type=_positive, nargs="+", help="lead numbers")
     release.add_argument("--reason", default="", help="a note kept in her history")
+
+    reporting = command(commands, "report", cmd_report,
+                        "the managers' report: numbers and charts of a period")  # fmt: skip
+    reporting.add_argument("--out", help="write the chart to this PNG file (a focus's second "
+                           "chart to FILE-2.png)")  # fmt: skip
+    reporting.add_argument("--period", default="",
+                           help="今天 (default), 昨天, 本周, 上周, 本月, 上月, 近7天, 近30天, "
+                           "or two dates: '2026-11-01 2026-11-15'")  # fmt: skip
+    reporting.add_argument("--focus", default="", help="渠道, 顾问, 阶段 or SOP")
+    reporting.add_argument(
+        "--as",
+        dest="as_userid",
+        metavar="USERID",
+        help="as this staff member sees it (default: everyone's numbers)",
+    )
+    reporting.add_argument("--json", action="store_true", help="every number as JSON")
 
     advisor_cmds = family("advisors", "advisors")
     leave = command(advisor_cmds, "leave", cmd_advisors_leave,

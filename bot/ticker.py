@@ -1,8 +1,8 @@
 """The worker's ticker thread: the embedded Redis's supervision and the relay every second,
-the SOP tick every minute, and the daily stage refresh.
+the SOP tick every minute, the daily stage refresh and the daily report to managers.
 
 Each duty runs under its own guard in Redis, so several workers do not repeat it: the relay
-holds a lock for its pass, the daily refresh is queued once per day (SET NX on the date).
+holds a lock for its pass, the daily jobs are queued once per day (SET NX on the date).
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from datetime import time
 
 from bot import redis_conn, relay
 from bot.runtime import Runtime
-from crm.context import BULK
+from crm.context import BULK, INBOUND
+from handlers import report
 from sop import lifecycle
 from sop.tick import tick
 
 log = logging.getLogger(__name__)
+
+REPORT_RETRY_SECONDS = 600  # a daily push that has not finished is queued again after this
 
 
 def queue_daily_refresh(runtime: Runtime) -> bool:
@@ -31,6 +34,26 @@ def queue_daily_refresh(runtime: Runtime) -> bool:
         return False
     runtime.enqueue(BULK, lifecycle.refresh_job, now.date().isoformat(), job_timeout=3600)
     log.info("queued the stage refresh for %s", now.date())
+    return True
+
+
+def queue_daily_report(runtime: Runtime) -> bool:
+    """Queue the push of yesterday's report after [report] daily_at, until a push has finished
+    today (again REPORT_RETRY_SECONDS after one that did not); True if queued now. The
+    outbox's ledger keeps each manager to one push a day whatever happens here."""
+    rules, now = runtime.settings.report, runtime.clock.now()
+    if not rules.daily_push or not report.due(now, rules.daily_at):
+        return False
+    if not runtime.settings.managers and not rules.webhook_url.get_secret_value():
+        return False
+    day = now.date().isoformat()
+    if runtime.redis.exists(report.pushed_key(day)):
+        return False
+    queued = f"mombot:report:daily:{day}:queued"
+    if not runtime.redis.set(queued, now.isoformat(), nx=True, ex=REPORT_RETRY_SECONDS):
+        return False
+    runtime.enqueue(INBOUND, report.daily_push, day, job_timeout=600)
+    log.info("queued the daily report for %s", day)
     return True
 
 
@@ -49,7 +72,7 @@ def embedded_redis(runtime: Runtime) -> bool:
     return redis_conn.supervise(runtime.settings.redis.url, runtime.settings.data_path)
 
 
-DUTIES = (embedded_redis, relay.relay_once, queue_daily_refresh, sop_tick)
+DUTIES = (embedded_redis, relay.relay_once, queue_daily_refresh, queue_daily_report, sop_tick)
 
 
 def run_forever(

@@ -403,8 +403,22 @@ class ApiSettings(_Section):
     intake_token: SecretStr = SecretStr("")
 
 
+def _webhook(value: SecretStr) -> SecretStr:
+    url = value.get_secret_value()
+    if url and not re.fullmatch(r"https?://[^\s/]+/\S*", url):
+        raise ValueError("must be a group robot's webhook address (https://…/webhook/send?key=…)")
+    return value
+
+
 class ReportSettings(_Section):
+    """Managers' reports: `/report` to the app, and the daily push of yesterday's at daily_at
+    to each manager ([report] and [roles] managers), and with webhook_url to a team group
+    through its robot (群机器人; the address holds the robot's key: keep it secret)."""
+
     managers: list[str] = []
+    daily_at: Annotated[str, Field(pattern=_HHMM)] = "09:00"
+    daily_push: bool = True
+    webhook_url: Annotated[SecretStr, AfterValidator(_webhook)] = SecretStr("")
 
 
 class RolesSettings(_Section):

@@ -1,6 +1,7 @@
 """What staff write to the app: 跟进 (log a follow-up), 公海 / 认领 / 放弃 (the public pool: what
 is in it, claim a lead, give one back), 有意向 / 签约 / 流失 (move a lead through the funnel),
-流失原因, 帮助. Each answer is an app message, sent once per message (ledger)."""
+流失原因, /report (handlers.report), 帮助. Each answer is an app message, sent once per message
+(ledger)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable
 
 from crm import advisors, leads, outbox, pool, scoring
 from crm.context import Context
-from handlers import on
+from handlers import on, report
+from handlers.report import WORDS as REPORT_WORDS
 from sop import planner, playbook
 from store import followups
 from store import pool as pool_store
@@ -32,6 +34,7 @@ HELP = (
     "签约 编号 [金额] [备注] —— 客户已签约，例如：签约 12 3980\n"
     "流失 编号 原因 —— 客户已流失，例如：流失 12 价格太高\n"
     "流失原因 —— 看可选的流失原因\n"
+    "/report [时间] [渠道|顾问|阶段|SOP] —— 看报表，例如：/report 本周 渠道\n"
     "编号在提醒消息里，写在客户名字后面。"
 )
 POOL_LINES = 10  # leads 公海 lists
@@ -248,6 +251,11 @@ def _unknown(word: str) -> str:
 
 @on("text")
 def staff_wrote(event: TextMessage, ctx: Context) -> None:
+    key = f"reply:{event.msg_id or event.create_time}"
+    asked = event.content.strip().removeprefix("/").split(maxsplit=1)
+    if asked and asked[0].lower() in REPORT_WORDS:
+        report.answer(ctx, event.from_user, asked[1] if len(asked) > 1 else "", key)
+        return
     words = _words(event.content)
     command = COMMANDS.get(words[0]) if words else None
     if command is None:
@@ -259,4 +267,4 @@ def staff_wrote(event: TextMessage, ctx: Context) -> None:
             ctx.session.rollback()
             answer = str(exc)
     ctx.session.commit()
-    outbox.notify(ctx, f"reply:{event.msg_id or event.create_time}", event.from_user, answer)
+    outbox.notify(ctx, key, event.from_user, answer)

@@ -122,7 +122,7 @@ def cohort(connection: Connection, window: Window) -> list[tuple]:
 def signed(connection: Connection, window: Window) -> list[tuple]:
     """(owner, count, amount in fen): leads who stepped into 已签约 in the period, with what
     they signed for as it stands."""
-    ids = (select(distinct(E.c.contact_id).label("id"))
+    ids = (select(E.c.contact_id.label("id")).distinct()
            .where(_between(E.c.at, window), E.c.to_status == ContactStatus.SIGNED,
                   E.c.from_status != ContactStatus.SIGNED)).subquery()  # fmt: skip
     query = (select(C.c.owner_userid, func.count(), func.sum(C.c.signed_amount_cents))
@@ -168,7 +168,8 @@ def coverage(connection: Connection, window: Window) -> tuple[int, int]:
     is_open = and_(C.c.status.in_(OPEN), _mine(window))
     total = connection.execute(select(func.count()).where(is_open)).scalar_one()
     touched = (
-        select(distinct(F.c.contact_id).label("id"))
+        select(F.c.contact_id.label("id"))
+        .distinct()
         .where(_between(F.c.created_at, window))
         .subquery()
     )

@@ -362,6 +362,7 @@ def settings_data(runtime) -> dict:
     }
     data["api"] = {"intake_token": runtime.settings.api.intake_token.get_secret_value()}
     data["sidebar"]["session_secret"] = runtime.settings.sidebar.session_secret.get_secret_value()
+    data["report"]["webhook_url"] = runtime.settings.report.webhook_url.get_secret_value()
     return data
 
 

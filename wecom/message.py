@@ -13,6 +13,14 @@ def send_text(client: WeComClient, agent_id: int, userid: str, text: str) -> boo
     return not answer.get("invaliduser")
 
 
+def send_image(client: WeComClient, agent_id: int, userid: str, media_id: str) -> bool:
+    """An image app message (an uploaded media_id) to one member; False as for send_text."""
+    body = {"touser": userid, "msgtype": "image", "agentid": agent_id,
+            "image": {"media_id": media_id}}  # fmt: skip
+    answer = client.post("message/send", json=body)
+    return not answer.get("invaliduser")
+
+
 def create_appchat(client: WeComClient, name: str, owner: str, userids: list[str]) -> str:
     """An internal group chat of members; its chatid."""
     answer = client.post("appchat/create", json={"name": name, "owner": owner, "userlist": userids})

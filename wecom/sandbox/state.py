@@ -11,6 +11,9 @@ kf/account/list) are given to the state.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 TOKEN_TTL = 7200
 WELCOME_WINDOW = timedelta(seconds=20)
 MESSAGE_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
+ROBOT_SPAN = timedelta(minutes=1)  # a group robot takes 20 messages in it
 KF_WINDOW = timedelta(hours=48)
 KF_REPLIES_PER_MESSAGE = 5
 KF_TOKEN_TTL = timedelta(minutes=10)
@@ -84,9 +88,20 @@ class Welcome:
 @dataclass
 class AppMessage:
     touser: str
-    content: str
+    content: str  # a text's; "" for an image
     at: datetime
     delivered: bool
+    image: bytes | None = None  # an image's PNG/JPEG bytes, as uploaded
+
+
+@dataclass
+class RobotMessage:
+    """What a group robot (群机器人) webhook was given: a text or an image."""
+
+    key: str
+    content: str
+    image: bytes | None
+    at: datetime
 
 
 @dataclass
@@ -145,6 +160,7 @@ class SandboxState:
         self.welcomes: list[Welcome] = []
         self.messages: list[AppMessage] = []
         self.media: dict[str, bytes] = {}
+        self.robot_messages: list[RobotMessage] = []
         self.kf_links: dict[str, str] = {}
         self.kf_log: list[dict[str, Any]] = []  # what kf/sync_msg hands out, in order
         self.kf_tokens: dict[str, tuple[str, datetime]] = {}
@@ -378,8 +394,13 @@ class SandboxState:
 
     def send_app_message(self, body: dict[str, Any]) -> dict[str, Any]:
         touser = str(body.get("touser", ""))
-        if body.get("msgtype") != "text":
-            raise ApiError(40008, "sandbox sends text app messages only")
+        kind, image = body.get("msgtype"), None
+        if kind == "image":
+            image = self.media.get(str(body.get("image", {}).get("media_id", "")))
+            if image is None:
+                raise ApiError(40007, "invalid media_id")
+        elif kind != "text":
+            raise ApiError(40008, "sandbox sends text and image app messages only")
         unknown = [u for u in touser.split("|") if u not in self.users]
         now = self.clock.now()
         for user in touser.split("|"):
@@ -390,11 +411,44 @@ class SandboxState:
                 sum(1 for m in recent if now - m.at < span) < limit
                 for span, limit in MESSAGE_LIMITS
             )
-            self.messages.append(AppMessage(user, body["text"]["content"], now, within))
+            content = body["text"]["content"] if kind == "text" else ""
+            self.messages.append(AppMessage(user, content, now, within, image))
         return {"invaliduser": "|".join(unknown), "msgid": secrets.token_hex(8)}
 
     def delivered_to(self, userid: str) -> list[str]:
-        return [m.content for m in self.messages if m.touser == userid and m.delivered]
+        """The texts the member got."""
+        return [m.content for m in self.messages
+                if m.touser == userid and m.delivered and m.image is None]  # fmt: skip
+
+    def images_to(self, userid: str) -> list[bytes]:
+        """The images the member got."""
+        return [m.image for m in self.messages
+                if m.touser == userid and m.delivered and m.image is not None]  # fmt: skip
+
+    def robot_send(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A group robot's webhook/send: text or image (base64 + md5), 20 a minute per robot."""
+        if not key:
+            raise ApiError(93000, "invalid webhook url")
+        now = self.clock.now()
+        if sum(1 for m in self.robot_messages if m.key == key and now - m.at < ROBOT_SPAN) >= 20:
+            raise ApiError(45009, "api freq out of limit")
+        kind = body.get("msgtype")
+        if kind == "text" and body.get("text", {}).get("content"):
+            self.robot_messages.append(RobotMessage(key, body["text"]["content"], None, now))
+        elif kind == "image":
+            image = body.get("image", {})
+            try:
+                data = base64.b64decode(str(image.get("base64", "")), validate=True)
+            except binascii.Error as exc:
+                raise ApiError(40004, "image base64 invalid") from exc
+            if not data or hashlib.md5(data).hexdigest() != image.get("md5"):
+                raise ApiError(301019, "image md5 not match")
+            if len(data) > 2 * 1024 * 1024:
+                raise ApiError(40009, "image larger than 2 MB")
+            self.robot_messages.append(RobotMessage(key, "", data, now))
+        else:
+            raise ApiError(40008, "invalid message type")
+        return {}
 
     # tags and contact ways -----------------------------------------------------------------
     def _tag_ids(self) -> set[str]:
