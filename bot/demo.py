@@ -45,6 +45,7 @@ from wecom.sandbox.state import SandboxState
 CORP_ID = "wwdemo0000000001"
 APP_SECRET = "demo-app-secret-" + "0" * 16
 ADVISORS = {"zhangsan": "张顾问", "lisi": "李顾问"}
+STAFF = {**ADVISORS, "wangwu": "王店长"}  # the store manager asks for /report
 CHANNELS = [
     {"code": "store-poster", "name": "门店海报", "tags": ["门店"], "advisors": ["zhangsan"],
      "welcome": "你好{name}，欢迎来到门店！我是{advisor}，孕期和育儿的问题都可以问我。"},
@@ -98,6 +99,8 @@ def _write_config(folder: Path, api_base: str, port: int) -> Path:
             "api": {"intake_token": INTAKE_TOKEN},
             "assign": [{"name": "新线索轮流分配", "advisors": ["zhangsan", "lisi"]}],
             "sidebar": {"oauth_base": f"{api_base}/connect/oauth2/authorize"},
+            # the daily push would run at 09:00 on the real clock: the demo asks instead
+            "report": {"managers": ["wangwu"], "daily_push": False},
         },
     )
 
@@ -361,6 +364,22 @@ def _sidebar(base: str, state: SandboxState, xiaoyu, out: Path) -> None:
     say("operator", f"小雨的侧边栏截图：{shot}")
 
 
+def _report(driver: CallbackDriver, state: SandboxState, settings: Settings, out: Path) -> None:
+    """The store manager asks for today's numbers in the app chat: a summary and the
+    dashboard image come back."""
+    print("\n⑪ 店长看报表：/report")
+    say("王店长", "/report")
+    _app_text(driver, settings, "wangwu", "/report")
+    _wait_for(lambda: state.images_to("wangwu"), "the report's dashboard", seconds=60)
+    (summary,) = _said_to(state, "wangwu", "经营报表")
+    for line in summary.splitlines():
+        say("王店长收到", line)
+    out.mkdir(parents=True, exist_ok=True)
+    picture = out / "report-dashboard.png"
+    picture.write_bytes(state.images_to("wangwu")[-1])
+    say("王店长收到", f"一张图（报表看板），已存为 {picture}")
+
+
 def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
     wecom = settings.wecom
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -431,9 +450,10 @@ def _play(settings: Settings, state: SandboxState, folder: Path) -> None:
         _wait_for(lambda: _settled(settings), "the worker to handle every callback")
         _leads(folder, client, base, driver, state, settings, follows[0])
 
-    _sidebar(base, state, follows[0], Path.cwd() / "mombot-demo")
+        _sidebar(base, state, follows[0], Path.cwd() / "mombot-demo")
+        _report(driver, state, settings, Path.cwd() / "mombot-demo")
 
-    print("\n⑪ 结果：mombot channels list")
+    print("\n⑫ 结果：mombot channels list")
     for line in _cli(folder, "channels", "list"):
         say("operator", line)
     engine = make_engine(settings.database_url)
@@ -462,7 +482,7 @@ def run(keep: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mombot-demo-"))
     print("mombot 演示：本地沙箱扮演企业微信，mombot serve 与 mombot worker 作为真实进程运行")
     state = SandboxState(
-        CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")), ADVISORS,
+        CORP_ID, [APP_SECRET], SystemClock(ZoneInfo("Asia/Shanghai")), STAFF,
         kf_accounts={KF: "孕育小助手"},
     )  # fmt: skip
     sandbox = SandboxServer(state).start()

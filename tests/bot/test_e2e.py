@@ -159,3 +159,7 @@ def test_demo_runs_end_to_end(tmp_path):
     shot = tmp_path / "mombot-demo" / "sidebar-xiaoyu.png"  # Chromium is there for the tests
     assert f"小雨的侧边栏截图：{shot}" in result.stdout
     assert shot.read_bytes().startswith(b"\x89PNG")
+    dashboard = tmp_path / "mombot-demo" / "report-dashboard.png"
+    assert f"一张图（报表看板），已存为 {dashboard}" in result.stdout
+    assert "王店长收到      经营报表 · 今天" in result.stdout
+    assert dashboard.read_bytes().startswith(b"\x89PNG")
