@@ -2,6 +2,7 @@
 SQLite and PostgreSQL, in the configured time zone (Asia/Shanghai, not the machine's)."""
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -204,3 +205,9 @@ def test_an_empty_period_counts_nothing_and_divides_by_nothing(settings, engine,
     k = kpis.compute(engine, settings, period, kpis.EVERYONE)
     assert k.now == kpis.Headline(0, 0, 0, 0, 0) and k.adds_by_day == [0, 0]
     assert k.conversion is None and k.responses == kpis.Responses(0, 0, None, None)
+
+
+def test_the_readme_defines_each_kpi_as_the_code_does():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name, definition in kpis.DEFINITIONS:
+        assert f"| {name} | {definition} |" in readme
