@@ -48,6 +48,8 @@ DEFINITIONS = (
     ("流失原因", "期间内流失的线索，按原因"),
     ("SOP 执行", "期间内完成的 SOP 步骤：已发送、跳过、失败"),
     ("SOP 回复率", "期间内发给妈妈的 SOP 消息中，48 小时内她在微信客服里回复的比例"),
+    ("群发确认率", "期间内交给顾问确认的群发（客户群发、客户群群发）中，"
+                   "企业微信回读为已发出的比例"),
     ("顾问排行", "每位顾问期间内的新增客户、跟进次数、签约数和金额、首次响应中位数"),
     ("价值分层", "下过单的客户当前所在的分层（高价值、潜力、流失风险、待唤醒）"),
 )  # fmt: skip
@@ -103,6 +105,8 @@ class SopLine:
     failed: int
     to_her: int  # sent to a mother (what the reply rate counts)
     answered: int  # she wrote to the bot within ANSWER_WINDOW
+    mass: int = 0  # of those sent: handed to advisors as mass sends (add_msg_template) …
+    confirmed: int = 0  # … that WeCom says went out (the advisor confirmed; sop.readback)
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ def compute(
         lost = [(reason or "未填写", n) for reason, n in report.lost_reasons(connection, window)]
         kpis.lost_reasons = sorted(lost, key=lambda r: (-r[1], r[0]))
         kpis.sops = _sops(sop_names, report.sop_outcomes(connection, window),
-                          report.sop_answers(connection, window))  # fmt: skip
+                          report.sop_answers(connection, window),
+                          report.mass_sends(connection, window))  # fmt: skip
         kpis.advisors = _advisors(names, adds, report.follow_ups(connection, window), signed,
                                   by_owner, scope)  # fmt: skip
         tier_counts = dict(report.tiers(connection, scope.owners))
@@ -309,7 +314,9 @@ def _pool(kpis: Kpis, rows: list[tuple]) -> None:
             kpis.claimed += n
 
 
-def _sops(names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple]) -> list[SopLine]:
+def _sops(
+    names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple], mass: list[tuple]
+) -> list[SopLine]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for sop_id, status, n in outcomes:
         counts[sop_id][status] += n
@@ -317,8 +324,12 @@ def _sops(names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple])
         counts[sop_id]["to_her"] += 1
         if answer_at is not None and answer_at - sent_at <= ANSWER_WINDOW:
             counts[sop_id]["answered"] += 1
+    for sop_id, result, n in mass:
+        counts[sop_id]["mass"] += n
+        counts[sop_id]["confirmed"] += n if result == "sent" else 0
     lines = [SopLine(names.get(sop_id, sop_id), c["sent"], c["skipped"], c["failed"],
-                     c["to_her"], c["answered"]) for sop_id, c in counts.items()]  # fmt: skip
+                     c["to_her"], c["answered"], c["mass"], c["confirmed"])
+             for sop_id, c in counts.items()]  # fmt: skip
     return sorted(lines, key=lambda s: (-(s.sent + s.skipped + s.failed), s.name))
 
 

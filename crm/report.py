@@ -123,14 +123,19 @@ def _focus_lines(k: Kpis, focus: str | None) -> list[str]:
     if focus == "SOP":
         if not k.sops:
             return ["", "这段时间没有完成的 SOP 步骤"]
-        return ["", "SOP：已发送 / 跳过 / 失败 / 48小时回复率"] + [
+        return ["", "SOP：已发送 / 跳过 / 失败 / 48小时回复率 / 群发确认"] + [
             f"{s.name}：{s.sent} / {s.skipped} / {s.failed} / "
-            f"{percent(s.answered / s.to_her if s.to_her else None)}"
+            f"{percent(s.answered / s.to_her if s.to_her else None)} / "
+            f"{s.confirmed}/{s.mass}"
             for s in k.sops[:NAMED_ROWS]
         ]
     lost = "、".join(f"{reason} {n}" for reason, n in k.lost_reasons[:5])
-    sent = sum(s.sent for s in k.sops)
-    return [f"流失：{lost}" if lost else "流失：无", f"SOP 已发送 {sent} 条"] + (
+    sent, mass = sum(s.sent for s in k.sops), sum(s.mass for s in k.sops)
+    confirmed = sum(s.confirmed for s in k.sops)
+    sops = f"SOP 已发送 {sent} 条"
+    if mass:
+        sops += f"（其中群发 {mass} 条，顾问已确认 {confirmed} 条）"
+    return [f"流失：{lost}" if lost else "流失：无", sops] + (
         [f"价值分层：{'、'.join(f'{t} {n}' for t, n in k.tiers)}"] if k.tiers else []
     )
 
@@ -235,7 +240,8 @@ def as_json(k: Kpis) -> dict:
         "stages": dict(k.stages),
         "lost_reasons": dict(k.lost_reasons),
         "sops": [{"sop": s.name, "sent": s.sent, "skipped": s.skipped, "failed": s.failed,
-                  "sent_to_mothers": s.to_her, "answered_within_48h": s.answered}
+                  "sent_to_mothers": s.to_her, "answered_within_48h": s.answered,
+                  "mass_sends": s.mass, "mass_sends_confirmed": s.confirmed}
                  for s in k.sops],
         "advisors": [{"userid": a.userid, "name": a.name, "adds": a.adds,
                       "follow_ups": a.follow_ups, "signed": a.signed,

@@ -16,7 +16,7 @@ import httpx
 
 from crm import kpis, outbox, periods, report
 from crm.context import Context
-from sop import playbook
+from sop import playbook, readback
 from wecom import media, message, webhook
 from wecom.client import WeComError
 
@@ -108,6 +108,7 @@ def daily_push(ctx: Context, day: str) -> dict[str, int]:
     """rq job (queued by the worker's ticker at [report] daily_at): the report of the day
     before `day` to every manager, and to the team group's robot; once each per day."""
     now = ctx.clock.now()
+    readback.read_back(ctx)  # what advisors confirmed of yesterday's mass sends
     noon = datetime.combine(date.fromisoformat(day), time(12), ctx.settings.tz)
     request = report.Request(periods.parse("昨天", noon), None)  # however late the job runs
     k = compute(ctx, request, kpis.EVERYONE)

@@ -84,7 +84,7 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
         return records.already_handed_over(ctx, task, slot)
     detail = records.TO_THEM if facing else step.action
     outbox.deliver(
-        ctx, [key], lambda: _act(ctx, sop, step, contact, key, _chosen(ctx, step, task)),
+        ctx, [key], lambda: _act(ctx, sop, step, contact, task, key, _chosen(ctx, step, task)),
         retry_transient=True,
         record=lambda outcome: records.record(ctx, task, outcome, key, detail, slot),
     )  # fmt: skip
@@ -134,9 +134,10 @@ def _chosen(ctx: Context, step: Step, task: SopTask) -> str:
     return step.text_on(step.due_day(task.trigger_at or task.due_at, ctx.settings.tz))
 
 
-def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str, chosen: str) -> str:
-    """Do the step with its chosen text; "" when done, else why WeCom would not take it (not
-    worth retrying)."""
+def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, task: SopTask, key: str,
+         chosen: str) -> str:  # fmt: skip
+    """Do the task's step with its chosen text; "" when done, else why WeCom would not take it
+    (not worth retrying). A mass send's msgid is kept on the task (sop.readback)."""
     values = _values(ctx, contact, chosen)
     text = render(chosen, values)
     if step.action == "advisor_task":
@@ -168,11 +169,14 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, key: str, chosen:
     if step.action == "send_link":
         link = {"title": step.title, "url": step.url, "desc": step.desc}
         attachments = [{"msgtype": "link", "link": {k: v for k, v in link.items() if v}}]
-    refused = externalcontact.add_msg_template(
+    mass = externalcontact.add_msg_template(
         ctx.wecom("contact"), contacts.wecom_userid(contact), text or step.title,
         external_userids=[contact.external_userid], attachments=attachments,
     )  # fmt: skip
-    return "her monthly mass-send quota is used up" if refused else ""
+    if mass.failed:
+        return "her monthly mass-send quota is used up"
+    task.msgid = mass.msgid
+    return ""
 
 
 def _text_of(step: Step, text: str) -> str:

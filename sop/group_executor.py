@@ -151,8 +151,11 @@ def _mass_send(ctx: Context, owner: str, text: str, tasks_by_group: dict[str, li
     tasks = [task for claimed in tasks_by_group.values() for task in claimed]
 
     def send() -> dict[str, str]:
-        full = set(externalcontact.add_msg_template(ctx.wecom("contact"), owner, text,
-                                                    chat_ids=list(tasks_by_group)))  # fmt: skip
+        mass = externalcontact.add_msg_template(ctx.wecom("contact"), owner, text,
+                                                chat_ids=list(tasks_by_group))  # fmt: skip
+        full = set(mass.failed)
+        for task in tasks:  # sop.readback reads back which groups got it
+            task.msgid = mass.msgid or None
         return {_key(task): "the group's monthly mass-send quota is used up"
                 for chat_id, claimed in tasks_by_group.items() if chat_id in full
                 for task in claimed}  # fmt: skip

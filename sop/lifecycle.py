@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from crm import advisors, outbox, scoring, tags, tiers
 from crm.context import BULK, Context
 from crm.stages import LATE, PREGNANT, STAGES, episode, stage_on
-from sop import planner, playbook
+from sop import planner, playbook, readback
 from store import contact_tags, contacts, inbox, sop_tasks
 from store import kf as kf_store
 from store.models import Contact, ContactStatus, StageEvent
@@ -97,6 +97,7 @@ def queue_tag_sync(ctx: Context, contact_ids: list[int]) -> int:
 def refresh_job(ctx: Context, day: str) -> dict[str, int]:
     """rq job: the daily refresh, queued by the worker's ticker."""
     report = refresh(ctx, date.fromisoformat(day))
+    readback.read_back(ctx)
     tiered = tiers.refresh(ctx.engine, ctx.settings, ctx.clock.now())
     scored = scoring.refresh(ctx.engine, ctx.settings, ctx.clock.now())
     log.info("value tiers recounted: %d changed; lead scores: %d changed", tiered, scored)

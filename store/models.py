@@ -251,6 +251,10 @@ class SopTask(SQLModel, table=True):
     status: str = Field(default=TaskStatus.PENDING, max_length=16)
     attempts: int = 0
     detail: str = Field(default="", max_length=512)
+    # a mass send (add_msg_template) her advisor confirms: its msgid, and where it got to as
+    # WeCom last said (wecom.externalcontact.MASS_RESULTS: unsent, sent, not_friend, limit)
+    msgid: str | None = Field(default=None, max_length=64, index=True)
+    mass_result: str | None = Field(default=None, max_length=16)
     created_at: datetime = _at(nullable=False)
     updated_at: datetime = _at(nullable=False)
 

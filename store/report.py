@@ -15,10 +15,8 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
     and_,
     case,
-    cast,
     distinct,
     exists,
     func,
@@ -205,9 +203,7 @@ def tiers(connection: Connection, owners: tuple[str, ...] | None) -> list[tuple]
     return [tuple(row) for row in connection.execute(query)]
 
 
-# the contact a task's target c:<contact id> names (NULL for g:<chat id>; CASE keeps
-# PostgreSQL from casting a chat id)
-TARGET_CONTACT = case((S.c.target.like("c:%"), cast(func.substr(S.c.target, 3), Integer)))
+TARGET_CONTACT = sop_tasks.TARGET_CONTACT
 
 
 def _task_owner(window: Window) -> ColumnElement[bool]:
@@ -225,6 +221,16 @@ def sop_outcomes(connection: Connection, window: Window) -> list[tuple]:
     query = (select(S.c.sop_id, S.c.status, func.count())
              .where(_between(S.c.updated_at, window), S.c.status.in_(DONE), _task_owner(window))
              .group_by(S.c.sop_id, S.c.status))  # fmt: skip
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def mass_sends(connection: Connection, window: Window) -> list[tuple]:
+    """(sop_id, result, count): SOP steps handed to advisors as mass sends in the period, by
+    where they got to as last read back (None: not read back yet)."""
+    query = (select(S.c.sop_id, S.c.mass_result, func.count())
+             .where(_between(S.c.updated_at, window), S.c.status == "sent",
+                    S.c.msgid.is_not(None), _task_owner(window))
+             .group_by(S.c.sop_id, S.c.mass_result))  # fmt: skip
     return [tuple(row) for row in connection.execute(query)]
 
 

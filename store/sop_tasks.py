@@ -6,14 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, case, cast, func, or_, select, update
 from sqlmodel import Session
 
 from store.db import insert
-from store.models import SopTask, TaskStatus
+from store.models import Contact, SopTask, TaskStatus
 
 T = SopTask.__table__
+C = Contact.__table__
 SENT_TO_HER = "sent to her"  # the detail of a task whose message went to her (or a group)
+# the contact a task's target c:<contact id> names (NULL for g:<chat id>; CASE keeps
+# PostgreSQL from casting a chat id)
+TARGET_CONTACT = case((T.c.target.like("c:%"), cast(func.substr(T.c.target, 3), Integer)))
+UNSENT = "unsent"  # a mass send's result while her advisor has not confirmed it
 
 
 def insert_new(connection: Connection, rows: list[dict]) -> int:
@@ -192,3 +197,25 @@ def of_target(connection: Connection, target: str, limit: int) -> tuple[list[Row
         .order_by(t.c.due_at).limit(limit)
     ).all()  # fmt: skip
     return list(done), list(coming)
+
+
+def mass_sends_to_read(connection: Connection, since: datetime) -> Sequence[Row]:
+    """(id, msgid, target in WeCom: her external_userid or the group's chat id) of the mass
+    sends handed over since then whose advisor had not confirmed them when last read."""
+    target = func.coalesce(C.c.external_userid, func.substr(T.c.target, 3))
+    query = (select(T.c.id, T.c.msgid, target)
+             .select_from(T.outerjoin(C, C.c.id == TARGET_CONTACT))
+             .where(T.c.msgid.is_not(None), T.c.status == TaskStatus.SENT,
+                    T.c.updated_at >= since,
+                    or_(T.c.mass_result.is_(None), T.c.mass_result == UNSENT)))  # fmt: skip
+    return connection.execute(query).all()
+
+
+def set_mass_results(connection: Connection, results: dict[int, str]) -> None:
+    """Where each task's mass send got to, as WeCom said (its updated_at, when it was handed
+    over, stays)."""
+    if results:
+        connection.execute(
+            update(T).where(T.c.id == bindparam("task_id")).values(mass_result=bindparam("result")),
+            [{"task_id": task_id, "result": result} for task_id, result in results.items()],
+        )

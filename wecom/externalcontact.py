@@ -3,6 +3,8 @@ transfers. Each function is one WeCom API call through the contact secret's clie
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from wecom.client import WeComClient
@@ -91,6 +93,12 @@ def send_welcome_msg(
     client.post("externalcontact/send_welcome_msg", json=body)
 
 
+@dataclass(frozen=True)
+class MassSend:
+    msgid: str  # "" when every target's quota was used up
+    failed: list[str]  # targets whose monthly quota is used up
+
+
 def add_msg_template(
     client: WeComClient,
     sender: str,
@@ -99,9 +107,9 @@ def add_msg_template(
     external_userids: list[str] = (),  # type: ignore[assignment]
     chat_ids: list[str] = (),  # type: ignore[assignment]
     attachments: list[dict[str, Any]] = (),  # type: ignore[assignment]
-) -> list[str]:
+) -> MassSend:
     """A mass send the sender confirms in WeCom: to customers (1:1) or to customer groups
-    (chat_ids). Returns the fail_list: targets whose monthly quota is used up."""
+    (chat_ids)."""
     body: dict[str, Any] = {"sender": sender, "text": {"content": text}}
     if chat_ids:
         body |= {"chat_type": "group", "chat_id_list": list(chat_ids)}
@@ -109,7 +117,39 @@ def add_msg_template(
         body |= {"chat_type": "single", "external_userid": list(external_userids)}
     if attachments:
         body["attachments"] = list(attachments)
-    return list(client.post("externalcontact/add_msg_template", json=body).get("fail_list", []))
+    answer = client.post("externalcontact/add_msg_template", json=body)
+    return MassSend(str(answer.get("msgid", "")), list(answer.get("fail_list", [])))
+
+
+# what get_groupmsg_send_result says of one target: 0 not sent yet, 1 sent, 2 not a friend
+# (any more), 3 she got another mass send today
+MASS_RESULTS = {0: "unsent", 1: "sent", 2: "not_friend", 3: "limit"}
+
+
+def mass_send_results(client: WeComClient, msgid: str) -> dict[str, str]:
+    """Where a mass send got to: target (external_userid or chat_id) → MASS_RESULTS' word, for
+    each sender WeCom lists (get_groupmsg_task), page by page (get_groupmsg_send_result)."""
+    senders: list[str] = []
+    for page in _pages(client, "externalcontact/get_groupmsg_task", {"msgid": msgid}):
+        senders += [str(task.get("userid", "")) for task in page.get("task_list", [])]
+    results: dict[str, str] = {}
+    for userid in senders:
+        body = {"msgid": msgid, "userid": userid}
+        for page in _pages(client, "externalcontact/get_groupmsg_send_result", body):
+            for sent in page.get("send_list", []):
+                target = sent.get("external_userid") or sent.get("chat_id") or ""
+                results[str(target)] = MASS_RESULTS.get(int(sent.get("status", 0)), "unsent")
+    return results
+
+
+def _pages(client: WeComClient, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    cursor = ""
+    while True:
+        answer = client.post(path, json={**body, "limit": 1000, "cursor": cursor})
+        yield answer
+        cursor = answer.get("next_cursor", "")
+        if not cursor:
+            return
 
 
 def transfer_resigned(

@@ -61,9 +61,11 @@ def follow_up(s: Session, who: Contact, userid: str, moment: datetime) -> None:
     s.add(FollowUp(contact_id=who.id, userid=userid, note="电话沟通", created_at=moment))
 
 
-def task(s: Session, sop: str, target: str, status: str, moment: datetime, detail="") -> None:
+def task(s: Session, sop: str, target: str, status: str, moment: datetime, detail="",
+         **mass) -> None:  # fmt: skip
     s.add(SopTask(sop_id=sop, step_id="s1", target=target, trigger_key=f"k{moment}", due_at=moment,
-                  status=status, detail=detail, created_at=moment, updated_at=moment))  # fmt: skip
+                  status=status, detail=detail, created_at=moment, updated_at=moment,
+                  **mass))  # fmt: skip
 
 
 @pytest.fixture
@@ -126,14 +128,24 @@ def fixture(engine):
             (at(23, 13), CONTACTED, LOST, "价格太高"),
         )
         c1.signed_amount_cents = 398000
-        # SOP steps: two sent to mothers (c1 answered the bot 2 h later), one skipped, one
-        # failed, one sent to a group; one sent the day before (not counted)
+        # SOP steps: two sent to mothers (c1 answered the bot 2 h later; c2's was a mass send
+        # her advisor confirmed), one skipped, one failed, one sent to a group (a mass send not
+        # confirmed yet); one sent the day before (not counted)
         task(s, "welcome-series", f"c:{c1.id}", "sent", at(23, 10), "sent to her")
-        task(s, "welcome-series", f"c:{c2.id}", "sent", at(23, 11), "sent to her")
+        task(
+            s,
+            "welcome-series",
+            f"c:{c2.id}",
+            "sent",
+            at(23, 11),
+            "sent to her",
+            msgid="msgA",
+            mass_result="sent",
+        )
         task(s, "welcome-series", f"c:{c6.id}", "skipped", at(23, 12), "opted out")
         task(s, "welcome-series", f"c:{c8.id}", "failed", at(23, 13), "errcode 40001")
         task(s, "welcome-series", f"c:{c7.id}", "sent", at(22, 13), "sent to her")
-        task(s, "group-morning", "g:wrOgroup1", "sent", at(23, 8), "sent to her")
+        task(s, "group-morning", "g:wrOgroup1", "sent", at(23, 8), "sent to her", msgid="msgB")
         s.add(KfMessage(msgid="m1", external_userid=c1.external_userid, origin=3, body="{}",
                         sent_at=at(23, 12)))  # fmt: skip
         s.add(KfMessage(msgid="m2", external_userid=c2.external_userid, origin=5, body="{}",
@@ -165,8 +177,9 @@ def test_a_managers_numbers_for_yesterday_are_the_hand_counted_ones(settings, en
     assert k.stages == [("备孕期", 1), ("孕早期", 0), ("孕中期", 2), ("孕晚期", 1),
                         ("新生儿期", 1), ("婴儿期", 1), ("幼儿期", 0)]  # fmt: skip
     assert k.lost_reasons == [("价格太高", 1), ("客户删除", 1)]
-    assert k.sops == [kpis.SopLine("新客欢迎", 2, 1, 1, to_her=2, answered=1),
-                      kpis.SopLine("group-morning", 1, 0, 0, to_her=0, answered=0)]  # fmt: skip
+    assert k.sops == [kpis.SopLine("新客欢迎", 2, 1, 1, to_her=2, answered=1, mass=1, confirmed=1),
+                      kpis.SopLine("group-morning", 1, 0, 0, to_her=0, answered=0, mass=1,
+                                   confirmed=0)]  # fmt: skip
     assert k.advisors == [
         kpis.AdvisorLine("zhangsan", "张顾问", adds=2, follow_ups=3, signed=2,
                          amount_cents=398000, median_response_minutes=120.0),

@@ -65,6 +65,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "externalcontact/send_welcome_msg": _body(SandboxState.send_welcome),
     "message/send": _body(SandboxState.send_app_message),
     "externalcontact/add_msg_template": _body(SandboxState.add_msg_template),
+    "externalcontact/get_groupmsg_task": _body(SandboxState.groupmsg_task),
+    "externalcontact/get_groupmsg_send_result": _body(SandboxState.groupmsg_send_result),
     "externalcontact/groupchat/list": _body(SandboxState.group_list),
     "externalcontact/groupchat/get": _body(SandboxState.group_get),
     "externalcontact/transfer_customer": _body(SandboxState.transfer_customer),

@@ -687,11 +687,44 @@ class SandboxState:
         if not ok and fail:
             return {"fail_list": fail, "msgid": ""}
         single = chat_type == "single"
+        msgid = "msg" + secrets.token_hex(8)
         self.msg_templates.append({
             **body, "external_userid": ok if single else [], "chat_id_list": [] if single else ok,
-            "month": self.clock.now().strftime("%Y%m"), "at": self.clock.now(),
+            "month": self.clock.now().strftime("%Y%m"), "at": self.clock.now(), "msgid": msgid,
+            "confirmed": False,
         })  # fmt: skip
-        return {"fail_list": fail, "msgid": "msg" + secrets.token_hex(8)}
+        return {"fail_list": fail, "msgid": msgid}
+
+    def confirm_mass_send(self, msgid: str) -> None:
+        """The sender taps 发送 in WeCom: the mass send goes out."""
+        next(t for t in self.msg_templates if t["msgid"] == msgid)["confirmed"] = True
+
+    def _template(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = [t for t in self.msg_templates if t["msgid"] == body.get("msgid")]
+        if not found:
+            raise ApiError(41063, "invalid msgid")
+        return found[0]
+
+    def groupmsg_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Who was to send a mass send: status 0 not yet, 2 sent (one page)."""
+        template = self._template(body)
+        status = 2 if template["confirmed"] else 0
+        return {"task_list": [{"userid": template["sender"], "status": status}],
+                "next_cursor": ""}  # fmt: skip
+
+    def groupmsg_send_result(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Per target of a sender's mass send: status 0 not sent, 1 sent; two per page."""
+        template = self._template(body)
+        if body.get("userid") != template["sender"]:
+            return {"send_list": [], "next_cursor": ""}
+        field_name = "external_userid" if template["chat_type"] == "single" else "chat_id"
+        targets = template["external_userid"] or template["chat_id_list"]
+        start = int(body.get("cursor") or 0)
+        page = [{field_name: target, "userid": template["sender"],
+                 "status": 1 if template["confirmed"] else 0}
+                for target in targets[start : start + 2]]  # fmt: skip
+        more = start + 2 < len(targets)
+        return {"send_list": page, "next_cursor": str(start + 2) if more else ""}
 
     # customer groups (客户群) ------------------------------------------------------------------
     def _group_callback(self, chat_id: str, change_type: str, **extra: Any) -> dict[str, Any]:
