@@ -1,7 +1,8 @@
 """The period a report covers, as a manager names it: 今天, 昨天, 本周, 上周, 本月, 上月, 近7天,
-近30天, or two dates (11-01 11-15, 2026年11月1日至11月15日). Days, weeks and months are the
-configured time zone's; a period never runs past now, and the one it is compared with is the
-same stretch of time just before it (today so far against yesterday until the same hour)."""
+近30天, a date (11-20), or two (11-01 11-15, 2026年11月1日至11月15日, 2026-11-01..2026-11-15).
+Days, weeks and months are the configured time zone's; a period never runs past now, and the
+one it is compared with is the same stretch of time just before it (today so far against
+yesterday until the same hour)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,9 @@ ALIASES = {
     "这个月": "本月", "上个月": "上月", "近一周": "近7天", "最近7天": "近7天", "近七天": "近7天",
     "最近30天": "近30天", "近三十天": "近30天", "近一个月": "近30天",
 }  # fmt: skip
-HINT = "可以写：今天、昨天、本周、上周、本月、上月、近7天、近30天，或两个日期，如 11-01 11-15"
+HINT = "可以写：今天、昨天、本周、上周、本月、上月、近7天、近30天，或日期，如 11-20、11-01 11-15"
 _DATE = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-_BETWEEN = re.compile(r"^\s*(?:到|至|~|～|—|-|–)?\s*$")
+_BETWEEN = re.compile(r"^\s*(?:到|至|~|～|—|-|–|\.\.|,|，|to)?\s*$")
 
 
 def is_period(text: str) -> bool:
@@ -108,9 +109,9 @@ def _span(name: str, start: datetime, end: datetime, previous_start: datetime) -
 def _dates(text: str, now: datetime) -> Period:
     found = list(_DATE.finditer(text))
     rest = _DATE.sub(" ", text)
-    if len(found) != 2 or not _BETWEEN.match(rest.replace(" ", "") or " "):
+    if len(found) not in (1, 2) or not _BETWEEN.match(rest.replace(" ", "") or " "):
         raise PeriodError(f"没看懂时间「{text.strip()}」。{HINT}")
-    first, last = _years(found, now.date())
+    first, last = _years(found * (3 - len(found)), now.date())  # one date: that day
     if first > last:
         first, last = last, first
     if (last - first).days + 1 > MAX_DAYS:

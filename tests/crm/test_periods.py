@@ -34,6 +34,8 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -
         ("12-20 01-05", at(12, 20, year=2025), at(1, 6), at(12, 3, year=2025),
          at(12, 20, year=2025)),
         ("11/20 - 11/30", at(11, 20), NOW, at(11, 9), at(11, 13, 10, 30)),
+        ("2026-11-01..2026-11-15", at(11, 1), at(11, 16), at(10, 17), at(11, 1)),
+        ("11-20", at(11, 20), at(11, 21), at(11, 19), at(11, 20)),
     ],
 )  # fmt: skip
 def test_periods_and_what_they_are_compared_with(words, start, end, previous_start, previous_end):
@@ -53,7 +55,8 @@ def test_a_day_boundary_is_midnight_in_shanghai_not_utc():
     ("words", "says"),
     [
         ("下下周", "没看懂时间「下下周」"),
-        ("11-01", "没看懂时间「11-01」"),
+        ("11-01 11-02 11-03", "没看懂时间「11-01 11-02 11-03」"),
+        ("11-01 和 11-05", "没看懂时间「11-01 和 11-05」"),
         ("2-30 3-01", "「2-30」不是有效的日期"),
         ("2024-01-01 2026-01-01", "时间最长一年"),
     ],
