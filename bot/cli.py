@@ -930,7 +930,7 @@ def parser() -> argparse.ArgumentParser:
                            "chart to FILE-2.png)")  # fmt: skip
     reporting.add_argument("--period", default="",
                            help="今天 (default), 昨天, 本周, 上周, 本月, 上月, 近7天, 近30天, "
-                           "or two dates: '2026-11-01 2026-11-15'")  # fmt: skip
+                           "a day '11-20', or two dates: '2026-11-01 2026-11-15'")  # fmt: skip
     reporting.add_argument("--focus", default="", help="渠道, 顾问, 阶段 or SOP")
     reporting.add_argument(
         "--as",
