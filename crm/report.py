@@ -16,6 +16,7 @@ from crm.kpis import Kpis
 FOCUSES = ("渠道", "顾问", "阶段", "SOP")
 FOCUS_ALIASES = {"sop": "SOP", "渠道质量": "渠道", "排行": "顾问", "排行榜": "顾问", "漏斗": "阶段"}
 NAMED_ROWS = 12  # bars a chart shows; the rest are summed as 其他
+TITLE = "经营报表"
 
 
 class RequestError(ValueError):
@@ -81,7 +82,7 @@ def title(k: Kpis) -> str:
     return f"{k.period.name} · {k.scope.name}"
 
 
-def summary(k: Kpis, focus: str | None = None, name: str = "经营报表") -> str:
+def summary(k: Kpis, focus: str | None = None, name: str = TITLE) -> str:
     """The text managers read first: the headline numbers, then the focus's own."""
     now, before = k.now, k.before
     lines = [
@@ -152,7 +153,7 @@ def _top(items: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def images(
-    k: Kpis, focus: str | None, footer: str = "", name: str = "经营报表"
+    k: Kpis, focus: str | None, footer: str = "", name: str = TITLE
 ) -> list[tuple[str, bytes]]:
     """(file name, PNG) of the report's charts: the one-image dashboard, or the focus's."""
     sub = title(k)
@@ -188,7 +189,7 @@ def images(
     return [("dashboard.png", dashboard(dashboard_of(k, footer, name)))]
 
 
-def dashboard_of(k: Kpis, footer: str = "", name: str = "经营报表") -> Dashboard:
+def dashboard_of(k: Kpis, footer: str = "", name: str = TITLE) -> Dashboard:
     now, before = k.now, k.before
     tiles = [
         Tile("新增客户", str(now.adds), change(now.adds, before.adds)),

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 
 import httpx
 
+from charts.fonts import FontMissing
 from crm import kpis, outbox, periods, report
 from crm.context import Context
 from sop import playbook, readback
@@ -58,8 +59,20 @@ def answer(ctx: Context, userid: str, words: str, key: str) -> None:
         return
     k = compute(ctx, request, scope)
     sent = send(ctx, key, userid, report.summary(k, request.focus),
-                report.images(k, request.focus, footer(now)))  # fmt: skip
+                pictures(ctx, k, request.focus, now))  # fmt: skip
     ctx.note(f"report of {request.period.name} ({scope.kind}) for {userid}: {sent} message(s)")
+
+
+def pictures(
+    ctx: Context, k: kpis.Kpis, focus: str | None, now: datetime, name: str = report.TITLE
+) -> list[tuple[str, bytes]]:
+    """The report's charts; none (and a warning) when no CJK font is installed: the numbers
+    still go out as text rather than charts of boxes."""
+    try:
+        return report.images(k, focus, footer(now), name)
+    except FontMissing as exc:
+        ctx.warn(f"report charts not drawn: {exc}")
+        return []
 
 
 def _within_limit(ctx: Context, userid: str, now: datetime) -> bool:
@@ -113,13 +126,13 @@ def daily_push(ctx: Context, day: str) -> dict[str, int]:
     request = report.Request(periods.parse("昨天", noon), None)  # however late the job runs
     k = compute(ctx, request, kpis.EVERYONE)
     text = report.summary(k, name=DAILY)
-    pictures = report.images(k, None, footer(now), name=DAILY)
+    charts = pictures(ctx, k, None, now, DAILY)
     sent = 0
     for userid in sorted(ctx.settings.managers):
-        sent += send(ctx, f"report:daily:{day}:{userid}", userid, text, pictures)
+        sent += send(ctx, f"report:daily:{day}:{userid}", userid, text, charts)
     robot = ctx.settings.report.webhook_url.get_secret_value()
     if robot:
-        sent += _to_robot(ctx, f"report:daily:{day}:robot", robot, text, pictures)
+        sent += _to_robot(ctx, f"report:daily:{day}:robot", robot, text, charts)
     ctx.redis.set(pushed_key(day), now.isoformat(), ex=3 * 24 * 3600)
     log.info("daily report of %s pushed: %d message(s)", request.period.name, sent)
     return {"messages": sent}

@@ -4,9 +4,11 @@ the worker, WeCom's media/upload and message/send, a group robot's webhook."""
 import pytest
 
 from bot import ticker, worker
+from charts.fonts import cjk_font
 from handlers import report
 from store import contacts
 from store.db import session
+from tests.charts.test_fonts import hide
 from tests.support import added, deliver, reconfigure, settings_data, staff_says
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -106,3 +108,15 @@ def test_no_push_before_its_hour(runtime, sandbox, clock, shop):
     assert not ticker.queue_daily_report(runtime)
     clock.advance(hours=2)
     assert ticker.queue_daily_report(runtime)
+
+
+def test_without_a_cjk_font_the_numbers_still_come_as_text(runtime, sandbox, shop, monkeypatch,
+                                                          tmp_path):  # fmt: skip
+    cjk_font.cache_clear()
+    hide(monkeypatch, tmp_path, dirs=True, matplotlib=True, fontconfig=True)
+    try:
+        ask(runtime, "wangwu", "/report", 105)
+    finally:
+        cjk_font.cache_clear()
+    (text,) = sandbox.state.delivered_to("wangwu")
+    assert "新增客户 3" in text and sandbox.state.images_to("wangwu") == []
