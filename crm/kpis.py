@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 
 from sqlalchemy import Connection, exists, select
@@ -26,7 +26,6 @@ from store import advisors, report
 from store.models import Contact, ContactFollow
 
 FUNNEL_NAMES = ("新线索", "已沟通", "有意向", "已签约")
-ANSWER_WINDOW = timedelta(hours=48)  # a reply to a SOP message counts within this
 NO_CHANNEL = "未分渠道"
 DELETED = (CUSTOMER_DELETED, ADVISOR_DELETED)
 
@@ -104,7 +103,7 @@ class SopLine:
     skipped: int
     failed: int
     to_her: int  # sent to a mother (what the reply rate counts)
-    answered: int  # she wrote to the bot within ANSWER_WINDOW
+    answered: int  # she wrote to the bot within store.report.ANSWER_HOURS
     mass: int = 0  # of those sent: handed to advisors as mass sends (add_msg_template) …
     confirmed: int = 0  # … that WeCom says went out (the advisor confirmed; sop.readback)
 
@@ -210,8 +209,7 @@ def compute(
         lost = [(reason or "未填写", n) for reason, n in report.lost_reasons(connection, window)]
         kpis.lost_reasons = sorted(lost, key=lambda r: (-r[1], r[0]))
         kpis.sops = _sops(sop_names, report.sop_outcomes(connection, window),
-                          report.sop_answers(connection, window),
-                          report.mass_sends(connection, window))  # fmt: skip
+                          report.sop_answers(connection, window))  # fmt: skip
         kpis.advisors = _advisors(names, adds, report.follow_ups(connection, window), signed,
                                   by_owner, scope)  # fmt: skip
         tier_counts = dict(report.tiers(connection, scope.owners))
@@ -314,19 +312,15 @@ def _pool(kpis: Kpis, rows: list[tuple]) -> None:
             kpis.claimed += n
 
 
-def _sops(
-    names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple], mass: list[tuple]
-) -> list[SopLine]:
+def _sops(names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple]) -> list[SopLine]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for sop_id, status, n in outcomes:
+    for sop_id, status, to_her, mass, result, n in outcomes:
         counts[sop_id][status] += n
-    for sop_id, sent_at, answer_at in answers:
-        counts[sop_id]["to_her"] += 1
-        if answer_at is not None and answer_at - sent_at <= ANSWER_WINDOW:
-            counts[sop_id]["answered"] += 1
-    for sop_id, result, n in mass:
-        counts[sop_id]["mass"] += n
-        counts[sop_id]["confirmed"] += n if result == "sent" else 0
+        counts[sop_id]["to_her"] += n if to_her else 0
+        counts[sop_id]["mass"] += n if mass else 0
+        counts[sop_id]["confirmed"] += n if mass and result == "sent" else 0
+    for sop_id, n in answers:
+        counts[sop_id]["answered"] += n
     lines = [SopLine(names.get(sop_id, sop_id), c["sent"], c["skipped"], c["failed"],
                      c["to_her"], c["answered"], c["mass"], c["confirmed"])
              for sop_id, c in counts.items()]  # fmt: skip

@@ -201,7 +201,7 @@ class KfMessage(SQLModel, table=True):
     external_userid: str = Field(default="", max_length=64, index=True)
     origin: int = 0
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    sent_at: datetime = _at(nullable=False)
+    sent_at: datetime = _at(nullable=False, index=True)  # reports: her answers in a period
 
 
 class Dialog(SQLModel, table=True):

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
     and_,
     case,
+    cast,
     distinct,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    union_all,
 )
 
 from store import sop_tasks
@@ -50,6 +54,7 @@ FUNNEL = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED,
 OPEN = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED)
 DONE = ("sent", "skipped", "failed")  # what a SOP task ends as (TaskStatus)
 CUSTOMER = 3  # a kf message's origin when she wrote it
+ANSWER_HOURS = 48  # she answered a SOP step when she wrote to the bot within this
 
 
 @dataclass(frozen=True)
@@ -142,14 +147,19 @@ def first_responses(connection: Connection, window: Window) -> list[tuple]:
     """(owner, given at, first follow-up at or None) for the leads given to an advisor in the
     period: by an [[assign]] rule, else by adding him in WeCom. The follow-up is the first
     logged by anyone at or after that moment."""
-    given = func.coalesce(C.c.assigned_at, C.c.added_at)
-    in_period = or_(_between(C.c.assigned_at, window),
-                    and_(C.c.assigned_at.is_(None), _between(C.c.added_at, window)))  # fmt: skip
-    first = (select(func.min(F.c.created_at)).where(F.c.contact_id == C.c.id,
-                                                    F.c.created_at >= given)
-             .scalar_subquery())  # fmt: skip
-    query = select(C.c.owner_userid, given, first).where(in_period, C.c.owner_userid != "",
-                                                         _mine(window))  # fmt: skip
+
+    def given_by(moment: ColumnElement, *where: ColumnElement[bool]):  # each through its index
+        first = (
+            select(func.min(F.c.created_at))
+            .where(F.c.contact_id == C.c.id, F.c.created_at >= moment)
+            .scalar_subquery()
+        )
+        return select(C.c.owner_userid, moment, first).where(
+            _between(moment, window), C.c.owner_userid != "", _mine(window), *where
+        )
+
+    query = union_all(given_by(C.c.assigned_at),
+                      given_by(C.c.added_at, C.c.assigned_at.is_(None)))  # fmt: skip
     return [tuple(row) for row in connection.execute(query)]
 
 
@@ -216,34 +226,45 @@ def _task_owner(window: Window) -> ColumnElement[bool]:
     return or_(contact, group)
 
 
+SENT = "sent"
+
+
 def sop_outcomes(connection: Connection, window: Window) -> list[tuple]:
-    """(sop_id, status, count): SOP steps that ended in the period, sent, skipped or failed."""
-    query = (select(S.c.sop_id, S.c.status, func.count())
+    """(sop_id, status, to her, mass send, its result, count) of the SOP steps that ended in
+    the period (sent, skipped or failed), in one pass: `to her` a message sent to a mother,
+    `mass send` one handed to her advisor (add_msg_template), `its result` where it got to as
+    last read back (None: not yet)."""
+    to_her = and_(S.c.status == SENT, S.c.detail == sop_tasks.SENT_TO_HER,
+                  S.c.target.like("c:%"))  # fmt: skip
+    mass = and_(S.c.status == SENT, S.c.msgid.is_not(None))
+    flags = (case((to_her, 1), else_=0).label("to_her"), case((mass, 1), else_=0).label("mass"))
+    query = (select(S.c.sop_id, S.c.status, *flags, S.c.mass_result, func.count())
              .where(_between(S.c.updated_at, window), S.c.status.in_(DONE), _task_owner(window))
-             .group_by(S.c.sop_id, S.c.status))  # fmt: skip
+             .group_by(S.c.sop_id, S.c.status, *flags, S.c.mass_result))  # fmt: skip
     return [tuple(row) for row in connection.execute(query)]
 
 
-def mass_sends(connection: Connection, window: Window) -> list[tuple]:
-    """(sop_id, result, count): SOP steps handed to advisors as mass sends in the period, by
-    where they got to as last read back (None: not read back yet)."""
-    query = (select(S.c.sop_id, S.c.mass_result, func.count())
-             .where(_between(S.c.updated_at, window), S.c.status == "sent",
-                    S.c.msgid.is_not(None), _task_owner(window))
-             .group_by(S.c.sop_id, S.c.mass_result))  # fmt: skip
-    return [tuple(row) for row in connection.execute(query)]
+def _within(later: ColumnElement, earlier: ColumnElement, dialect: str) -> ColumnElement[bool]:
+    """`later` is at most ANSWER_HOURS after `earlier`."""
+    if dialect == "postgresql":
+        return later <= earlier + literal_column(f"interval '{ANSWER_HOURS} hours'")
+    return func.julianday(later) <= func.julianday(earlier) + ANSWER_HOURS / 24
 
 
 def sop_answers(connection: Connection, window: Window) -> list[tuple]:
-    """(sop_id, sent at, her first message to the bot after it or None) for each SOP step
-    sent to a mother in the period."""
-    answer = (select(func.min(K.c.sent_at))
-              .where(K.c.external_userid == C.c.external_userid, K.c.origin == CUSTOMER,
-                     K.c.sent_at > S.c.updated_at).scalar_subquery())  # fmt: skip
-    query = (select(S.c.sop_id, S.c.updated_at, answer)
-             .select_from(S.join(C, C.c.id == TARGET_CONTACT))
-             .where(_between(S.c.updated_at, window), S.c.status == "sent",
-                    S.c.detail == sop_tasks.SENT_TO_HER, _mine(window)))  # fmt: skip
+    """(sop_id, count) of the SOP steps sent to a mother in the period that she answered by
+    writing to the bot within ANSWER_HOURS. Read from her messages (few) to the steps sent
+    her, not from every step sent."""
+    late = window.end + timedelta(hours=ANSWER_HOURS)
+    query = (select(S.c.sop_id, func.count(distinct(S.c.id)))
+             .select_from(K.join(C, C.c.external_userid == K.c.external_userid)
+                          .join(S, S.c.target == literal("c:") + cast(C.c.id, String)))
+             .where(K.c.origin == CUSTOMER, K.c.sent_at > window.start, K.c.sent_at <= late,
+                    _between(S.c.updated_at, window), S.c.status == SENT,
+                    S.c.detail == sop_tasks.SENT_TO_HER, K.c.sent_at > S.c.updated_at,
+                    _within(K.c.sent_at, S.c.updated_at, connection.dialect.name),
+                    _mine(window))
+             .group_by(S.c.sop_id))  # fmt: skip
     return [tuple(row) for row in connection.execute(query)]
 
 

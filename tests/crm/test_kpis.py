@@ -144,6 +144,13 @@ def fixture(engine):
         )
         task(s, "welcome-series", f"c:{c6.id}", "skipped", at(23, 12), "opted out")
         task(s, "welcome-series", f"c:{c8.id}", "failed", at(23, 13), "errcode 40001")
+        # c8 got another step at 14:00 and wrote to the bot 49 hours later: too late to count
+        task(s, "welcome-series", f"c:{c8.id}", "sent", at(23, 14), "sent to her")
+        s.add(KfMessage(msgid="m3", external_userid=c8.external_userid, origin=3, body="{}",
+                        sent_at=at(25, 15)))  # fmt: skip
+        # … while c2 wrote 47 hours after hers: in time
+        s.add(KfMessage(msgid="m4", external_userid=c2.external_userid, origin=3, body="{}",
+                        sent_at=at(25, 10)))  # fmt: skip
         task(s, "welcome-series", f"c:{c7.id}", "sent", at(22, 13), "sent to her")
         task(s, "group-morning", "g:wrOgroup1", "sent", at(23, 8), "sent to her", msgid="msgB")
         s.add(KfMessage(msgid="m1", external_userid=c1.external_userid, origin=3, body="{}",
@@ -177,7 +184,7 @@ def test_a_managers_numbers_for_yesterday_are_the_hand_counted_ones(settings, en
     assert k.stages == [("备孕期", 1), ("孕早期", 0), ("孕中期", 2), ("孕晚期", 1),
                         ("新生儿期", 1), ("婴儿期", 1), ("幼儿期", 0)]  # fmt: skip
     assert k.lost_reasons == [("价格太高", 1), ("客户删除", 1)]
-    assert k.sops == [kpis.SopLine("新客欢迎", 2, 1, 1, to_her=2, answered=1, mass=1, confirmed=1),
+    assert k.sops == [kpis.SopLine("新客欢迎", 3, 1, 1, to_her=3, answered=2, mass=1, confirmed=1),
                       kpis.SopLine("group-morning", 1, 0, 0, to_her=0, answered=0, mass=1,
                                    confirmed=0)]  # fmt: skip
     assert k.advisors == [
@@ -201,7 +208,7 @@ def test_an_advisor_sees_only_his_own_customers(settings, engine, fixture):
     assert (k.pooled, k.claimed) == (1, 0)  # he released c8; 张顾问 claimed her
     assert dict(k.stages) == {"备孕期": 1, "孕早期": 0, "孕中期": 0, "孕晚期": 0,
                               "新生儿期": 1, "婴儿期": 1, "幼儿期": 0}  # fmt: skip
-    assert k.sops == [kpis.SopLine("新客欢迎", 0, 0, 1, to_her=0, answered=0)]
+    assert k.sops == [kpis.SopLine("新客欢迎", 1, 0, 1, to_her=1, answered=0)]
     assert [a.userid for a in k.advisors] == ["lisi"]
 
 

@@ -17,6 +17,7 @@ INDEXES = (
     ("ix_follow_ups_created_at", "follow_ups", ["created_at"]),
     ("ix_sop_tasks_updated_at", "sop_tasks", ["updated_at"]),
     ("ix_pool_events_at", "pool_events", ["at"]),
+    ("ix_kf_messages_sent_at", "kf_messages", ["sent_at"]),
 )
 
 
