@@ -191,13 +191,15 @@ def compute(
     window = report.Window(period.start, period.end, scope.owners)
     before = report.Window(period.previous_start, period.previous_end, scope.owners)
     with engine.connect() as connection, connection.begin():
+        report.prepare(connection)
         names = advisors.names(connection)
         bounds = period.bounds()
         adds = report.adds(connection, window, bounds)
         gone = dict(report.departures(connection, window, bounds, DELETED))
         cohort = report.cohort(connection, window)
         signed = report.signed(connection, window)
-        kpis = Kpis(period, scope, _headline(adds, gone, cohort, signed),
+        leads = sum(row[2] for row in cohort)
+        kpis = Kpis(period, scope, _headline(adds, gone, leads, signed),
                     _previous(connection, before), days=period.days())  # fmt: skip
         _by_day(kpis, adds, gone)
         _funnel(kpis, settings, adds, cohort)
@@ -217,11 +219,11 @@ def compute(
     return kpis
 
 
-def _headline(adds: list[tuple], gone: dict, cohort: list[tuple], signed: list[tuple]) -> Headline:
+def _headline(adds: list[tuple], gone: dict, leads: int, signed: list[tuple]) -> Headline:
     return Headline(
         adds=sum(row[3] for row in adds if row[2] >= 0),
         departures=sum(n for bucket, n in gone.items() if bucket >= 0),
-        leads=sum(row[2] for row in cohort),
+        leads=leads,
         signed=sum(row[1] for row in signed),
         amount_cents=sum(row[2] or 0 for row in signed),
     )
@@ -234,7 +236,7 @@ def _previous(connection: Connection, window: report.Window) -> Headline:
     return _headline(
         report.adds(connection, window, bounds),
         dict(report.departures(connection, window, bounds, DELETED)),
-        report.cohort(connection, window),
+        report.new_leads(connection, window),
         report.signed(connection, window),
     )
 
@@ -314,11 +316,11 @@ def _pool(kpis: Kpis, rows: list[tuple]) -> None:
 
 def _sops(names: Mapping[str, str], outcomes: list[tuple], answers: list[tuple]) -> list[SopLine]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for sop_id, status, to_her, mass, result, n in outcomes:
+    for sop_id, status, n, to_her, mass, confirmed in outcomes:
         counts[sop_id][status] += n
-        counts[sop_id]["to_her"] += n if to_her else 0
-        counts[sop_id]["mass"] += n if mass else 0
-        counts[sop_id]["confirmed"] += n if mass and result == "sent" else 0
+        counts[sop_id]["to_her"] += to_her or 0
+        counts[sop_id]["mass"] += mass or 0
+        counts[sop_id]["confirmed"] += confirmed or 0
     for sop_id, n in answers:
         counts[sop_id]["answered"] += n
     lines = [SopLine(names.get(sop_id, sop_id), c["sent"], c["skipped"], c["failed"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -65,7 +65,12 @@ class Contact(SQLModel, table=True):
     """An external contact (a mother) and the advisor who owns her."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_stage_status", "stage", "status"),)  # reports' stages
+    __table_args__ = (  # for the reports
+        Index("ix_contacts_stage_status", "stage", "status"),
+        Index("ix_contacts_added_at", "added_at", "channel_code", "owner_userid"),
+        # when she was given to her advisor: by an [[assign]] rule, else by adding him
+        Index("ix_contacts_given_at", text("coalesce(assigned_at, added_at)")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # None for a lead who is no advisor's WeCom customer yet (from intake or a CSV import)
@@ -88,7 +93,7 @@ class Contact(SQLModel, table=True):
     baby_birthday: date | None = None  # her youngest baby
     trying_to_conceive: bool = False  # 备孕
     opted_out: bool = False  # 退订: no automated messages
-    added_at: datetime | None = _at(index=True)  # she added her advisor in WeCom
+    added_at: datetime | None = _at()  # she added her advisor in WeCom
     lost_at: datetime | None = _at()
     signed_at: datetime | None = _at()
     last_followup_at: datetime | None = _at(index=True)  # her advisor's latest logged follow-up
@@ -238,7 +243,7 @@ class SopTask(SQLModel, table=True):
         Index("ux_sop_tasks_once", "sop_id", "step_id", "target", "trigger_key", unique=True),
         Index("ix_sop_tasks_due", "status", "due_at"),
         Index("ix_sop_tasks_target", "target", "status"),  # exit rules, the daily cap
-        Index("ix_sop_tasks_updated_at", "updated_at"),  # reports: what was done in a period
+        Index("ix_sop_tasks_done", "status", "sop_id", "updated_at"),  # reports: what was done
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -310,18 +315,26 @@ class FollowUp(SQLModel, table=True):
     """An advisor's logged follow-up with a contact (a call, a chat, a visit)."""
 
     __tablename__ = "follow_ups"
+    __table_args__ = (  # for the reports: a period's follow-ups, and her first since a moment
+        Index("ix_follow_ups_created_at", "created_at", "contact_id", "userid"),
+        Index("ix_follow_ups_contact_created", "contact_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contacts.id", index=True)
     userid: str = Field(max_length=64, index=True)
     note: str = Field(default="", max_length=1000)
-    created_at: datetime = _at(nullable=False, index=True)
+    created_at: datetime = _at(nullable=False)
 
 
 class LeadEvent(SQLModel, table=True):
     """One step of a lead through the funnel: who moved her, when, from what to what, why."""
 
     __tablename__ = "lead_events"
+    __table_args__ = (  # for the reports: who became a lead in a period, who moved where
+        Index("ix_lead_events_became", "from_status", "at", "contact_id"),
+        Index("ix_lead_events_moves", "to_status", "at", "contact_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contacts.id", index=True)

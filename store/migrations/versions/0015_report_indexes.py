@@ -4,6 +4,7 @@ Revision ID: 0015
 Revises: 0014
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
@@ -12,10 +13,14 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ("ix_contacts_added_at", "contacts", ["added_at"]),
+    ("ix_contacts_added_at", "contacts", ["added_at", "channel_code", "owner_userid"]),
     ("ix_contacts_stage_status", "contacts", ["stage", "status"]),
-    ("ix_follow_ups_created_at", "follow_ups", ["created_at"]),
-    ("ix_sop_tasks_updated_at", "sop_tasks", ["updated_at"]),
+    ("ix_contacts_given_at", "contacts", [sa.text("coalesce(assigned_at, added_at)")]),
+    ("ix_follow_ups_created_at", "follow_ups", ["created_at", "contact_id", "userid"]),
+    ("ix_follow_ups_contact_created", "follow_ups", ["contact_id", "created_at"]),
+    ("ix_sop_tasks_done", "sop_tasks", ["status", "sop_id", "updated_at"]),
+    ("ix_lead_events_became", "lead_events", ["from_status", "at", "contact_id"]),
+    ("ix_lead_events_moves", "lead_events", ["to_status", "at", "contact_id"]),
     ("ix_pool_events_at", "pool_events", ["at"]),
     ("ix_kf_messages_sent_at", "kf_messages", ["sent_at"]),
 )
