@@ -321,7 +321,7 @@ class FollowUp(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    contact_id: int = Field(foreign_key="contacts.id")
     userid: str = Field(max_length=64, index=True)
     note: str = Field(default="", max_length=1000)
     created_at: datetime = _at(nullable=False)
@@ -334,10 +334,11 @@ class LeadEvent(SQLModel, table=True):
     __table_args__ = (  # for the reports: who became a lead in a period, who moved where
         Index("ix_lead_events_became", "from_status", "at", "contact_id"),
         Index("ix_lead_events_moves", "to_status", "at", "contact_id"),
+        Index("ix_lead_events_contact_at", "contact_id", "at", "to_status"),  # her steps
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    contact_id: int = Field(foreign_key="contacts.id")
     at: datetime = _at(nullable=False, index=True)
     actor: str = Field(default="", max_length=64)  # a staff userid; "" for mombot itself
     source: str = Field(max_length=16)  # LeadSource

@@ -21,16 +21,28 @@ INDEXES = (
     ("ix_sop_tasks_done", "sop_tasks", ["status", "sop_id", "updated_at"]),
     ("ix_lead_events_became", "lead_events", ["from_status", "at", "contact_id"]),
     ("ix_lead_events_moves", "lead_events", ["to_status", "at", "contact_id"]),
+    ("ix_lead_events_contact_at", "lead_events", ["contact_id", "at", "to_status"]),
     ("ix_pool_events_at", "pool_events", ["at"]),
     ("ix_kf_messages_sent_at", "kf_messages", ["sent_at"]),
+)
+
+
+# indexes the ones above begin with, so make redundant
+REPLACED = (
+    ("ix_follow_ups_contact_id", "follow_ups", ["contact_id"]),
+    ("ix_lead_events_contact_id", "lead_events", ["contact_id"]),
 )
 
 
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+    for name, table, _ in REPLACED:
+        op.drop_index(name, table_name=table)
 
 
 def downgrade() -> None:
+    for name, table, columns in REPLACED:
+        op.create_index(name, table, columns)
     for name, table, _ in INDEXES:
         op.drop_index(name, table_name=table)
