@@ -69,7 +69,7 @@ def bars(
 def bars_figure(
     heading: Heading, items: Items, *, unit: str = "", percent: bool = False, note: str = ""
 ) -> Figure:
-    if not has_data(items):
+    if not (items if percent else has_data(items)):  # a rate of 0% is a finding, not a gap
         return empty_chart(heading)
     lines = wrap(note, SMALL, WIDTH - 2 * MARGIN) if note else []
     height = heading_height() + bars_height(items, FULL) + len(lines) * NOTE_LINE + 50

@@ -77,6 +77,11 @@ def test_empty_data_says_so_under_the_heading(figure):
     assert HEADING.title in shown and HEADING.subtitle in shown
 
 
+def test_rates_of_zero_are_drawn_as_rates_not_as_no_data():
+    shown = texts(bars_figure(HEADING, [("门店海报", 0.0)], percent=True))
+    assert NO_DATA not in shown and "0.0%" in shown
+
+
 def test_the_funnel_labels_each_step_each_rate_and_the_overall_conversion():
     shown = words(funnel_figure(HEADING, ex.STEPS))
     assert {"新线索", "120", "已沟通", "80", "有意向", "30", "已签约", "12"} <= shown
