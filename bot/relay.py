@@ -30,9 +30,11 @@ LOCK_NAME = "mombot:relay:lock"
 LOCK_SECONDS = 10  # a pass takes milliseconds; a worker that died in one holds it this long
 
 
-def relay_once(runtime: Runtime) -> int:
-    """One pass; returns how many rows were queued."""
-    lock = runtime.redis.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=False)
+def relay_once(runtime: Runtime, wait: float = 0.0) -> int:
+    """One pass; returns how many rows were queued. While another pass holds the lock, none
+    (the ticker's next second will do), or after waiting up to `wait` seconds for it."""
+    lock = runtime.redis.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=wait > 0,
+                              blocking_timeout=wait or None)  # fmt: skip
     if not lock.acquire():
         return 0
     try:

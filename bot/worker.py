@@ -198,7 +198,7 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
         # whatever waited while no worker was running, then the events of mombot's own that
         # the jobs wrote (a lead assigned, a score crossing its threshold), until none is left
         for _ in range(BURST_PASSES):
-            queued = relay.relay_once(runtime)
+            queued = relay.relay_once(runtime, wait=relay.LOCK_SECONDS)  # never skip a pass
             worked = Pool(runtime, burst).run()
             ran = ran or worked
             if not queued and not worked:
