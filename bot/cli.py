@@ -667,7 +667,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = []
     if args.out:
         try:
-            pictures = report.images(k, request.focus, f"mombot · 生成于 {now:%Y-%m-%d %H:%M}")
+            pictures = report.images(k, request.focus, report.footer(now))
         except FontMissing as exc:
             print(f"mombot: {exc}", file=sys.stderr)
             return 1

@@ -141,6 +141,11 @@ def _focus_lines(k: Kpis, focus: str | None) -> list[str]:
     )
 
 
+def footer(now: datetime) -> str:
+    """The line under a report's dashboard: when it was made."""
+    return f"mombot · 生成于 {now:%Y-%m-%d %H:%M}"
+
+
 # Charts -----------------------------------------------------------------------------------
 
 

@@ -36,10 +36,6 @@ def compute(ctx: Context, request: report.Request, scope: kpis.Scope) -> kpis.Kp
     return kpis.compute(ctx.engine, ctx.settings, request.period, scope, names)
 
 
-def footer(now: datetime) -> str:
-    return f"mombot · 生成于 {now:%Y-%m-%d %H:%M}"
-
-
 def answer(ctx: Context, userid: str, words: str, key: str) -> None:
     """/report from a staff member: his scope's numbers for the period and focus he named."""
     now = ctx.clock.now()
@@ -69,7 +65,7 @@ def pictures(
     """The report's charts; none (and a warning) when no CJK font is installed: the numbers
     still go out as text rather than charts of boxes."""
     try:
-        return report.images(k, focus, footer(now), name)
+        return report.images(k, focus, report.footer(now), name)
     except FontMissing as exc:
         ctx.warn(f"report charts not drawn: {exc}")
         return []
