@@ -243,7 +243,11 @@ class SopTask(SQLModel, table=True):
         Index("ux_sop_tasks_once", "sop_id", "step_id", "target", "trigger_key", unique=True),
         Index("ix_sop_tasks_due", "status", "due_at"),
         Index("ix_sop_tasks_target", "target", "status"),  # exit rules, the daily cap
-        Index("ix_sop_tasks_done", "status", "sop_id", "updated_at"),  # reports: what was done
+        # reports: what was done, read from the index alone
+        Index(
+            "ix_sop_tasks_done",
+            *("status", "sop_id", "updated_at", "detail", "msgid", "mass_result", "target"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
