@@ -12,7 +12,6 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 
 from sqlalchemy import Connection, exists, select
@@ -274,20 +273,16 @@ def _funnel(kpis: Kpis, settings: Settings, adds: list[tuple], cohort: list[tupl
                            key=lambda c: (-c.adds, -c.leads, c.name))  # fmt: skip
 
 
-def _minutes(given: datetime, first: datetime) -> float:
-    return (first - given).total_seconds() / 60
-
-
 def _responses(rows: list[tuple]) -> tuple[Responses, dict[str, list[float]]]:
     """The period's first responses, and each owner's response times."""
     times: list[float] = []
     by_owner: dict[str, list[float]] = defaultdict(list)
     waiting = 0
-    for owner, given, first in rows:
-        if first is None:
+    for owner, seconds in rows:
+        if seconds is None:
             waiting += 1
             continue
-        minutes = _minutes(given, first)
+        minutes = seconds / 60
         times.append(minutes)
         by_owner[owner].append(minutes)
     return Responses(len(times), waiting, _median(times), _p90(times)), by_owner
