@@ -525,7 +525,7 @@ def measure(path: Path, corp: Corp) -> dict:
         out["kpis"] = kpis
         out["kpis_vs_bare_count"] = {label: round(figures["best_s"] / out["bare_count_s"], 1)
                                      for label, figures in kpis.items()}  # fmt: skip
-        footer = handler.footer(now)
+        footer = charts.footer(now)
         note("charts")
         out["charts_ms"] = {label: rendering(computed[label], footer)
                             for label in ("manager 昨天", "manager 近30天")}  # fmt: skip
