@@ -566,7 +566,8 @@ def cmd_leads_show(args: argparse.Namespace) -> int:
     database = _database(args)
     now = SystemClock(database.settings.tz).now()
     with db.session(database.engine) as s:
-        found = profile.of(s, database.settings, args.id, now, reveal_phone=args.with_phone)
+        masked = frozenset() if args.with_phone else frozenset({"phone"})
+        found = profile.of(s, database.settings, args.id, now, masked)
     if found is None:
         print(f"mombot: no lead {args.id}", file=sys.stderr)
         return 1

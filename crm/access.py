@@ -29,6 +29,9 @@ def may_edit(settings: Settings, userid: str, contact: Contact) -> bool:
     return contact.owner_userid in settings.roles.team_leads.get(userid, [])
 
 
-def may_see_phone(settings: Settings, userid: str, contact: Contact) -> bool:
-    """Her phone unmasked: her owner and the managers."""
-    return userid == contact.owner_userid or userid in settings.managers
+def masked_for(settings: Settings, userid: str, contact: Contact) -> frozenset[str]:
+    """What of her profile `userid` sees masked ([roles] masked): nothing for her owner and
+    the managers."""
+    if userid == contact.owner_userid or userid in settings.managers:
+        return frozenset()
+    return frozenset(settings.roles.masked)

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -421,12 +421,21 @@ class ReportSettings(_Section):
     webhook_url: Annotated[SecretStr, AfterValidator(_webhook)] = SecretStr("")
 
 
+Maskable = Literal["phone", "city", "orders", "notes"]
+MASKABLE: tuple[str, ...] = get_args(Maskable)
+
+
 class RolesSettings(_Section):
     """Who sees whose customers (the sidebar): an advisor his own, a team lead his team's
-    (team lead userid → advisors), a manager everyone's ([report] managers are managers too)."""
+    (team lead userid → advisors), a manager everyone's ([report] managers are managers too).
+    `masked`: what those who may see her but are neither her owner nor a manager (another
+    advisor who also has her in WeCom, a team lead) see masked — phone: 138****1234; city;
+    orders: her orders and the amounts she signed for; notes: what advisors wrote in her
+    follow-ups and history."""
 
     managers: list[str] = []
     team_leads: dict[str, list[str]] = {}
+    masked: list[Maskable] = ["phone"]
 
 
 class SidebarSettings(_Section):

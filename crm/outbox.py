@@ -17,6 +17,7 @@ from datetime import timedelta
 from crm import advisors
 from crm.context import Context
 from store import deliveries
+from store import kf as kf_messages
 from store.models import Contact, DeliveryStatus, Dialog
 from wecom import kf, message
 from wecom.client import WeComError, is_transient
@@ -143,22 +144,48 @@ def window_open(ctx: Context, talk: Dialog) -> bool:
 
 
 def say(ctx: Context, contact: Contact, talk: Dialog, text: str, key: str) -> bool:
-    """One bot message to her, at most once per key; outside the window (or if WeCom refuses)
-    her advisor is asked to follow up instead. True if she got it."""
+    """One bot message to her, at most once per key, kept with her messages (the sidebar shows
+    the conversation); outside the window (or if WeCom refuses) her advisor is asked to follow
+    up instead. True if she got it."""
     if not window_open(ctx, talk):
         _ask_advisor(ctx, contact, text, key)
         return False
     talk.replies_in_window += 1
     ctx.session.add(talk)
+    external_userid = contact.external_userid or ""
 
-    def send_text() -> str:
-        kf.send_text(ctx.wecom("kf"), talk.open_kfid, contact.external_userid, text)
-        return ""
+    def call() -> str:
+        return kf.send_text(ctx.wecom("kf"), talk.open_kfid, external_userid, text)
 
-    outcome = send(ctx, key, "kf_reply", contact.external_userid, send_text)
+    outcome = _bot_says(ctx, key, "kf_reply", external_userid, text, call)
     if outcome.status == DeliveryStatus.FAILED:
         _ask_advisor(ctx, contact, text, key)
     return outcome.sent
+
+
+def greet(ctx: Context, code: str, external_userid: str, text: str) -> Outcome:
+    """Answer her opening the bot (enter_session) with its single-use welcome_code, once."""
+    return _bot_says(ctx, f"kf-welcome:{code}", "kf_welcome", external_userid, text,
+                     lambda: kf.send_text_on_event(ctx.wecom("kf"), code, text))  # fmt: skip
+
+
+def _bot_says(
+    ctx: Context, key: str, kind: str, external_userid: str, text: str, call: Callable[[], str]
+) -> Outcome:
+    """Send one bot text once per key (`call` sends it and returns WeCom's msgid) and keep it
+    with her messages: sync_msg never returns what the API sent."""
+    msgids: list[str] = []
+
+    def send_text() -> str:
+        msgids.append(call())
+        return ""
+
+    def keep(outcome: Outcome) -> None:
+        if outcome.sent:
+            kf_messages.record_sent(ctx.session, msgids[0] or key, external_userid, text,
+                                    ctx.clock.now())  # fmt: skip
+
+    return send(ctx, key, kind, external_userid, send_text, record=keep)
 
 
 def _ask_advisor(ctx: Context, contact: Contact, text: str, key: str) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from crm import leads as funnel
 from crm import phones, scoring
-from crm.config import Settings
+from crm.config import MASKABLE, Settings
 from crm.stages import how_far
 from store import advisors, contact_tags, leads, merges, orders, signals
 from store.models import Contact, FollowUp
@@ -21,10 +21,12 @@ SHOWN = 10  # follow-ups and orders listed
 
 def of(
     session: Session, settings: Settings, contact_id: int, now: datetime,
-    reveal_phone: bool = False,
+    masked: frozenset[str] = frozenset({"phone"}),
 ) -> dict[str, Any] | None:  # fmt: skip
     """Her profile as plain JSON values (times in the configured time zone), None if nobody
-    has that id; a merged-away id shows the person she became."""
+    has that id; a merged-away id shows the person she became. `masked` (config.MASKABLE):
+    phone as 138****1234, city as None, orders (and signed amounts) and notes left out; the
+    profile's "masked" lists them."""
     contact = session.get(Contact, merges.resolve(session, contact_id))
     if contact is None:
         return None
@@ -38,7 +40,8 @@ def of(
     channel = settings.channel(contact.channel_code)
     history = signals.of(connection, [contact.id])[contact.id]
     items = scoring.breakdown(settings, history, now)
-    bought = orders.of(connection, contact.id, SHOWN)
+    sees_orders = "orders" not in masked
+    bought = orders.of(connection, contact.id, SHOWN) if sees_orders else []
     follow_ups = session.exec(select(FollowUp).where(FollowUp.contact_id == contact.id)
                               .order_by(FollowUp.id.desc()).limit(SHOWN)).all()  # fmt: skip
     return {
@@ -46,7 +49,7 @@ def of(
         "external_userid": contact.external_userid,
         "name": contact.name,
         "avatar": contact.avatar,
-        "phone": contact.phone if reveal_phone else phones.mask(contact.phone),
+        "phone": phones.mask(contact.phone) if "phone" in masked else contact.phone,
         "wecom_customer": contact.external_userid is not None,
         "status": funnel.label(contact.status),
         "lost_reason": contact.lost_reason,
@@ -55,7 +58,7 @@ def of(
         "channel": contact.channel_code,
         "channel_name": channel.name if channel else "",
         "source": contact.source,
-        "city": contact.city,
+        "city": None if "city" in masked else contact.city,
         "stage": contact.stage,
         "how_far": how_far(
             now.astimezone(tz).date(), contact.stage, contact.due_date, contact.baby_birthday
@@ -89,12 +92,18 @@ def of(
                 "source": step.source,
                 "actor": step.actor,
                 "reason": step.reason,
-                "note": step.note,
-                "amount": step.amount_cents / 100 if step.amount_cents else None,
+                "note": None if "notes" in masked else step.note,
+                "amount": step.amount_cents / 100 if step.amount_cents and sees_orders else None,
             }
             for step in leads.history(session, contact.id)
         ],
         "follow_ups": [
-            {"at": moment(f.created_at), "by": f.userid, "note": f.note} for f in follow_ups
+            {
+                "at": moment(f.created_at),
+                "by": f.userid,
+                "note": None if "notes" in masked else f.note,
+            }
+            for f in follow_ups
         ],
+        "masked": [field for field in MASKABLE if field in masked],
     }

@@ -18,7 +18,7 @@ from crm.context import Context
 from handlers import dialog, on
 from store import contacts, leads
 from store import kf as kf_store
-from store.models import Contact, DeliveryStatus, LeadSource
+from store.models import Contact, DeliveryStatus, KfOrigin, LeadSource
 from wecom import kf
 from wecom.callbacks import KfEvent
 from wecom.client import WeComError
@@ -67,11 +67,11 @@ def _handle(ctx: Context, open_kfid: str, message: dict) -> None:
         return
     external_userid = message.get("external_userid", "")
     origin, kind = int(message.get("origin", 0)), message.get("msgtype")
-    if origin == 4 and kind == "event":
+    if origin == KfOrigin.EVENT and kind == "event":
         detail = message.get("event", {})
         if detail.get("event_type") == "enter_session":
             _enter_session(ctx, open_kfid, external_userid, detail)
-    elif origin == 3 and external_userid:
+    elif origin == KfOrigin.CUSTOMER and external_userid:
         contact = _contact(ctx, external_userid, "", "")
         talk = kf_store.dialog(ctx.session, external_userid, open_kfid, ctx.clock.now())
         talk.last_customer_at, talk.replies_in_window = sent_at, 0
@@ -128,10 +128,6 @@ def _enter_session(ctx: Context, open_kfid: str, external_userid: str, detail: d
     if not code or not greeting:
         return
 
-    def send_greeting() -> str:
-        kf.send_text_on_event(ctx.wecom("kf"), code, greeting)
-        return ""
-
-    outcome = outbox.send(ctx, f"kf-welcome:{code}", "kf_welcome", external_userid, send_greeting)
+    outcome = outbox.greet(ctx, code, external_userid, greeting)
     if outcome.status == DeliveryStatus.FAILED:
         log.warning("kf greeting not sent: %s", outcome.detail)

@@ -33,15 +33,19 @@ from store import audit, contact_tags, contacts, followups, groups, lead_list, s
 from store import kf as kf_store
 from store import leads as steps
 from store import tags as stored_tags
-from store.models import Contact, ContactStatus, LeadSource, ScriptUse
+from store.models import Contact, ContactStatus, KfOrigin, LeadSource, ScriptUse
 from wecom import externalcontact, jsapi
 from wecom.client import WeComError, is_transient
 
 EXTERNAL_USERID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEARCHED = 50  # leads a search shows
-SHOWN = 10  # SOP steps (done, planned) and her bot messages in her profile
+SHOWN = 10  # SOP steps (done, planned) and her messages with the bot in her profile
+SPEAKERS = {KfOrigin.CUSTOMER: "customer", KfOrigin.BOT: "bot", KfOrigin.SERVICER: "servicer"}
 MAX_URL = 2048
+# actions that change nothing of hers, so anyone who may see her may take them: a script
+# he put into his own chat with her is counted
+IN_HIS_OWN_CHAT = frozenset({"script"})
 
 
 class LoginRefused(Exception):
@@ -201,7 +205,7 @@ def act(ctx: Context, userid: str, action: str, body: object) -> Reply:
     found = _her(ctx, userid, str(body.get("external_userid") or ""), action)
     if isinstance(found, Reply):
         return found
-    if not access.may_edit(ctx.settings, userid, found):
+    if action not in IN_HIS_OWN_CHAT and not access.may_edit(ctx.settings, userid, found):
         detail = {"contact_id": found.id, "tried": action}
         audit.record(ctx.session, userid, "sidebar.denied", detail, 0, ctx.clock.now())
         ctx.session.commit()
@@ -237,13 +241,14 @@ def _her(ctx: Context, userid: str, external_userid: str, what: str) -> Contact 
 
 def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
     now = ctx.clock.now()
-    reveal = access.may_see_phone(ctx.settings, userid, her)
-    shown = profile.of(ctx.session, ctx.settings, her.id, now, reveal_phone=reveal) or {}
+    masked = access.masked_for(ctx.settings, userid, her)
+    shown = profile.of(ctx.session, ctx.settings, her.id, now, masked) or {}
     values = {"name": her.name or "", "stage": her.stage or "",
               "advisor": advisors.advisor_name(ctx, userid, advisors.NEUTRAL)}  # fmt: skip
     shown["scripts"] = scripts.for_her(ctx.settings, her.stage, values)
     shown |= _plans(ctx, her)
     shown["lost_reasons"] = list(ctx.settings.leads.lost_reasons)
+    shown["may_edit"] = access.may_edit(ctx.settings, userid, her)
     detail = {"contact_id": her.id, "external_userid": her.external_userid}
     audit.record(ctx.session, userid, "sidebar.view", detail, 1, now)
     ctx.session.commit()
@@ -252,7 +257,7 @@ def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
 
 def _plans(ctx: Context, her: Contact) -> dict:
     """What mombot did and will do for her: the SOP steps sent and planned (by name), her
-    follow-up SLA's next deadline, and what she last wrote to the welcome bot."""
+    follow-up SLA's next deadline, and her last messages with the welcome bot (both ways)."""
     tz, connection = ctx.settings.tz, ctx.session.connection()
     names = {sop.id: sop.name for sop in playbook.configured(ctx.settings)}
 
@@ -261,7 +266,7 @@ def _plans(ctx: Context, her: Contact) -> dict:
 
     done, coming = sop_tasks.of_target(connection, planner.contact_target(her.id), SHOWN)
     sla = next((t for t in coming if t.sop_id == playbook.FOLLOWUP_SLA), None)
-    said = kf_store.said_by(connection, her.external_userid or "", SHOWN)
+    talk = kf_store.conversation(connection, her.external_userid or "", SHOWN)
     return {
         "sop_done": [{"sop": names.get(t.sop_id, t.sop_id), "step": t.step_id,
                       "status": t.status, "at": moment(t.updated_at)} for t in done],
@@ -269,7 +274,8 @@ def _plans(ctx: Context, her: Contact) -> dict:
                          "due_at": moment(t.due_at)} for t in coming
                         if t.sop_id != playbook.FOLLOWUP_SLA],
         "sla": {"step": sla.step_id, "due_at": moment(sla.due_at)} if sla else None,
-        "bot_messages": [{"at": moment(at), "text": text} for at, text in said],
+        "bot_messages": [{"at": moment(at), "from": SPEAKERS[origin], "text": text}
+                         for at, origin, text in reversed(talk)],
         "now": moment(ctx.clock.now()),  # what the page counts the SLA's time left from
     }  # fmt: skip
 

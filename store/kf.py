@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session, select
 
 from store.db import insert
-from store.models import Dialog, KfCursor, KfMessage
+from store.models import Dialog, KfCursor, KfMessage, KfOrigin
 
 
 def cursor(session: Session, open_kfid: str) -> str:
@@ -54,17 +54,38 @@ def dialog(session: Session, external_userid: str, open_kfid: str, now: datetime
     return found
 
 
-def said_by(connection: Connection, external_userid: str, limit: int) -> list[tuple[datetime, str]]:
-    """What she last wrote to the welcome bot (texts, newest first) with when."""
+def record_sent(
+    session: Session, msgid: str, external_userid: str, text: str, now: datetime
+) -> None:
+    """Keep a text the bot sent her (msgid: WeCom's, else the outbox key), as sync_msg would
+    show it; once per msgid."""
+    message = {"msgid": msgid, "external_userid": external_userid, "origin": KfOrigin.BOT,
+               "msgtype": "text", "text": {"content": text}}  # fmt: skip
+    body = json.dumps(message, ensure_ascii=False)
+    connection = session.connection()
+    row = {"msgid": msgid, "external_userid": external_userid, "origin": KfOrigin.BOT,
+           "body": body, "sent_at": now}  # fmt: skip
+    statement = insert(connection, KfMessage.__table__).values(**row)
+    connection.execute(statement.on_conflict_do_nothing(index_elements=["msgid"]))
+
+
+TALK = (KfOrigin.CUSTOMER, KfOrigin.SERVICER, KfOrigin.BOT)
+
+
+def conversation(
+    connection: Connection, external_userid: str, limit: int
+) -> list[tuple[datetime, KfOrigin, str]]:
+    """Her last texts with the welcome bot, both ways (and a servicer's), newest first: when,
+    who wrote it, what."""
     t = KfMessage.__table__
     rows = connection.execute(
-        select(t.c.sent_at, t.c.body).where(t.c.external_userid == external_userid,
-                                            t.c.origin == 3)
-        .order_by(t.c.sent_at.desc()).limit(limit)
+        select(t.c.sent_at, t.c.origin, t.c.body)
+        .where(t.c.external_userid == external_userid, t.c.origin.in_(TALK))
+        .order_by(t.c.sent_at.desc(), t.c.id.desc()).limit(limit)
     )  # fmt: skip
     found = []
-    for at, body in rows:
+    for at, origin, body in rows:
         message = json.loads(body)
         if message.get("msgtype") == "text":
-            found.append((at, str(message.get("text", {}).get("content", ""))))
+            found.append((at, KfOrigin(origin), str(message.get("text", {}).get("content", ""))))
     return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
@@ -196,8 +196,18 @@ class KfCursor(SQLModel, table=True):
     updated_at: datetime = _at(nullable=False)
 
 
+class KfOrigin(IntEnum):
+    """Who a 微信客服 message is from: WeCom's `origin` of a synced message, or mombot's own."""
+
+    CUSTOMER = 3  # she wrote it
+    EVENT = 4  # a system event (enter_session, msg_send_fail …)
+    SERVICER = 5  # a servicer wrote it in the WeCom client
+    BOT = -1  # mombot sent it: sync_msg never returns what the API sent, so mombot keeps it
+
+
 class KfMessage(SQLModel, table=True):
-    """A 微信客服 message or event already handled (dedupe by msgid)."""
+    """A 微信客服 message: synced from WeCom (a message or event, handled once by msgid), or
+    sent by the bot (origin BOT)."""
 
     __tablename__ = "kf_messages"
 

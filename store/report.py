@@ -35,6 +35,7 @@ from store.models import (
     CustomerGroup,
     FollowUp,
     KfMessage,
+    KfOrigin,
     LeadEvent,
     PoolEvent,
     SopTask,
@@ -52,7 +53,6 @@ FUNNEL = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED,
           ContactStatus.SIGNED)  # fmt: skip
 OPEN = (ContactStatus.NEW, ContactStatus.CONTACTED, ContactStatus.INTERESTED)
 DONE = ("sent", "skipped", "failed")  # what a SOP task ends as (TaskStatus)
-CUSTOMER = 3  # a kf message's origin when she wrote it
 ANSWER_HOURS = 48  # she answered a SOP step when she wrote to the bot within this
 
 
@@ -270,7 +270,8 @@ def sop_answers(connection: Connection, window: Window) -> list[tuple]:
     query = (select(S.c.sop_id, func.count(distinct(S.c.id)))
              .select_from(K.join(C, C.c.external_userid == K.c.external_userid)
                           .join(S, S.c.target == literal("c:") + cast(C.c.id, String)))
-             .where(K.c.origin == CUSTOMER, K.c.sent_at > window.start, K.c.sent_at <= late,
+             .where(K.c.origin == KfOrigin.CUSTOMER, K.c.sent_at > window.start,
+                    K.c.sent_at <= late,
                     _between(S.c.updated_at, window), S.c.status == SENT,
                     S.c.detail == sop_tasks.SENT_TO_HER, K.c.sent_at > S.c.updated_at,
                     _within(K.c.sent_at, S.c.updated_at, connection.dialect.name),

@@ -31,13 +31,13 @@ from store.models import (
     ContactTag,
     FollowUp,
     KfMessage,
+    KfOrigin,
     LeadEvent,
     LeadIntake,
     Order,
     StageEvent,
 )
 
-CUSTOMER = 3  # a kf message's origin when she wrote it
 SEEN = "seen"  # her latest message to the bot: no signal, a sign of life
 INTAKE = "intake"  # what one source sent of her: read into source and complete_form
 ALIVE = {"followed_up", "ordered", SEEN}  # signals that end a silence (and told_dates)
@@ -99,7 +99,7 @@ def _statements(dialect: str) -> tuple[Select, CompoundSelect]:
         return literal(name, String).label("kind")
 
     written = (k.join(c, c.c.external_userid == k.c.external_userid), and_(
-        scope(c.c.id), k.c.origin == CUSTOMER))  # fmt: skip
+        scope(c.c.id), k.c.origin == KfOrigin.CUSTOMER))  # fmt: skip
     everything = union_all(
         select(s.c.contact_id, kind("stage"), s.c.stage, s.c.created_at)
         .where(scope(s.c.contact_id)),

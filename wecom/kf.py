@@ -19,15 +19,19 @@ def sync_msg(
     return client.post("kf/sync_msg", json=body)
 
 
-def send_text(client: WeComClient, open_kfid: str, external_userid: str, text: str) -> None:
-    client.post("kf/send_msg", json={"touser": external_userid, "open_kfid": open_kfid,
-                                     "msgtype": "text", "text": {"content": text}})  # fmt: skip
+def send_text(client: WeComClient, open_kfid: str, external_userid: str, text: str) -> str:
+    """The message's msgid ("" if WeCom gave none)."""
+    body = {"touser": external_userid, "open_kfid": open_kfid, "msgtype": "text",
+            "text": {"content": text}}  # fmt: skip
+    answer = client.post("kf/send_msg", json=body)
+    return str(answer.get("msgid") or "")
 
 
-def send_text_on_event(client: WeComClient, code: str, text: str) -> None:
-    """Answer an event (enter_session) with its single-use welcome_code."""
-    client.post("kf/send_msg_on_event",
-                json={"code": code, "msgtype": "text", "text": {"content": text}})  # fmt: skip
+def send_text_on_event(client: WeComClient, code: str, text: str) -> str:
+    """Answer an event (enter_session) with its single-use welcome_code; the msgid or ""."""
+    body = {"code": code, "msgtype": "text", "text": {"content": text}}
+    answer = client.post("kf/send_msg_on_event", json=body)
+    return str(answer.get("msgid") or "")
 
 
 def contact_way_url(client: WeComClient, open_kfid: str, scene: str) -> str:

@@ -203,6 +203,11 @@
       .filter(Boolean).join(" · ")));
     who.appendChild(names);
     top.appendChild(who);
+    if (her.masked.length) {
+      var hidden = { phone: "完整电话", city: "城市", orders: "订单和金额", notes: "跟进备注" };
+      top.appendChild(el("div", "sub masked", her.masked.map(function (f) { return hidden[f] || f; })
+        .join("、") + "仅她的负责顾问和店长可见"));
+    }
 
     var now = card("孕育阶段");
     now.appendChild(el("div", "stage", her.stage
@@ -221,7 +226,7 @@
     var row = el("div", "tags");
     her.tags.forEach(function (name) { row.appendChild(el("span", "", name)); });
     tags.appendChild(row);
-    if (her.wecom_customer) {
+    if (her.wecom_customer && her.may_edit) {
       tags.appendChild(button("编辑标签", function () { editTags(tags, her); }));
     }
 
@@ -233,7 +238,12 @@
           + minute(her.sla.due_at) + (her.sla.step === "escalate" ? " 上报主管）" : " 提醒）")
         : "已超时，请尽快跟进"));
     }
-    actions(her);
+    if (her.may_edit) {
+      actions(her);
+    } else {
+      card("跟进").appendChild(el("div", "sub", "她由" + (her.owner_name || her.owner || "其他顾问")
+        + "负责：你可以查看她的资料、使用话术；跟进和修改请联系负责顾问。"));
+    }
     scriptsCard(her);
 
     var score = card("线索评分 " + her.score);
@@ -276,14 +286,16 @@
     }
 
     if (her.bot_messages.length) {
-      var bot = card("她对小助手说");
-      var said = el("ul");
+      var bot = card("她和小助手的对话");
+      var talk = el("ul", "talk");
+      var speakers = { customer: "她", bot: "小助手", servicer: "客服" };
       her.bot_messages.forEach(function (m) {
-        var li = el("li", "", m.text);
-        li.insertBefore(el("span", "when", minute(m.at)), li.firstChild);
-        said.appendChild(li);
+        var li = el("li", m.from, "");
+        li.appendChild(el("span", "when", minute(m.at) + " " + (speakers[m.from] || m.from)));
+        li.appendChild(el("span", "said", m.text));
+        talk.appendChild(li);
       });
-      bot.appendChild(said);
+      bot.appendChild(talk);
     }
 
     var steps = card("线索记录");
@@ -301,7 +313,7 @@
       var follows = card("跟进记录");
       var notes = el("ul");
       her.follow_ups.forEach(function (f) {
-        var li = el("li", "", f.note || "（无备注）");
+        var li = el("li", "", f.note || (her.masked.indexOf("notes") >= 0 ? "（备注不可见）" : "（无备注）"));
         li.insertBefore(el("span", "when", minute(f.at)), li.firstChild);
         notes.appendChild(li);
       });

@@ -15,8 +15,8 @@ from bot.server import create_app
 from crm import config
 from sop import lifecycle
 from store import audit as audit_log
-from store import db
-from store.models import AuditEntry, Contact, ContactFollow, SopTask
+from store import db, followups, kf
+from store.models import AuditEntry, Contact, ContactFollow, Order, SopTask
 from tests.support import added, deliver, new_lead, reconfigure, settings_data
 from wecom import jsapi
 
@@ -121,6 +121,29 @@ async def test_her_profile_only_for_her_advisor_his_lead_and_managers(client, ru
     assert nobody.status == 404
     malformed = await client.get("/api/sidebar/contact", params={"external_userid": "a b"})
     assert malformed.status == 400
+
+
+async def test_her_profile_shows_her_conversation_with_the_bot_both_ways(
+    client, runtime, sandbox, clock
+):
+    her = new_lead(runtime, sandbox)
+    ext = her.external_userid
+    with db.session(runtime.engine) as s:
+        kf.record_sent(s, "b1", ext, "你好呀，我是孕育小助手～", clock.now())
+        clock.advance(timedelta(minutes=1))
+        said = {"msgid": "m1", "external_userid": ext, "origin": 3, "msgtype": "text",
+                "text": {"content": "怀孕了"}}  # fmt: skip
+        assert kf.first_sight(s, said, clock.now())
+        clock.advance(timedelta(minutes=1))
+        kf.record_sent(s, "b2", ext, "恭喜你！预产期是哪一天呢？", clock.now())
+        s.commit()
+    await log_in(client, sandbox, "zhangsan")
+    shown = await (await client.get("/api/sidebar/contact", params={"external_userid": ext})).json()
+    assert [(m["from"], m["text"]) for m in shown["bot_messages"]] == [
+        ("bot", "你好呀，我是孕育小助手～"),
+        ("customer", "怀孕了"),
+        ("bot", "恭喜你！预产期是哪一天呢？"),
+    ]
 
 
 async def test_assets_are_served_with_cache_headers(client):
@@ -241,11 +264,16 @@ async def test_one_who_may_look_may_not_change_her_and_bad_input_is_a_400(client
         s.commit()
     await log_in(client, sandbox, "lisi")
     who = {"external_userid": her.external_userid}
-    assert (await client.get("/api/sidebar/contact", params=who)).status == 200
+    looked = await client.get("/api/sidebar/contact", params=who)
+    assert looked.status == 200 and (await looked.json())["may_edit"] is False
     token = await csrf(client)
     moved = await client.post("/api/sidebar/status", headers=token,
                               json={**who, "status": "已签约", "amount": "3980"})  # fmt: skip
     assert moved.status == 403 and audit(runtime)[-1][:2] == ("lisi", "sidebar.denied")
+    script = await client.post(
+        "/api/sidebar/script", headers=token, json={**who, "script_id": "late-bag"}
+    )  # in his own chat: counted
+    assert script.status == 200 and ("lisi", "sidebar.script", her.id) in audit(runtime)
     found = await (await client.get("/api/sidebar/search", params={"q": "zhangsan"})).json()
     assert found == {"total": 0, "leads": []}  # not even leads that nobody owns
     odd = await client.post("/api/sidebar/note", data=b"{}", headers={
@@ -256,6 +284,40 @@ async def test_one_who_may_look_may_not_change_her_and_bad_input_is_a_400(client
     newline = await client.get("/api/sidebar/contact",
                                params={"external_userid": her.external_userid + "\n"})  # fmt: skip
     assert newline.status == 400
+
+
+async def test_masked_fields_are_whole_only_for_her_owner_and_the_managers(
+    client, runtime, sandbox, clock
+):
+    data = settings_data(runtime)
+    data["roles"]["masked"] = ["phone", "city", "orders", "notes"]
+    reconfigure(runtime, data)
+    her = new_lead(runtime, sandbox)
+    with db.session(runtime.engine) as s:
+        contact = s.get(Contact, her.id)
+        contact.phone, contact.city = "13812345678", "上海"
+        s.add(ContactFollow(contact_id=her.id, userid="lisi", updated_at=clock.now()))
+        s.add(Order(order_id="T1", contact_id=her.id, amount_cents=39800, ordered_at=clock.now(),
+                    items="纸尿裤", created_at=clock.now()))  # fmt: skip
+        followups.log(s, contact, "zhangsan", "她家住得远，周末到店", clock.now())
+        s.commit()
+    who = {"external_userid": her.external_userid}
+    seen = {}
+    for userid in ("zhangsan", "boss", "lisi", "wangwu"):  # owner, manager, co-follower, lead
+        client.session.cookie_jar.clear()
+        await log_in(client, sandbox, userid)
+        seen[userid] = await (await client.get("/api/sidebar/contact", params=who)).json()
+    for userid in ("zhangsan", "boss"):
+        shown = seen[userid]
+        assert (shown["phone"], shown["city"], shown["masked"]) == ("13812345678", "上海", [])
+        assert shown["orders"][0]["amount"] == 398.0
+        assert shown["follow_ups"][0]["note"] == "她家住得远，周末到店"
+    for userid in ("lisi", "wangwu"):
+        shown = seen[userid]
+        assert (shown["phone"], shown["city"]) == ("138****5678", None)
+        assert shown["masked"] == ["phone", "city", "orders", "notes"]
+        assert shown["orders"] == [] and shown["follow_ups"][0]["note"] is None
+        assert all(step["note"] is None for step in shown["history"])
 
 
 async def test_the_group_view_shows_its_customers_stages_and_newcomers(client, runtime, sandbox,

@@ -23,8 +23,8 @@ from sqlmodel import select
 from bot import worker
 from bot.server import create_app
 from sop import lifecycle
-from store import db
-from store.models import Contact, FollowUp, ScriptUse
+from store import db, followups, kf
+from store.models import Contact, ContactFollow, FollowUp, ScriptUse
 from tests.support import deliver, free_port, new_lead, reconfigure, settings_data
 from wecom import jsapi
 from wecom.sandbox import jssdk
@@ -178,3 +178,38 @@ def test_opened_in_a_customer_group_it_shows_the_groups_stages_and_newcomers(
         browser.save_screenshot(str(ARTEFACTS / "sidebar-group.png"))
     assert "孕妈交流群" in shown and "1 位客户" in shown
     assert "小雨 · 孕晚期（孕29周+3天）" in shown and "孕妈群每日小知识" in shown
+
+
+def test_another_advisor_sees_her_talk_with_the_bot_but_not_what_is_masked(
+    runtime, sandbox, browser, clock
+):
+    her = new_lead(runtime, sandbox)
+    with db.session(runtime.engine) as s:  # lisi has her in WeCom too; zhangsan owns her
+        contact = s.get(Contact, her.id)
+        contact.phone, contact.city = "13812345678", "上海"
+        s.add(ContactFollow(contact_id=her.id, userid="lisi", updated_at=clock.now()))
+        followups.log(s, contact, "zhangsan", "她家住得远，周末到店", clock.now())
+        kf.record_sent(s, "b1", her.external_userid, "你好呀，我是孕育小助手～", clock.now())
+        said = {"msgid": "m1", "external_userid": her.external_userid, "origin": 3,
+                "msgtype": "text", "text": {"content": "怀孕了，预产期明年2月"}}  # fmt: skip
+        kf.first_sight(s, said, clock.now() + timedelta(minutes=1))
+        s.commit()
+    data = settings_data(runtime)
+    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
+    data["roles"] = {"masked": ["phone", "city", "notes"]}
+    reconfigure(runtime, data)
+    sandbox.state.oauth_member = "lisi"
+    jssdk.install(browser, entry="single_chat_tools", external_userid=her.external_userid)
+    with Served(create_app(runtime)) as served:
+        browser.get(f"{served.url}/sidebar")
+        wait_for(browser, "她和小助手的对话")
+        shown = browser.find_element(By.ID, "app").text
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "sidebar-masked.png"))
+        talk = browser.find_element(By.XPATH, "//h2[text()='她和小助手的对话']/..")
+        talk.screenshot(str(ARTEFACTS / "sidebar-talk.png"))
+    assert "完整电话、城市、跟进备注仅她的负责顾问和店长可见" in shown
+    assert "她由张顾问负责" in shown and "记录跟进" not in shown and "编辑标签" not in shown
+    assert "138****5678" in shown and "13812345678" not in shown and "上海" not in shown
+    assert "周末到店" not in shown and "（备注不可见）" in shown
+    assert shown.index("小助手\n你好呀") < shown.index("她\n怀孕了，预产期明年2月")

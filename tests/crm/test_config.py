@@ -63,6 +63,7 @@ def test_env_var_names_the_file(tmp_path, monkeypatch):
         (('url = ""\n[[channels]]', 'url = "mysql://x"\n[[channels]]'), "redis.url", "redis://"),
         (('code = "xhs-diaper"', 'code = "小红书"'), "channels[0].code", "pattern"),
         (('api_base = "http://127.0.0.1:9000"', 'api_base = "ftp://x"'), "wecom.api_base", "URL"),
+        (("[report]", '[roles]\nmasked = ["secrets"]\n[report]'), "roles.masked[0]", "'city'"),
         (
             ("[report]", 'timezone = "Mars/Base"\n[report]'),
             "channels[xhs-diaper].timezone",

@@ -7,12 +7,14 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlmodel import select
 
 from bot import worker
 from crm import scene
 from crm.stages import STAGES
-from store import contacts
+from store import contacts, kf
 from store.db import session
+from store.models import KfMessage, KfOrigin
 from tests.support import CORP_ID, DATA, added, deliver, reconfigure, refresh, settings_data
 from wecom.sandbox.driver import contact_event
 
@@ -80,6 +82,26 @@ def test_from_hello_to_a_confirmed_due_date_and_her_stage_tag(bot, sandbox):
     )
     assert her(bot, ext).due_date == date(2027, 3, 15)
     assert stage_tags(sandbox, ext) == ["孕中期"]
+
+
+def test_the_bots_side_of_the_conversation_is_kept_with_wecoms_msgid(bot, sandbox):
+    """sync_msg never returns what the API sent: mombot keeps the bot's texts itself."""
+    ext = mother(bot, sandbox)
+    event = sandbox.state.kf_customer_says(KF, ext, "怀孕了")
+    for _ in range(2):  # WeCom repeats an event it thinks was lost
+        deliver(bot, event)
+        worker.run(bot, burst=True)
+    with session(bot.engine) as s:
+        talk = kf.conversation(s.connection(), ext, 10)
+    sent = sandbox.state.kf_sent
+    assert [(origin, text) for _, origin, text in reversed(talk)] == [
+        (KfOrigin.BOT, sent[0]["text"]["content"]),
+        (KfOrigin.CUSTOMER, "怀孕了"),
+        (KfOrigin.BOT, "恭喜你！预产期是哪一天呢？也可以直接告诉我现在孕几周～"),
+    ]
+    with session(bot.engine) as s:
+        kept = s.exec(select(KfMessage.msgid).where(KfMessage.origin == KfOrigin.BOT)).all()
+    assert sorted(kept) == sorted(m["msgid"] for m in sent) and len(sent) == 2
 
 
 def test_a_correction_changes_the_date(bot, sandbox):

@@ -636,17 +636,19 @@ class SandboxState:
         if window[1] >= KF_REPLIES_PER_MESSAGE:
             raise ApiError(95027, "at most 5 messages per customer message")
         window[1] += 1
-        self.kf_sent.append({**body, "at": self.clock.now()})
-        return {"msgid": secrets.token_hex(8)}
+        msgid = secrets.token_hex(8)
+        self.kf_sent.append({**body, "at": self.clock.now(), "msgid": msgid})
+        return {"msgid": msgid}
 
     def kf_send_on_event(self, body: dict[str, Any]) -> dict[str, Any]:
         code = self.kf_welcome_codes.get(str(body.get("code", "")))
         if code is None or code[2]:
             raise ApiError(95014, "invalid or used welcome code")
         code[2] = True
+        msgid = secrets.token_hex(8)
         self.kf_sent.append({**body, "touser": code[1], "open_kfid": code[0],
-                             "at": self.clock.now()})  # fmt: skip
-        return {"msgid": secrets.token_hex(8)}
+                             "at": self.clock.now(), "msgid": msgid})  # fmt: skip
+        return {"msgid": msgid}
 
     def kf_said_to(self, external_userid: str) -> list[str]:
         with self.lock:
