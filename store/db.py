@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -58,6 +58,17 @@ def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def made_here(dialect: str) -> Callable[..., bool]:
+    """alembic's include_object when comparing the models with `dialect`'s schema: an index
+    the models make only on another database (Index.ddl_if) is not expected on this one."""
+
+    def include(obj: object, _name: str | None, _type: str, _reflected: bool, _other) -> bool:
+        only = getattr(obj, "_ddl_if", None)  # SQLAlchemy's record of ddl_if(dialect=…)
+        return only is None or only.dialect in (None, dialect)
+
+    return include
 
 
 def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement[bool]:
