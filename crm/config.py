@@ -429,9 +429,10 @@ class RolesSettings(_Section):
     """Who sees whose customers (the sidebar): an advisor his own, a team lead his team's
     (team lead userid → advisors), a manager everyone's ([report] managers are managers too).
     `masked`: what those who may see her but are neither her owner nor a manager (another
-    advisor who also has her in WeCom, a team lead) see masked — phone: 138****1234; city;
-    orders: her orders and the amounts she signed for; notes: what advisors wrote in her
-    follow-ups and history."""
+    advisor who also has her in WeCom, a team lead) see masked — phone: 138****1234 (in her
+    messages and the notes too); city; orders: her orders, the amounts she signed for, her
+    value tier and what her orders scored; notes: what others wrote in her follow-ups and
+    history."""
 
     managers: list[str] = []
     team_leads: dict[str, list[str]] = {}

@@ -11,22 +11,24 @@ from sqlmodel import Session, select
 
 from crm import leads as funnel
 from crm import phones, scoring
-from crm.config import MASKABLE, Settings
+from crm.config import MASKABLE, TIERS, Settings
 from crm.stages import how_far
 from store import advisors, contact_tags, leads, merges, orders, signals
 from store.models import Contact, FollowUp
+from wecom.redact import mask_phones
 
 SHOWN = 10  # follow-ups and orders listed
 
 
 def of(
     session: Session, settings: Settings, contact_id: int, now: datetime,
-    masked: frozenset[str] = frozenset({"phone"}),
+    masked: frozenset[str] = frozenset({"phone"}), viewer: str = "",
 ) -> dict[str, Any] | None:  # fmt: skip
     """Her profile as plain JSON values (times in the configured time zone), None if nobody
-    has that id; a merged-away id shows the person she became. `masked` (config.MASKABLE):
-    phone as 138****1234, city as None, orders (and signed amounts) and notes left out; the
-    profile's "masked" lists them."""
+    has that id; a merged-away id shows the person she became. `masked` (config.MASKABLE),
+    the profile's "masked" lists it: phone as 138****1234 (in notes too); city as None;
+    orders: no orders, signed amounts, value tier or what her orders scored; notes: none but
+    the `viewer`'s own."""
     contact = session.get(Contact, merges.resolve(session, contact_id))
     if contact is None:
         return None
@@ -44,6 +46,13 @@ def of(
     bought = orders.of(connection, contact.id, SHOWN) if sees_orders else []
     follow_ups = session.exec(select(FollowUp).where(FollowUp.contact_id == contact.id)
                               .order_by(FollowUp.id.desc()).limit(SHOWN)).all()  # fmt: skip
+    tags = sorted(contact_tags.names(session, contact.id))
+
+    def note(text: str | None, by: str | None) -> str | None:
+        if "notes" in masked and (not viewer or by != viewer):
+            return None
+        return mask_phones(text) if text and "phone" in masked else text
+
     return {
         "id": contact.id,
         "external_userid": contact.external_userid,
@@ -66,14 +75,15 @@ def of(
         "due_date": contact.due_date.isoformat() if contact.due_date else None,
         "baby_birthday": contact.baby_birthday.isoformat() if contact.baby_birthday else None,
         "added_at": moment(contact.added_at or contact.created_at),
-        "tags": sorted(contact_tags.names(session, contact.id)),
+        "tags": tags if sees_orders else [tag for tag in tags if tag not in TIERS],
         "score": scoring.total(items),
         "hot": scoring.total(items) >= settings.scoring.threshold,
         "score_breakdown": [
             {"rule": item.rule, "points": round(item.points, 1), "at": moment(item.at)}
             for item in items
+            if sees_orders or item.signal != "ordered"
         ],
-        "tier": contact.tier,
+        "tier": contact.tier if sees_orders else None,
         "orders": [
             {
                 "order_id": row.order_id,
@@ -92,17 +102,13 @@ def of(
                 "source": step.source,
                 "actor": step.actor,
                 "reason": step.reason,
-                "note": None if "notes" in masked else step.note,
+                "note": note(step.note, step.actor),
                 "amount": step.amount_cents / 100 if step.amount_cents and sees_orders else None,
             }
             for step in leads.history(session, contact.id)
         ],
         "follow_ups": [
-            {
-                "at": moment(f.created_at),
-                "by": f.userid,
-                "note": None if "notes" in masked else f.note,
-            }
+            {"at": moment(f.created_at), "by": f.userid, "note": note(f.note, f.userid)}
             for f in follow_ups
         ],
         "masked": [field for field in MASKABLE if field in masked],

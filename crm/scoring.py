@@ -31,6 +31,7 @@ class Item:
     rule: str
     points: float
     at: datetime
+    signal: str = ""  # the rule's signal (ordered, followed_up …)
 
     def text(self) -> str:
         shown = round(self.points, 1)
@@ -57,7 +58,7 @@ def breakdown(settings: Settings, history: History, now: datetime) -> list[Item]
             reverse=True,
         )  # fmt: skip
         for at in moments[: rule.max_count]:
-            found.append(Item(rule_name(rule), _decayed(rule, at, now), at))
+            found.append(Item(rule_name(rule), _decayed(rule, at, now), at, rule.signal))
     return found
 
 

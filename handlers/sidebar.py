@@ -36,6 +36,7 @@ from store import tags as stored_tags
 from store.models import Contact, ContactStatus, KfOrigin, LeadSource, ScriptUse
 from wecom import externalcontact, jsapi
 from wecom.client import WeComError, is_transient
+from wecom.redact import mask_phones
 
 EXTERNAL_USERID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -242,11 +243,11 @@ def _her(ctx: Context, userid: str, external_userid: str, what: str) -> Contact 
 def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
     now = ctx.clock.now()
     masked = access.masked_for(ctx.settings, userid, her)
-    shown = profile.of(ctx.session, ctx.settings, her.id, now, masked) or {}
+    shown = profile.of(ctx.session, ctx.settings, her.id, now, masked, viewer=userid) or {}
     values = {"name": her.name or "", "stage": her.stage or "",
               "advisor": advisors.advisor_name(ctx, userid, advisors.NEUTRAL)}  # fmt: skip
     shown["scripts"] = scripts.for_her(ctx.settings, her.stage, values)
-    shown |= _plans(ctx, her)
+    shown |= _plans(ctx, her, "phone" in masked)
     shown["lost_reasons"] = list(ctx.settings.leads.lost_reasons)
     shown["may_edit"] = access.may_edit(ctx.settings, userid, her)
     detail = {"contact_id": her.id, "external_userid": her.external_userid}
@@ -255,9 +256,10 @@ def _shown(ctx: Context, userid: str, her: Contact) -> Reply:
     return Reply(200, shown)
 
 
-def _plans(ctx: Context, her: Contact) -> dict:
+def _plans(ctx: Context, her: Contact, phones_masked: bool) -> dict:
     """What mombot did and will do for her: the SOP steps sent and planned (by name), her
-    follow-up SLA's next deadline, and her last messages with the welcome bot (both ways)."""
+    follow-up SLA's next deadline, and her last messages with the welcome bot (both ways;
+    numbers in them masked as her phone is)."""
     tz, connection = ctx.settings.tz, ctx.session.connection()
     names = {sop.id: sop.name for sop in playbook.configured(ctx.settings)}
 
@@ -274,7 +276,8 @@ def _plans(ctx: Context, her: Contact) -> dict:
                          "due_at": moment(t.due_at)} for t in coming
                         if t.sop_id != playbook.FOLLOWUP_SLA],
         "sla": {"step": sla.step_id, "due_at": moment(sla.due_at)} if sla else None,
-        "bot_messages": [{"at": moment(at), "from": SPEAKERS[origin], "text": text}
+        "bot_messages": [{"at": moment(at), "from": SPEAKERS[origin],
+                          "text": mask_phones(text) if phones_masked else text}
                          for at, origin, text in reversed(talk)],
         "now": moment(ctx.clock.now()),  # what the page counts the SLA's time left from
     }  # fmt: skip

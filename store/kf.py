@@ -76,12 +76,13 @@ def conversation(
     connection: Connection, external_userid: str, limit: int
 ) -> list[tuple[datetime, KfOrigin, str]]:
     """Her last texts with the welcome bot, both ways (and a servicer's), newest first: when,
-    who wrote it, what."""
+    who wrote it, what. In the order mombot kept them (by id): a reply is kept after what it
+    answers, while its moment (when it was sent) may be later than her next message's."""
     t = KfMessage.__table__
     rows = connection.execute(
         select(t.c.sent_at, t.c.origin, t.c.body)
         .where(t.c.external_userid == external_userid, t.c.origin.in_(TALK))
-        .order_by(t.c.sent_at.desc(), t.c.id.desc()).limit(limit)
+        .order_by(t.c.id.desc()).limit(limit)
     )  # fmt: skip
     found = []
     for at, origin, body in rows:

@@ -203,9 +203,10 @@
       .filter(Boolean).join(" · ")));
     who.appendChild(names);
     top.appendChild(who);
-    if (her.masked.length) {
+    var masked = her.masked || [];
+    if (masked.length) {
       var hidden = { phone: "完整电话", city: "城市", orders: "订单和金额", notes: "跟进备注" };
-      top.appendChild(el("div", "sub masked", her.masked.map(function (f) { return hidden[f] || f; })
+      top.appendChild(el("div", "sub masked", masked.map(function (f) { return hidden[f] || f; })
         .join("、") + "仅她的负责顾问和店长可见"));
     }
 
@@ -313,7 +314,7 @@
       var follows = card("跟进记录");
       var notes = el("ul");
       her.follow_ups.forEach(function (f) {
-        var li = el("li", "", f.note || (her.masked.indexOf("notes") >= 0 ? "（备注不可见）" : "（无备注）"));
+        var li = el("li", "", f.note || ((her.masked || []).indexOf("notes") >= 0 ? "（备注不可见）" : "（无备注）"));
         li.insertBefore(el("span", "when", minute(f.at)), li.firstChild);
         notes.appendChild(li);
       });

@@ -295,11 +295,15 @@ async def test_masked_fields_are_whole_only_for_her_owner_and_the_managers(
     her = new_lead(runtime, sandbox)
     with db.session(runtime.engine) as s:
         contact = s.get(Contact, her.id)
-        contact.phone, contact.city = "13812345678", "上海"
+        contact.phone, contact.city, contact.tier = "13812345678", "上海", "高价值"
         s.add(ContactFollow(contact_id=her.id, userid="lisi", updated_at=clock.now()))
         s.add(Order(order_id="T1", contact_id=her.id, amount_cents=39800, ordered_at=clock.now(),
                     items="纸尿裤", created_at=clock.now()))  # fmt: skip
         followups.log(s, contact, "zhangsan", "她家住得远，周末到店", clock.now())
+        followups.log(s, contact, "wangwu", "主管抽查：已回访", clock.now())
+        said = {"msgid": "m1", "external_userid": her.external_userid, "origin": 3,
+                "msgtype": "text", "text": {"content": "我电话13912345678"}}  # fmt: skip
+        kf.first_sight(s, said, clock.now())
         s.commit()
     who = {"external_userid": her.external_userid}
     seen = {}
@@ -310,14 +314,20 @@ async def test_masked_fields_are_whole_only_for_her_owner_and_the_managers(
     for userid in ("zhangsan", "boss"):
         shown = seen[userid]
         assert (shown["phone"], shown["city"], shown["masked"]) == ("13812345678", "上海", [])
-        assert shown["orders"][0]["amount"] == 398.0
-        assert shown["follow_ups"][0]["note"] == "她家住得远，周末到店"
+        assert shown["orders"][0]["amount"] == 398.0 and shown["tier"] == "高价值"
+        assert "下单" in [item["rule"] for item in shown["score_breakdown"]]
+        assert [f["note"] for f in shown["follow_ups"]] == ["主管抽查：已回访",
+                                                             "她家住得远，周末到店"]  # fmt: skip
+        assert shown["bot_messages"][0]["text"] == "我电话13912345678"
     for userid in ("lisi", "wangwu"):
         shown = seen[userid]
-        assert (shown["phone"], shown["city"]) == ("138****5678", None)
+        assert (shown["phone"], shown["city"], shown["tier"]) == ("138****5678", None, None)
         assert shown["masked"] == ["phone", "city", "orders", "notes"]
-        assert shown["orders"] == [] and shown["follow_ups"][0]["note"] is None
-        assert all(step["note"] is None for step in shown["history"])
+        assert shown["orders"] == [] and shown["bot_messages"][0]["text"] == "我电话139****5678"
+        assert "下单" not in [item["rule"] for item in shown["score_breakdown"]]
+        assert all(step["amount"] is None for step in shown["history"])
+    assert [f["note"] for f in seen["lisi"]["follow_ups"]] == [None, None]
+    assert [f["note"] for f in seen["wangwu"]["follow_ups"]] == ["主管抽查：已回访", None]
 
 
 async def test_the_group_view_shows_its_customers_stages_and_newcomers(client, runtime, sandbox,
