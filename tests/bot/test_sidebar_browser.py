@@ -66,6 +66,27 @@ def wait_for(browser, text: str) -> None:
     WebDriverWait(browser, 10).until(lambda b: text in b.find_element(By.ID, "app").text)
 
 
+def opened_by(runtime, sandbox, browser, userid: str, roles: dict | None = None, **chat) -> None:
+    """WeCom's side of opening the sidebar: its OAuth2 page (the sandbox's) logs `userid` in,
+    and the stand-in JS-SDK says which chat the page is next to (`chat`: as jssdk.install)."""
+    data = settings_data(runtime)
+    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
+    if roles is not None:
+        data["roles"] = roles
+    reconfigure(runtime, data)
+    sandbox.state.oauth_member = userid
+    jssdk.install(browser, **chat)
+
+
+def keep(shot, name: str) -> None:
+    """A screenshot of the page (or of one element) with the test run's artefacts."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    if isinstance(shot, webdriver.Chrome):
+        shot.save_screenshot(str(ARTEFACTS / name))
+    else:
+        shot.screenshot(str(ARTEFACTS / name))
+
+
 @pytest.fixture
 def browser():
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
@@ -87,19 +108,15 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
         lifecycle.set_dates(ctx, ctx.session.get(Contact, her.id),
                             due_date=clock.now().date() + timedelta(days=74))  # fmt: skip
         ctx.session.commit()
-    data = settings_data(runtime)
-    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
-    reconfigure(runtime, data)
-    sandbox.state.oauth_member = "zhangsan"
-    jssdk.install(browser, entry="single_chat_tools", external_userid=her.external_userid)
+    opened_by(runtime, sandbox, browser, "zhangsan", entry="single_chat_tools",
+              external_userid=her.external_userid)  # fmt: skip
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         WebDriverWait(browser, 20).until(
             lambda b: "小雨" in b.find_element(By.ID, "app").text
         )  # fmt: skip
         shown = browser.find_element(By.ID, "app").text
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(ARTEFACTS / "sidebar-profile.png"))
+        keep(browser, "sidebar-profile.png")
         seen = browser.execute_script("return window.__wwSeen")
         page = browser.current_url.split("#")[0]
 
@@ -118,7 +135,7 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
                 "return window.__wwSeen.calls.some(c => c[0] === 'sendChatMessage')"
             )
         )
-        browser.save_screenshot(str(ARTEFACTS / "sidebar-after-actions.png"))
+        keep(browser, "sidebar-after-actions.png")
         click(browser, "编辑标签")  # she said she will come to the store: 到店意向
         chip = "//div[@class='tags']/span[text()='到店意向']"
         WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.XPATH, chip))
@@ -165,17 +182,12 @@ def test_opened_in_a_customer_group_it_shows_the_groups_stages_and_newcomers(
     chat, created = sandbox.state.create_group("zhangsan", "孕妈交流群", [her.external_userid])
     deliver(runtime, created)
     worker.run(runtime, burst=True)
-    data = settings_data(runtime)
-    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
-    reconfigure(runtime, data)
-    sandbox.state.oauth_member = "zhangsan"
-    jssdk.install(browser, entry="group_chat_tools", chat_id=chat)
+    opened_by(runtime, sandbox, browser, "zhangsan", entry="group_chat_tools", chat_id=chat)
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         wait_for(browser, "本周新人")
         shown = browser.find_element(By.ID, "app").text
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(ARTEFACTS / "sidebar-group.png"))
+        keep(browser, "sidebar-group.png")
     assert "孕妈交流群" in shown and "1 位客户" in shown
     assert "小雨 · 孕晚期（孕29周+3天）" in shown and "孕妈群每日小知识" in shown
 
@@ -194,20 +206,15 @@ def test_another_advisor_sees_her_talk_with_the_bot_but_not_what_is_masked(
                 "msgtype": "text", "text": {"content": "怀孕了，预产期明年2月"}}  # fmt: skip
         kf.first_sight(s, said, clock.now() + timedelta(minutes=1))
         s.commit()
-    data = settings_data(runtime)
-    data["sidebar"] = {"oauth_base": f"{sandbox.url}/connect/oauth2/authorize"}
-    data["roles"] = {"masked": ["phone", "city", "notes"]}
-    reconfigure(runtime, data)
-    sandbox.state.oauth_member = "lisi"
-    jssdk.install(browser, entry="single_chat_tools", external_userid=her.external_userid)
+    opened_by(runtime, sandbox, browser, "lisi", {"masked": ["phone", "city", "notes"]},
+              entry="single_chat_tools", external_userid=her.external_userid)  # fmt: skip
     with Served(create_app(runtime)) as served:
         browser.get(f"{served.url}/sidebar")
         wait_for(browser, "她和小助手的对话")
         shown = browser.find_element(By.ID, "app").text
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(ARTEFACTS / "sidebar-masked.png"))
-        talk = browser.find_element(By.XPATH, "//h2[text()='她和小助手的对话']/..")
-        talk.screenshot(str(ARTEFACTS / "sidebar-talk.png"))
+        keep(browser, "sidebar-masked.png")
+        keep(browser.find_element(By.XPATH, "//h2[text()='她和小助手的对话']/.."),
+             "sidebar-talk.png")  # fmt: skip
     assert "完整电话、城市、跟进备注仅她的负责顾问和店长可见" in shown
     assert "她由张顾问负责" in shown and "记录跟进" not in shown and "编辑标签" not in shown
     assert "138****5678" in shown and "13812345678" not in shown and "上海" not in shown
