@@ -238,9 +238,9 @@ SENT = "sent"
 
 def sop_outcomes(connection: Connection, window: Window) -> list[tuple]:
     """(sop_id, status, count, to her, mass sends, confirmed) of the SOP steps that ended in
-    the period (sent, skipped or failed), read from one index (ix_sop_tasks_done on SQLite,
-    ix_sop_tasks_done_at on PostgreSQL):
-    `to her` messages sent to a mother, `mass sends` steps handed to her advisor (add_msg_template),
+    the period (sent, skipped or failed), along one index (ix_sop_tasks_done on SQLite;
+    on PostgreSQL ix_sop_tasks_done_at, which holds all it reads): `to her` messages sent to a
+    mother, `mass sends` steps handed to her advisor (add_msg_template),
     `confirmed` those of them WeCom says went out (as last read back)."""
     to_her = and_(S.c.status == SENT, S.c.detail == sop_tasks.SENT_TO_HER,
                   S.c.target.like("c:%"))  # fmt: skip
