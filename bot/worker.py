@@ -192,8 +192,7 @@ def run(runtime: Runtime, burst: bool = False) -> bool:
     True if any job ran. Unless in burst, [worker] processes copies of the process work side
     by side, each with its slots and ticker."""
     handlers.load()
-    if burst:
-        dates.initialise()
+    if burst:  # jieba's dictionary loads on the first date in words, if any job reads one
         ran = False
         # whatever waited while no worker was running, then the events of mombot's own that
         # the jobs wrote (a lead assigned, a score crossing its threshold), until none is left
