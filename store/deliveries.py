@@ -9,11 +9,12 @@ whatever else the send changed: on SQLite each commit waits for the one writer).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import delete, update
+from sqlalchemy import Executable, bindparam, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from store.db import insert
 from store.models import Delivery, DeliveryStatus
 
 T = Delivery.__table__
@@ -25,24 +26,38 @@ def claim(
     """True if this key was never claimed before (and now is, as pending); without `commit`
     the claim holds once the caller commits (before sending anything)."""
     connection = session.connection()
-    statement = (
-        insert(connection, T)
-        .values(key=key, kind=kind, target=target, status=DeliveryStatus.PENDING, detail="",
-                created_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(T.c.id)
-    )  # fmt: skip
+    row = {"key": key, "kind": kind, "target": target, "now": now}
     # a returned id says it was inserted; rowcount did not, on PostgreSQL (tests on both)
-    claimed = connection.execute(statement).scalar() is not None
+    claimed = connection.execute(_claiming(connection.dialect.name), row).scalar() is not None
     if commit:
         session.commit()
     return claimed
 
 
+@cache
+def _claiming(dialect: str) -> Executable:
+    """The claim's INSERT, built once per dialect (a worker claims for every message it sends)."""
+    statement = postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
+    return (
+        statement.values(key=bindparam("key"), kind=bindparam("kind"),
+                         target=bindparam("target"), status=DeliveryStatus.PENDING, detail="",
+                         created_at=bindparam("now", type_=T.c.created_at.type))
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(T.c.id)
+    )  # fmt: skip
+
+
+_FINISH = (
+    update(T)
+    .where(T.c.key == bindparam("done_key"))
+    .values(status=bindparam("status", type_=T.c.status.type), detail=bindparam("detail"),
+            finished_at=bindparam("now", type_=T.c.finished_at.type))
+)  # fmt: skip
+
+
 def finish(session: Session, key: str, status: DeliveryStatus, detail: str, now: datetime) -> None:
-    session.connection().execute(
-        update(T).where(T.c.key == key).values(status=status, detail=detail[:512], finished_at=now)
-    )
+    row = {"done_key": key, "status": status, "detail": detail[:512], "now": now}
+    session.connection().execute(_FINISH, row)
 
 
 def release(session: Session, key: str) -> None:
