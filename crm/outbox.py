@@ -65,11 +65,16 @@ def deliver(
     retry_transient: bool = False,
     skip_errcodes: frozenset[int] = frozenset(),
     record: Callable[[Outcome], None] | None = None,
+    commit: bool = True,
 ) -> Outcome:
     """Call `send` for claimed keys and record its outcome on each. A WeCom error rolls back
     what `send` left in the session; a transient one gives the claims back when
     retry_transient (the caller tries again later), otherwise the keys end failed (or skipped,
-    for skip_errcodes). `record` adds the caller's own rows before the ledger commits them."""
+    for skip_errcodes). `record` adds the caller's own rows before the ledger commits them.
+
+    Without `commit` the outcome is left for the caller's next commit (a batch's next claim):
+    if the process dies before it, the key stays claimed, pending, and a rerun takes the
+    message as handed over, which is what it was."""
     try:
         refusal = send()
     except Skip as exc:
@@ -99,7 +104,8 @@ def deliver(
             reason = outcome.refused.get(key)
             status = DeliveryStatus.SKIPPED if reason else outcome.status
             deliveries.finish(ctx.session, key, status, reason or outcome.detail, now)
-    ctx.session.commit()
+    if commit:
+        ctx.session.commit()
     return outcome
 
 

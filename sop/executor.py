@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from crm import advisors, outbox, pool, tags
 from crm.context import Context
@@ -35,12 +35,18 @@ def execute(ctx: Context, *task_ids: int) -> dict[str, int]:
     """rq job: carry out these queued tasks; returns how many ended in each status."""
     sops = {sop.id: sop for sop in playbook.configured(ctx.settings)}
     outcome: dict[str, int] = {}
-    queued = [task for task in (ctx.session.get(SopTask, i) for i in task_ids)
-              if task is not None and task.status == TaskStatus.QUEUED]  # fmt: skip
-    statuses = [_carry_out(ctx, t, sops.get(t.sop_id)) for t in queued
-                if t.target.startswith("c:")]  # fmt: skip
+    queued = ctx.session.exec(select(SopTask).where(col(SopTask.id).in_(task_ids),
+                                                    SopTask.status == TaskStatus.QUEUED)
+                              .order_by(col(SopTask.id))).all()  # fmt: skip
+    ones = [task for task in queued if task.target.startswith("c:")]
+    people = {contact.id: contact for contact in ctx.session.exec(
+        select(Contact).where(col(Contact.id).in_({_contact_id(t) for t in ones})))}  # fmt: skip
+    talking = kf_store.talking(ctx.session, [c.external_userid for c in people.values()])
+    statuses = [_carry_out(ctx, t, sops.get(t.sop_id), people.get(_contact_id(t)), talking)
+                for t in ones]  # fmt: skip
     statuses += group_executor.carry_out(ctx, [t for t in queued if t.target.startswith("g:")],
                                          sops)  # fmt: skip
+    ctx.session.commit()  # the last 1:1 outcome (each other one commits with the next claim)
     for status in statuses:
         outcome[status] = outcome.get(status, 0) + 1
     return outcome
@@ -68,9 +74,13 @@ def verdict(session: Session, sop: Sop | None, step: Step | None, contact: Conta
     return None
 
 
-def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
+def _contact_id(task: SopTask) -> int:
+    return int(task.target.removeprefix("c:"))
+
+
+def _carry_out(ctx: Context, task: SopTask, sop: Sop | None, contact: Contact | None,
+               talking: set[str]) -> str:  # fmt: skip
     step = records.step_of(sop, task)
-    contact = ctx.session.get(Contact, int(task.target.removeprefix("c:"))) if step else None
     stop = verdict(ctx.session, sop, step, contact, task)
     if stop is not None:
         return records.apply(ctx, task, stop)
@@ -84,9 +94,11 @@ def _carry_out(ctx: Context, task: SopTask, sop: Sop | None) -> str:
         return records.already_handed_over(ctx, task, slot)
     detail = records.TO_THEM if facing else step.action
     outbox.deliver(
-        ctx, [key], lambda: _act(ctx, sop, step, contact, task, key, _chosen(ctx, step, task)),
+        ctx, [key],
+        lambda: _act(ctx, sop, step, contact, task, key, _chosen(ctx, step, task), talking),
         retry_transient=True,
         record=lambda outcome: records.record(ctx, task, outcome, key, detail, slot),
+        commit=False,  # with the next task's claim: one commit per send on SQLite's one writer
     )  # fmt: skip
     return task.status
 
@@ -135,9 +147,10 @@ def _chosen(ctx: Context, step: Step, task: SopTask) -> str:
 
 
 def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, task: SopTask, key: str,
-         chosen: str) -> str:  # fmt: skip
+         chosen: str, talking: set[str]) -> str:  # fmt: skip
     """Do the task's step with its chosen text; "" when done, else why WeCom would not take it
-    (not worth retrying). A mass send's msgid is kept on the task (sop.readback)."""
+    (not worth retrying). A mass send's msgid is kept on the task (sop.readback). `talking`:
+    who of the job's mothers had a dialog with the bot when it began."""
     values = _values(ctx, contact, chosen)
     text = render(chosen, values)
     if step.action == "advisor_task":
@@ -161,8 +174,9 @@ def _act(ctx: Context, sop: Sop, step: Step, contact: Contact, task: SopTask, ke
         else:
             tagging.record(ctx, contact, {}, removed=set(ids.values()))
         return ""
-    talk = kf_store.find_dialog(ctx.session, contact.external_userid)
-    if step.action != "mass_send" and talk is not None and outbox.window_open(ctx, talk):
+    bot_may_say = step.action != "mass_send" and contact.external_userid in talking
+    talk = kf_store.find_dialog(ctx.session, contact.external_userid) if bot_may_say else None
+    if talk is not None and outbox.window_open(ctx, talk):
         outbox.say(ctx, contact, talk, _text_of(step, text), f"{key}:kf")
         return ""
     attachments = []

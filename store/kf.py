@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Connection
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.db import insert
 from store.models import Dialog, KfCursor, KfMessage, KfOrigin
@@ -43,6 +44,16 @@ def first_sight(session: Session, message: dict, now: datetime) -> bool:
 
 def find_dialog(session: Session, external_userid: str) -> Dialog | None:
     return session.exec(select(Dialog).where(Dialog.external_userid == external_userid)).first()
+
+
+def talking(session: Session, external_userids: Iterable[str | None]) -> set[str]:
+    """Which of these mothers have a dialog with the bot."""
+    wanted = [userid for userid in external_userids if userid]
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        column = col(Dialog.external_userid)
+        found.update(session.exec(select(column).where(column.in_(wanted[start : start + 500]))))
+    return found
 
 
 def dialog(session: Session, external_userid: str, open_kfid: str, now: datetime) -> Dialog:
