@@ -348,7 +348,8 @@ def take(
     outcomes |= _add_to(session, settings, plain, now, via, requests)
     done = [outcomes[i] for i in range(len(rows))]
     people = [outcome.contact_id for outcome in done]
-    tiers.update(connection, settings, people, now)  # a merge may have brought her orders
+    known = [outcome.contact_id for outcome in done if not outcome.created]
+    tiers.update(connection, settings, known, now)  # a merge may have brought her orders
     scoring.update(connection, settings, people, now)
     if tell:
         for outcome in done:

@@ -7,13 +7,12 @@ import json
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import select
 
 from crm import assign, intake, phones
 from crm.context import Context
-from store import merges
-from store.models import LeadIntake
+from store import intakes, merges
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +97,8 @@ def count(ctx: Context, assignments: list[assign.Choice | None]) -> None:
         log.warning("%d assignment(s) not counted: %s", sum(map(bool, assignments)), exc)
 
 
-def _earlier(ctx: Context, key: str | None) -> LeadIntake | None:
-    if key is None:
-        return None
-    return ctx.session.exec(select(LeadIntake).where(LeadIntake.idempotency_key == key)).first()
+def _earlier(ctx: Context, key: str | None) -> Row | None:
+    return None if key is None else intakes.by_key(ctx.session.connection(), key)
 
 
 def _answer(contact_id: int, created: bool, replay: bool = False) -> Reply:

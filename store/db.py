@@ -83,9 +83,12 @@ def one_of(column: ColumnElement, name: str, dialect: str) -> ColumnElement[bool
 def insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT for the connection's dialect, so that it can say ON CONFLICT (insert-or-ignore,
     upsert) on SQLite and PostgreSQL alike."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_for(connection.dialect.name, table)
+
+
+def insert_for(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`insert` by the dialect's name: for statements built once per dialect and kept."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Executable, bindparam, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from store.db import insert_for
 from store.models import Delivery, DeliveryStatus
 
 T = Delivery.__table__
@@ -37,7 +37,7 @@ def claim(
 @cache
 def _claiming(dialect: str) -> Executable:
     """The claim's INSERT, built once per dialect (a worker claims for every message it sends)."""
-    statement = postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
+    statement = insert_for(dialect, T)
     return (
         statement.values(key=bindparam("key"), kind=bindparam("kind"),
                          target=bindparam("target"), status=DeliveryStatus.PENDING, detail="",

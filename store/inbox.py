@@ -10,12 +10,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from xml.sax.saxutils import escape
 
-from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy import Connection, Executable, Row, and_, func, or_, select, update
 from sqlmodel import Session
 
-from store.db import insert
+from store.db import insert_for
 from store.models import InboundEvent, InboxStatus
 
 T = InboundEvent.__table__
@@ -68,9 +69,7 @@ def store_events(
                 "enqueued_at": now,
             }
         )
-    connection.execute(
-        insert(connection, T).on_conflict_do_nothing(index_elements=["dedupe_key"]), values
-    )
+    connection.execute(_adding(connection.dialect.name), values)
     rows = connection.execute(
         select(T.c.dedupe_key, T.c.id, T.c.job_id).where(T.c.dedupe_key.in_(list(ours)))
     )
@@ -239,11 +238,18 @@ def add(connection: Connection, event: NewEvent, now: datetime) -> None:
     """Keep an event of mombot's own (a lead was assigned) for a worker: the relay queues it.
     Written with the change it follows, so neither is had without the other; once per key."""
     connection.execute(
-        insert(connection, T).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        _adding(connection.dialect.name),
         [{"dedupe_key": event.dedupe_key, "source": event.source, "msg_type": event.msg_type,
           "event": event.event, "change_type": event.change_type, "payload": event.payload,
           "status": InboxStatus.RECEIVED, "attempts": 0, "received_at": now}],
     )  # fmt: skip
+
+
+@cache
+def _adding(dialect: str) -> Executable:
+    """Made once per dialect (every callback, and each lead taken in, writes one)."""
+    statement = insert_for(dialect, T)
+    return statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 ANNOUNCED = 100  # leads named in one event of `announce`

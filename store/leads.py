@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Executable, Select, bindparam
 from sqlmodel import Session, func, select
 
 from store import db
@@ -93,13 +94,21 @@ def assigned_on(
     connection: Connection, day: date, userids: list[str], rule: str | None = None
 ) -> dict[str, int]:
     """How many leads each advisor was assigned on a day (by one rule, or by any)."""
+    query = _assigned_on(connection.dialect.name, rule is not None)
+    bounds = {"day": day, "userids": userids, "rule": rule}
+    return {userid: int(n) for userid, n in connection.execute(query, bounds)}
+
+
+@cache
+def _assigned_on(dialect: str, by_rule: bool) -> Select:
+    """Made once (every assignment reads it)."""
     t = AssignCount.__table__
     query = select(t.c.userid, func.sum(t.c.assigned)).where(
-        t.c.day == day, t.c.userid.in_(userids)
+        t.c.day == bindparam("day", type_=t.c.day.type), db.one_of(t.c.userid, "userids", dialect)
     )
-    if rule is not None:
-        query = query.where(t.c.rule == rule)
-    return {userid: int(n) for userid, n in connection.execute(query.group_by(t.c.userid))}
+    if by_rule:
+        query = query.where(t.c.rule == bindparam("rule"))
+    return query.group_by(t.c.userid)
 
 
 def count_assigned(connection: Connection, day: date, given: dict[tuple[str, str], int]) -> None:
@@ -107,16 +116,21 @@ def count_assigned(connection: Connection, day: date, given: dict[tuple[str, str
     so the rows stay locked for as short as can be."""
     if not given:
         return
-    t = AssignCount.__table__
-    statement = db.insert(connection, t)
-    statement = statement.on_conflict_do_update(
-        index_elements=["day", "rule", "userid"],
-        set_={"assigned": t.c.assigned + statement.excluded.assigned},
-    )
-    connection.execute(statement, [
+    connection.execute(_counting(connection.dialect.name), [
         {"day": day, "rule": rule, "userid": userid, "assigned": n}
         for (rule, userid), n in sorted(given.items())
     ])  # fmt: skip
+
+
+@cache
+def _counting(dialect: str) -> Executable:
+    """The counts' upsert, made once per dialect (every assignment runs it)."""
+    t = AssignCount.__table__
+    statement = db.insert_for(dialect, t)
+    return statement.on_conflict_do_update(
+        index_elements=["day", "rule", "userid"],
+        set_={"assigned": t.c.assigned + statement.excluded.assigned},
+    )
 
 
 def open_leads(connection: Connection, userids: list[str]) -> dict[str, int]:

@@ -162,13 +162,16 @@ def save_scores(connection: Connection, scores: dict[int, tuple[int, int]]) -> N
     another writer changed meanwhile keeps that one (counted from newer history)."""
     if not scores:
         return
-    c = Contact.__table__
-    statement = (
-        c.update().where(and_(c.c.id == bindparam("key"), c.c.score == bindparam("old")))
-        .values(score=bindparam("new"))
-    )  # fmt: skip
-    connection.execute(statement, [{"key": k, "old": old, "new": new}
-                                   for k, (old, new) in scores.items()])  # fmt: skip
+    connection.execute(_SAVE_SCORE, [{"key": k, "old": old, "new": new}
+                                     for k, (old, new) in scores.items()])  # fmt: skip
+
+
+_SAVE_SCORE = (
+    Contact.__table__.update()
+    .where(and_(Contact.__table__.c.id == bindparam("key"),
+                Contact.__table__.c.score == bindparam("old")))
+    .values(score=bindparam("new"))
+)  # fmt: skip
 
 
 def hot_tag_astray(connection: Connection, threshold: int, tag: str) -> list[int]:
