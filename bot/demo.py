@@ -235,9 +235,11 @@ def _group(folder: Path, driver: CallbackDriver, state: SandboxState, follows) -
     say("WeCom → mombot", "change_external_chat（create）")
     _wait_for(lambda: any(line.startswith(chat_id) for line in _cli(folder, "groups", "list")),
               "the group to be recorded")  # fmt: skip
-    evening = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    # the day after tomorrow: ⑤'s tick planned tomorrow's posts before the group was made (a
+    # group made late in the day has its first post the next day, planned by that day's tick)
+    evening = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
     moment = f"{evening.isoformat()}T20:00:00+08:00"
-    say("operator", f"把时钟拨到明晚 20:00：mombot sop tick --now {moment}")
+    say("operator", f"把时钟拨到后天晚上 20:00：mombot sop tick --now {moment}")
     _cli(folder, "sop", "tick", "--now", moment)
     _wait_for(lambda: _said_to(state, "zhangsan", "新人进群欢迎"), "the newcomers' welcome task")
     for line in _said_to(state, "zhangsan", "新人进群欢迎")[0].splitlines():
