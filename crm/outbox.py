@@ -121,8 +121,9 @@ def send(
 # Messages to staff ----------------------------------------------------------------------------
 
 
-def notify(ctx: Context, key: str, userid: str, text: str) -> bool:
-    """A text app message to a staff member, once per key; True if it went out now."""
+def notify(ctx: Context, key: str, userid: str, text: str, commit: bool = True) -> bool:
+    """A text app message to a staff member, once per key; True if it went out now. Without
+    `commit`, its outcome is left for the caller's commit (as `deliver`)."""
     if not userid:
         return False
 
@@ -131,7 +132,7 @@ def notify(ctx: Context, key: str, userid: str, text: str) -> bool:
         valid = message.send_text(client, ctx.settings.wecom.agent_id, userid, text)
         return "" if valid else "invalid user"
 
-    outcome = send(ctx, key, "notice", userid, send_text)
+    outcome = send(ctx, key, "notice", userid, send_text, commit=commit)
     if outcome.status not in (DeliveryStatus.SENT, DUPLICATE):
         log.warning("notice %s to %s not sent: %s", key, userid, outcome.detail)
     return outcome.sent

@@ -31,7 +31,7 @@ def leads_assigned(event: Event, ctx: Context) -> None:
     text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine)
     _start_sla(ctx, mine)
     key = f"assigned:{userid}:{ids[0]}:{len(ids)}:{event.create_time}"
-    outbox.notify(ctx, key, userid, text)
+    outbox.notify(ctx, key, userid, text, commit=False)  # its outcome commits with the event's
     ctx.note(f"{len(mine)} lead(s) assigned to {userid}, told")
 
 
@@ -116,8 +116,8 @@ def _add_way(ctx: Context, contact: Contact, userid: str) -> str:
             raise
         ctx.warn(f"no contact way for lead {contact.id}: {exc}")
         return ""
+    # made once: kept with the notice's claim, which commits before the notice goes out
     channels.save(ctx.session, code, config_id, qr, "", ctx.clock.now())
-    ctx.session.commit()  # made once: a retry finds it
     return qr
 
 
