@@ -175,7 +175,10 @@ class Pool:
                 self._slots[index] = slot
                 if self.stop.is_set():  # asked to stop while it was being made
                     return
-                self.worked |= slot.work(burst=self.burst, logging_level=None)
+                # only ever set: `self.worked |= slot.work(…)` read the flag before the slot
+                # worked, and an idle slot quitting last put back the False it had read
+                if slot.work(burst=self.burst, logging_level=None):
+                    self.worked = True
             except Exception as exc:  # Redis gone (or rq tripping over it): never end the slot
                 log.warning("slot %d: %s: %s", index, type(exc).__name__, exc)
             if self.burst or self.stop.is_set():
