@@ -1,4 +1,5 @@
-"""The relay: puts inbox rows on the queue that the fast path could not, or that got lost.
+"""The relay: puts inbox rows on the queue that the fast path could not, or that got lost,
+and gathers the leads waiting to be told to each advisor into one event for him.
 
 It covers Redis being down when a callback arrived, retries after backoff, a worker that died
 holding a lease or a job, and jobs that vanished from Redis. Only one relay pass runs at a time.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from rq import Queue
@@ -19,8 +20,9 @@ from rq.registry import StartedJobRegistry
 from bot import heartbeat
 from bot.jobs import enqueue_inbound, rest_of
 from bot.runtime import Runtime
+from crm import assign
 from crm.context import QUEUE_NAMES
-from store import inbox
+from store import inbox, notices
 from store.models import InboxStatus
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 LOCK_NAME = "mombot:relay:lock"
 LOCK_SECONDS = 10  # a pass takes milliseconds; a worker that died in one holds it this long
+TOLD_KEY = "mombot:assigned:told:"  # + userid: when the advisor was last told of new leads
 
 
 def relay_once(runtime: Runtime, wait: float = 0.0) -> int:
@@ -48,6 +51,7 @@ def _relay(runtime: Runtime) -> int:
     requeue_after = timedelta(seconds=runtime.settings.worker.requeue_after_seconds)
     live = {(beat.host, beat.pid) for beat in heartbeat.alive(runtime.redis)}
     _rescue(runtime, live)
+    _tell_advisors(runtime, now)
     with runtime.engine.connect() as connection:
         due = inbox.due_for_relay(connection, now, requeue_after)
     queued = 0
@@ -72,6 +76,25 @@ def _relay(runtime: Runtime) -> int:
     if queued:
         log.info("relay queued %d inbox event(s)", queued)
     return queued
+
+
+def _tell_advisors(runtime: Runtime, now: datetime) -> None:
+    """Each advisor's waiting lead notices become one event, unless he was told less than
+    assign.NOTICE_GAP ago: then they wait for a later pass, and more may join them."""
+    told = []
+    with runtime.engine.begin() as connection:
+        for userid, waiting in notices.waiting(connection).items():
+            last = runtime.redis.get(TOLD_KEY + userid)
+            if last is not None:
+                since = now - datetime.fromisoformat(last.decode())
+                if timedelta(0) <= since < assign.NOTICE_GAP:
+                    continue
+            assign.announce(connection, userid, waiting, now)
+            told.append(userid)
+    for userid in told:
+        runtime.redis.set(TOLD_KEY + userid, now.isoformat(), ex=24 * 3600)
+    if told:
+        log.info("%d advisor(s) to be told of new leads", len(told))
 
 
 def _rescue(runtime: Runtime, live: set[tuple[str, int]]) -> None:

@@ -1,14 +1,16 @@
 """Who gets a lead that arrives without an advisor (intake, a CSV import, a mother who talked
 to the bot first): the first [[assign]] rule that matches her and has someone on duty below
 the daily cap; in turn (round_robin) or to the advisor with the fewest open leads
-(least_open). The advisor is told by a worker (an event of mombot's own in the inbox, written
-with the assignment), which also starts her follow-up SLA."""
+(least_open). The advisor is told by a worker, which also starts her follow-up SLA: a notice
+written with the assignment waits until the relay gathers his waiting notices into one event
+of mombot's own in the inbox, at most one every NOTICE_GAP."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from xml.sax.saxutils import escape
 
@@ -16,11 +18,14 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from crm.config import AssignRule, Settings
-from store import inbox, leads, pool
+from store import inbox, leads, notices, pool
 from store.inbox import NewEvent
 from store.models import Contact
 
 ASSIGNED = "mombot_leads_assigned"  # the inbox event that tells an advisor of her new leads
+# WeCom drops an app's messages to one member beyond 30 a minute: leads given to an advisor
+# within this long of his last notice wait and are told together
+NOTICE_GAP = timedelta(seconds=10)
 NOBODY = "无人可分配"  # why a lead no rule could assign is in the public pool
 
 
@@ -169,12 +174,23 @@ def record(
 
 
 def tell(connection: Connection, userid: str, contact_ids: list[int], now: datetime) -> None:
-    """Have a worker tell the advisor of leads just given to him (and start their SLA)."""
-    ids = ",".join(map(str, contact_ids))
+    """Have the advisor told of leads just given to him (and their SLA started), with the
+    rest of what waits for him (`announce`)."""
+    notices.add(connection, userid, contact_ids, now)
+
+
+def announce(
+    connection: Connection, userid: str, waiting: list[tuple[int, int]], now: datetime
+) -> None:
+    """The advisor's waiting notices ((notice id, lead id), from `notices.waiting`) become one
+    event for a worker, in the inbox, and stop waiting."""
+    ids = ",".join(str(contact_id) for _, contact_id in waiting)
     payload = (
         f"<xml><MsgType>event</MsgType><Event>{ASSIGNED}</Event>"
         f"<UserID>{escape(userid)}</UserID><ContactIds>{ids}</ContactIds>"
         f"<CreateTime>{int(now.timestamp())}</CreateTime></xml>"
     )
-    key = f"mombot:{ASSIGNED}:{userid}:{contact_ids[0]}:{len(contact_ids)}:{now.isoformat()}"
+    told = hashlib.sha1(ids.encode()).hexdigest()  # notice ids are used again once deleted
+    key = f"mombot:{ASSIGNED}:{userid}:{now.isoformat()}:{told}"
     inbox.add(connection, NewEvent(key[:1024], "event", ASSIGNED, "", payload, "mombot"), now)
+    notices.drop(connection, [notice for notice, _ in waiting])

@@ -1,6 +1,7 @@
 """Leads given to an advisor by an [[assign]] rule: he is told (one message for one lead, a
-digest for an import's many), and each lead's follow-up SLA starts. Leads whose score crossed
-the [scoring] threshold: the 高意向 tag follows her score, and her advisor is told once."""
+digest for the many given within assign.NOTICE_GAP), and each lead's follow-up SLA starts.
+Leads whose score crossed the [scoring] threshold: the 高意向 tag follows her score, and her
+advisor is told once."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ DIGEST_LINES = 20  # leads named in one digest; the rest are counted
 def leads_assigned(event: Event, ctx: Context) -> None:
     userid = str(event.fields.get("UserID", ""))
     ids = inbox.announced(event.fields)
-    found = contacts.by_ids(ctx.session, [merges.resolve(ctx.session, i) for i in ids])
+    found = contacts.by_ids(ctx.session, merges.resolve_all(ctx.session, ids))
     mine = [c for c in found.values() if c.owner_userid == userid]  # not reassigned meanwhile
     if not mine:
         ctx.note(f"{len(ids)} lead(s) for {userid}: none is his any more")
         return
     # the message first: making her QR code waits on WeCom, and no write of ours waits with it
-    text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine)
+    text = _one(ctx, mine[0], userid) if len(mine) == 1 else _digest(ctx, mine, userid)
     _start_sla(ctx, mine)
     key = f"assigned:{userid}:{ids[0]}:{len(ids)}:{event.create_time}"
     outbox.notify(ctx, key, userid, text, commit=False)  # its outcome commits with the event's
@@ -41,11 +42,12 @@ def _start_sla(ctx: Context, leads: list[Contact]) -> None:
     )
     if sla is None:
         return
-    now, tz = ctx.clock.now(), ctx.settings.tz
-    for contact in leads:
-        since = contact.assigned_at or now
-        planner.plan(ctx.session.connection(), sla, planner.contact_target(contact.id),
-                     f"assigned:{since.isoformat()}", since, tz, now)  # fmt: skip
+    now = ctx.clock.now()
+    started = [(contact, contact.assigned_at or now) for contact in leads]
+    planner.plan_each(ctx.session.connection(), sla, [
+        (planner.contact_target(c.id), f"assigned:{since.isoformat()}", since)
+        for c, since in started
+    ], ctx.settings.tz, now)  # fmt: skip
 
 
 def _summary(ctx: Context, contact: Contact) -> str:
@@ -86,7 +88,7 @@ def _bot_sends(ctx: Context, contact: Contact, userid: str, qr: str) -> bool:
     return outbox.say(ctx, contact, talk, text, f"lead-way:{contact.id}")
 
 
-def _digest(ctx: Context, leads: list[Contact]) -> str:
+def _digest(ctx: Context, leads: list[Contact], userid: str) -> str:
     lines = [f"新分配给你 {len(leads)} 条线索，请尽快添加并跟进："]
     for contact in leads[:DIGEST_LINES]:
         lines.append(
@@ -94,6 +96,14 @@ def _digest(ctx: Context, leads: list[Contact]) -> str:
         )
     if len(leads) > DIGEST_LINES:
         lines.append(f"……另有 {len(leads) - DIGEST_LINES} 条")
+    bot_first = [c for c in leads if c.added_at is None and c.external_userid]
+    sent = sum(
+        1 for c in bot_first if (qr := _add_way(ctx, c, userid)) and _bot_sends(ctx, c, userid, qr)
+    )
+    if sent:
+        lines.append(
+            f"其中 {sent} 位先找机器人咨询过，机器人已把你的二维码发给她们；扫码添加后会自动关联。"
+        )
     lines.append("跟进后回复「跟进 编号 备注」记录。")
     return "\n".join(lines)
 
@@ -123,7 +133,7 @@ def _add_way(ctx: Context, contact: Contact, userid: str) -> str:
 
 @on("event", scoring.CROSSED)
 def score_crossed(event: Event, ctx: Context) -> None:
-    ids = {merges.resolve(ctx.session, i) for i in inbox.announced(event.fields)}
+    ids = set(merges.resolve_all(ctx.session, inbox.announced(event.fields)))
     found = contacts.by_ids(ctx.session, sorted(ids))
     told = 0
     for contact in found.values():

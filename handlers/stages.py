@@ -12,6 +12,6 @@ from wecom.callbacks import Event
 
 @on("event", lifecycle.STAGED)
 def stage_changed(event: Event, ctx: Context) -> None:
-    ids = sorted({merges.resolve(ctx.session, i) for i in inbox.announced(event.fields)})
+    ids = sorted(set(merges.resolve_all(ctx.session, inbox.announced(event.fields))))
     calls = lifecycle.sync_stage_tags(ctx, *ids)
     ctx.note(f"stage tags of {len(ids)} contact(s): {calls} WeCom call(s)")

@@ -17,7 +17,7 @@ from wecom.client import WeComError, is_transient
 
 @on("event", tiers.ENTERED)
 def tier_entered(event: Event, ctx: Context) -> None:
-    ids = {merges.resolve(ctx.session, i) for i in inbox.announced(event.fields)}
+    ids = set(merges.resolve_all(ctx.session, inbox.announced(event.fields)))
     found = contacts.by_ids(ctx.session, sorted(ids))
     entered = [(c.id, c.tier, c.tier_since) for c in found.values() if c.tier and c.tier_since]
     now = ctx.clock.now()

@@ -69,9 +69,17 @@ def plan(
     tz: tzinfo, now: datetime,
 ) -> int:  # fmt: skip
     """One occurrence of one SOP's trigger for one target."""
-    return sop_tasks.insert_new(
-        connection, list(_rows(sop, target, trigger_key, trigger_at, tz, now))
-    )
+    return plan_each(connection, sop, [(target, trigger_key, trigger_at)], tz, now)
+
+
+def plan_each(
+    connection: Connection, sop: Sop, occurrences: Sequence[tuple[str, str, datetime]],
+    tz: tzinfo, now: datetime,
+) -> int:  # fmt: skip
+    """Occurrences (target, trigger key, trigger time) of one SOP's trigger, in one insert."""
+    return sop_tasks.insert_new(connection, [
+        row for target, key, at in occurrences for row in _rows(sop, target, key, at, tz, now)
+    ])  # fmt: skip
 
 
 def _enabled(sops: Sequence[Sop], target: str, trigger: str) -> list[Sop]:

@@ -4,6 +4,7 @@ the one that stays, and her row as it was is kept (contact_merges)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Connection, and_, delete, exists, select, update
@@ -19,6 +20,7 @@ from store.models import (
     LeadEvent,
     LeadIdentity,
     LeadIntake,
+    LeadNotice,
     Order,
     PoolEvent,
     SopTask,
@@ -30,6 +32,8 @@ from store.models import (
 FILLED = ("external_userid", "name", "avatar", "unionid", "phone", "city", "owner_userid",
           "channel_code", "source", "due_date", "baby_birthday", "added_at", "stage",
           "stage_since", "stage_tag_id", "tags_read_at")  # fmt: skip
+# her rows that go to the one who stays
+MOVED = (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake, PoolEvent, Order, LeadNotice)
 FUNNEL = ("new", "contacted", "interested", "signed")  # further on wins; lost only if both are
 
 
@@ -88,7 +92,7 @@ def _take_status(keep: Contact, gone: Contact) -> None:
 
 
 def _move_rows(connection: Connection, gone: int, keep: int, now: datetime) -> None:
-    for model in (LeadEvent, FollowUp, StageEvent, LeadIdentity, LeadIntake, PoolEvent, Order):
+    for model in MOVED:
         t = model.__table__
         connection.execute(update(t).where(t.c.contact_id == gone).values(contact_id=keep))
     for model, column in ((ContactTag, "tag_id"), (ContactFollow, "userid")):
@@ -112,8 +116,17 @@ def _move_rows(connection: Connection, gone: int, keep: int, now: datetime) -> N
 
 def resolve(session: Session, contact_id: int) -> int:
     """The contact an id names now: itself, or the one it was merged into."""
-    into = session.connection().execute(
-        select(ContactMerge.__table__.c.into_id).where(ContactMerge.__table__.c.gone_id ==
-                                                        contact_id)
-    ).scalar()  # fmt: skip
-    return into or contact_id
+    return resolve_all(session, [contact_id])[0]
+
+
+def resolve_all(session: Session, contact_ids: Sequence[int]) -> list[int]:
+    """`resolve` for each of many ids (an event naming a thousand leads), in order."""
+    t = ContactMerge.__table__
+    into: dict[int, int] = {}
+    for start in range(0, len(contact_ids), 900):  # SQLite's limit on bound parameters
+        part = list(contact_ids[start : start + 900])
+        rows = session.connection().execute(
+            select(t.c.gone_id, t.c.into_id).where(t.c.gone_id.in_(part))
+        )
+        into.update((row.gone_id, row.into_id) for row in rows)
+    return [into.get(i, i) for i in contact_ids]

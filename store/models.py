@@ -466,6 +466,19 @@ class AssignCount(SQLModel, table=True):
     assigned: int = 0
 
 
+class LeadNotice(SQLModel, table=True):
+    """A lead given to an advisor that he has not been told of yet. The relay turns each
+    advisor's waiting notices into one message, at most one every few seconds (WeCom drops an
+    app's messages beyond 30 a minute to one member), and deletes them."""
+
+    __tablename__ = "lead_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64)
+    contact_id: int = Field(foreign_key="contacts.id")
+    created_at: datetime = _at(nullable=False)
+
+
 class PoolEvent(SQLModel, table=True):
     """A lead going into the public pool (公海) and why, or taken out of it by a claim."""
 

@@ -3,14 +3,16 @@ assigned by the [[assign]] rules, their advisor told by the worker."""
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from sqlmodel import func, select
 
 from bot import worker
 from bot.server import create_app
+from crm import assign
 from store import db, leads, merges
-from store.models import Contact, LeadIdentity, LeadIntake, SopTask
+from store.models import Contact, LeadIdentity, LeadIntake, LeadNotice, SopTask
 from tests.support import CORP_ID, added, deliver, reconfigure, settings_data
 from wecom.sandbox.driver import contact_event
 
@@ -68,6 +70,33 @@ async def test_a_new_lead_is_created_assigned_and_her_advisor_told(client, runti
     with db.session(runtime.engine) as s:
         sla = s.exec(select(SopTask).where(SopTask.target == f"c:{her.id}")).all()
         assert {t.step_id for t in sla} == {"remind", "escalate"}
+
+
+async def test_leads_given_together_are_told_together_and_not_more_often_than_the_gap(
+    client, runtime, sandbox
+):
+    """WeCom drops an app's messages to one member beyond 30 a minute: an advisor hears of
+    the leads given to him at once in one message, and of later ones after the gap."""
+
+    def told() -> list[str]:
+        return [m.content for m in sandbox.state.messages if m.touser == "lisi"]
+
+    for n in range(3):
+        await client.post("/api/leads", headers=AUTH, json={
+            "name": f"妈妈{n}", "phone": f"1390000001{n}", "source": "协和医院"})  # fmt: skip
+    worker.run(runtime, burst=True)
+    assert len(told()) == 1 and told()[0].startswith("新分配给你 3 条线索")
+    assert all(f"妈妈{n}" in told()[0] for n in range(3))
+    await client.post("/api/leads", headers=AUTH, json={
+        "name": "妈妈3", "phone": "13900000013", "source": "协和医院"})  # fmt: skip
+    runtime.clock.advance(assign.NOTICE_GAP - timedelta(seconds=1))
+    worker.run(runtime, burst=True)
+    assert len(told()) == 1  # he was told less than the gap ago: she waits
+    runtime.clock.advance(timedelta(seconds=1))
+    worker.run(runtime, burst=True)
+    assert len(told()) == 2 and told()[1].startswith("新线索分配给你：妈妈3")
+    with db.session(runtime.engine) as s:
+        assert s.exec(select(func.count()).select_from(LeadNotice)).one() == 0
 
 
 async def test_rules_route_by_source_and_take_turns(client, runtime):

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot import worker
-from crm import scene
+from crm import assign, scene
 from crm.stages import STAGES
 from store import contacts, kf
 from store.db import session
@@ -317,3 +317,22 @@ def test_a_mother_first_seen_by_the_bot_is_assigned_by_the_rules(bot, sandbox):
     linked = her(bot, "wmFIRST")
     assert (linked.id, linked.owner_userid, linked.added_at is not None) == (lead.id, "lisi", True)
     assert not [w for w in sandbox.state.contact_ways.values() if w["state"] == f"lead:{lead.id}"]
+
+
+def test_bot_first_mothers_told_in_one_digest_each_get_the_advisors_qr_code(bot, sandbox):
+    data = settings_data(bot)
+    data["assign"] = [{"name": "机器人新客", "advisors": ["lisi"]}]
+    reconfigure(bot, data)
+    chat(bot, sandbox, "wmFIRST", "你好")  # he is told of her at once
+    chat(bot, sandbox, "wmSECOND", "你好")  # these two wait: he was told just now
+    chat(bot, sandbox, "wmTHIRD", "你好")
+    assert len([m for m in sandbox.state.messages if m.touser == "lisi"]) == 1
+    bot.clock.advance(assign.NOTICE_GAP)
+    worker.run(bot, burst=True)
+    told = [m.content for m in sandbox.state.messages if m.touser == "lisi"]
+    assert len(told) == 2 and told[1].startswith("新分配给你 2 条线索")
+    assert "其中 2 位先找机器人咨询过，机器人已把你的二维码发给她们" in told[1]
+    for mother in ("wmSECOND", "wmTHIRD"):
+        (invite,) = [m for m in sandbox.state.kf_said_to(mother) if "专属育儿顾问" in m]
+        assert invite.startswith("已为你安排专属育儿顾问李顾问")
+        assert "https://wework.qpic.cn/" in invite

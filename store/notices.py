@@ -1,0 +1,35 @@
+"""Leads given to advisors that they have not been told of yet (lead_notices): written with
+the assignment, turned into one event per advisor by the relay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from store.models import LeadNotice
+
+T = LeadNotice.__table__
+
+_ADD = insert(T)
+_WAITING = select(T.c.id, T.c.userid, T.c.contact_id).order_by(T.c.id)
+
+
+def add(connection: Connection, userid: str, contact_ids: Sequence[int], now: datetime) -> None:
+    connection.execute(
+        _ADD, [{"userid": userid, "contact_id": i, "created_at": now} for i in contact_ids]
+    )
+
+
+def waiting(connection: Connection) -> dict[str, list[tuple[int, int]]]:
+    """Each advisor's waiting notices, (notice id, lead id), oldest first."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for row in connection.execute(_WAITING):
+        found.setdefault(row.userid, []).append((row.id, row.contact_id))
+    return found
+
+
+def drop(connection: Connection, ids: Sequence[int]) -> None:
+    for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+        connection.execute(delete(T).where(T.c.id.in_(ids[start : start + 900])))
