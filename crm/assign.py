@@ -163,9 +163,9 @@ def record(
     connection: Connection, settings: Settings, choices: Sequence[Choice | None], now: datetime
 ) -> None:
     """Count the day's assignments (what the next choices read). The counts' rows stay locked
-    until the transaction ends: where leads come fast (the intake API, an import), they are
-    counted in a transaction of their own once the leads are committed; a count lost in
-    between only makes a turn a little less even."""
+    until the transaction ends: count last, just before committing (the intake API), or, for
+    an import's thousands, in a transaction of their own once the leads are committed (a
+    count lost in between only makes a turn a little less even)."""
     given: dict[tuple[str, str], int] = {}
     for choice in choices:
         if choice is not None:

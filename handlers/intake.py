@@ -52,13 +52,13 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
         try:
             outcome = intake.take(session, ctx.settings, [lead], now, "api",
                                   [intake.Request(idempotency_key, digest)])[0]  # fmt: skip
+            count(ctx, [outcome.assignment])
             session.commit()
         except (intake.Contended, IntegrityError, OperationalError):
             session.rollback()  # a concurrent request for her (or with this key) went first
             if attempt == intake.ATTEMPTS - 1:
                 raise
             continue
-        count(ctx, [outcome.assignment])
         log.info("intake: lead %d %s via api%s", outcome.contact_id,
                  "created" if outcome.created else "merged",
                  f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
@@ -85,16 +85,10 @@ def read_json(body: bytes) -> object:
 
 
 def count(ctx: Context, assignments: list[assign.Choice | None]) -> None:
-    """Count the assignments of leads just committed, in a transaction of their own (see
-    assign.record)."""
-    if not any(assignments):
-        return
-    try:
+    """Count the assignments of the leads about to be committed: the last statement before
+    the commit, so their counts' rows stay locked for as short as can be (assign.record)."""
+    if any(assignments):
         assign.record(ctx.session.connection(), ctx.settings, assignments, ctx.clock.now())
-        ctx.session.commit()
-    except (IntegrityError, OperationalError) as exc:
-        ctx.session.rollback()
-        log.warning("%d assignment(s) not counted: %s", sum(map(bool, assignments)), exc)
 
 
 def _earlier(ctx: Context, key: str | None) -> Row | None:

@@ -17,6 +17,7 @@ from wecom.callbacks import Event
 from wecom.client import WeComError, is_transient
 
 DIGEST_LINES = 20  # leads named in one digest; the rest are counted
+SLA_CHUNK = 100  # leads whose SLAs one commit plans: on SQLite the intake waits for each commit
 
 
 @on("event", assign.ASSIGNED)
@@ -43,11 +44,13 @@ def _start_sla(ctx: Context, leads: list[Contact]) -> None:
     if sla is None:
         return
     now = ctx.clock.now()
-    started = [(contact, contact.assigned_at or now) for contact in leads]
-    planner.plan_each(ctx.session.connection(), sla, [
-        (planner.contact_target(c.id), f"assigned:{since.isoformat()}", since)
-        for c, since in started
-    ], ctx.settings.tz, now)  # fmt: skip
+    since = [contact.assigned_at or now for contact in leads]
+    started = [(planner.contact_target(c.id), f"assigned:{at.isoformat()}", at)
+               for c, at in zip(leads, since, strict=True)]  # fmt: skip
+    for start in range(0, len(started), SLA_CHUNK):  # a job run again plans none twice
+        planner.plan_each(ctx.session.connection(), sla, started[start : start + SLA_CHUNK],
+                          ctx.settings.tz, now)  # fmt: skip
+        ctx.session.commit()
 
 
 def _summary(ctx: Context, contact: Contact) -> str:

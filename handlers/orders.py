@@ -45,13 +45,13 @@ def post_orders(body: bytes, ctx: Context) -> Reply:
     for attempt in range(intake.ATTEMPTS):
         try:
             outcomes = orders.take(session, ctx.settings, rows, now, "api")
+            count(ctx, [outcome.assignment for outcome in outcomes])
             session.commit()
             break
         except (intake.Contended, IntegrityError, OperationalError):
             session.rollback()  # a concurrent request made one of these buyers first
             if attempt == intake.ATTEMPTS - 1:
                 raise
-    count(ctx, [outcome.assignment for outcome in outcomes])
     session.expire_all()  # her tier was written with the order, past the session's objects
     results = [_result(ctx, outcome) for outcome in outcomes]
     log.info("orders: %s via api", ", ".join(f"{o.order_id} {o.result}" for o in outcomes))
