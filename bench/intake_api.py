@@ -4,10 +4,10 @@ A fresh corp (SQLite, a real Redis, the WeCom sandbox, `mombot serve` with a pro
 and one `mombot worker` telling the advisors). A sender posts 6,000 leads at a steady 200 a
 second for 30 s (10% of them a person already sent, with another city: merged), each with an
 Idempotency-Key, and times every answer; the worker meanwhile tells the advisors of their new
-leads (a QR code and an app message each). Baselines in the same run: GET /healthz at the same
-pace (the server's own floor: a request that touches the database and Redis), and the same
-stream with no worker running (`mombot status` in its place), which shows what the worker's
-work on the same two cores costs the intake.
+leads (a digest every 10 s each, their follow-up SLAs planned). Baselines in the same run:
+GET /healthz at the same pace (the server's own floor: a request that touches the database and
+Redis), and the same stream with no worker running (`mombot status` in its place), which shows
+what the worker's work on the same two cores costs the intake.
 
 On SQLite, then on PostgreSQL. Target: p99 under 50 ms.
 Run: .venv/bin/python -m bench.intake_api
