@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Row, insert, update
 from sqlmodel import Session, func, select
 
-from store import contact_tags, leads
+from store import contact_tags, db, leads
 from store.models import (
     Contact,
     ContactFollow,
@@ -112,9 +112,9 @@ def apply_stages(
     t, events = Contact.__table__, StageEvent.__table__
     for stage in {new for _, _, new in changes}:
         ids = [contact_id for contact_id, _, new in changes if new == stage]
-        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+        for part in db.parts(ids):
             connection.execute(
-                update(t).where(t.c.id.in_(ids[start : start + 900]))
+                update(t).where(t.c.id.in_(part))
                 .values(stage=stage, stage_since=day if stage else None, updated_at=now)
             )  # fmt: skip
     entered = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +18,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+V = TypeVar("V")
+BOUND = 900  # values one statement binds at most: below SQLite's limit on bound parameters
+
+
+def parts(values: Sequence[V]) -> Iterator[list[V]]:
+    """`values` in parts of at most BOUND, for a statement that binds each of them."""
+    for start in range(0, len(values), BOUND):
+        yield list(values[start : start + BOUND])
 
 
 def normalise_url(url: str) -> str:

@@ -63,8 +63,8 @@ def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
     for kind, value in dict.fromkeys(keys):
         by_kind.setdefault(kind, []).append(value)
     for kind, values in by_kind.items():
-        for start in range(0, len(values), 900):  # SQLite's limit on bound parameters
-            part = {"kind": kind, "values": values[start : start + 900]}
+        for some in db.parts(values):
+            part = {"kind": kind, "values": some}
             dialect = connection.dialect.name
             statements = [_by_key(dialect)] + (
                 [_by_column(_COLUMNS[kind], dialect)] if kind in _COLUMNS else []

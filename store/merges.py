@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, delete, exists, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from store import db
 from store.models import (
     Contact,
     ContactFollow,
@@ -123,8 +124,7 @@ def resolve_all(session: Session, contact_ids: Sequence[int]) -> list[int]:
     """`resolve` for each of many ids (an event naming a thousand leads), in order."""
     t = ContactMerge.__table__
     into: dict[int, int] = {}
-    for start in range(0, len(contact_ids), 900):  # SQLite's limit on bound parameters
-        part = list(contact_ids[start : start + 900])
+    for part in db.parts(contact_ids):
         rows = session.connection().execute(
             select(t.c.gone_id, t.c.into_id).where(t.c.gone_id.in_(part))
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
+from store import db
 from store.models import LeadNotice
 
 T = LeadNotice.__table__
@@ -31,5 +32,5 @@ def waiting(connection: Connection) -> dict[str, list[tuple[int, int]]]:
 
 
 def drop(connection: Connection, ids: Sequence[int]) -> None:
-    for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-        connection.execute(delete(T).where(T.c.id.in_(ids[start : start + 900])))
+    for part in db.parts(ids):
+        connection.execute(delete(T).where(T.c.id.in_(part)))

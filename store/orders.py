@@ -20,8 +20,7 @@ T = Order.__table__
 def existing(connection: Connection, order_ids: Sequence[str]) -> dict[str, Row]:
     """The orders already kept, by order id."""
     found: dict[str, Row] = {}
-    for start in range(0, len(order_ids), 900):
-        chunk = list(order_ids[start : start + 900])
+    for chunk in db.parts(order_ids):
         query = select(T.c.order_id, T.c.contact_id, T.c.amount_cents, T.c.ordered_at).where(
             T.c.order_id.in_(chunk)
         )
