@@ -1,16 +1,22 @@
-"""POST /api/leads as a plain function: what a partner's system sends becomes a lead (created,
-or merged into the person mombot knows), once per Idempotency-Key."""
+"""POST /api/leads as plain functions: what partners' systems send becomes leads (created, or
+merged into the people mombot knows), once per Idempotency-Key.
+
+A request is read first (`read`: its JSON, its key, her fields); then the leads of the
+requests waiting are written together (`post_leads`), in one transaction: a partner sending
+many at once costs a few statements per batch, not per lead."""
 
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crm import assign, intake, phones
+from crm.config import Settings
 from crm.context import Context
 from store import intakes, merges
 
@@ -25,10 +31,19 @@ class Reply:
     body: dict
 
 
-def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
-    """201 with her id when she is new, 200 when merged into someone known; 400 naming each
-    bad field; 422 when an Idempotency-Key comes back with another body. A retry with the same
-    key and body gets the first answer again, and changes nothing."""
+@dataclass(frozen=True)
+class Sent:
+    """A request read: its Idempotency-Key and body hash, and her lead or what is wrong with
+    it (answered only after the key is looked up: a retry gets its first answer)."""
+
+    request: intake.Request
+    lead: intake.Lead | None = None
+    invalid: dict[str, str] | None = None
+
+
+def read(body: bytes, idempotency_key: str | None, settings: Settings, today: date) -> Sent | Reply:
+    """The request's lead (dates in words read as of `today`), or a 400 Reply when the body
+    is no JSON object or the key is too long."""
     values = read_json(body)
     if isinstance(values, Reply):
         return values
@@ -36,42 +51,57 @@ def post_lead(body: bytes, idempotency_key: str | None, ctx: Context) -> Reply:
         return Reply(400, {"error": "body must be a JSON object of the lead's fields"})
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
         return Reply(400, {"error": f"Idempotency-Key must be 1 to {MAX_KEY} characters"})
-    digest = intake.request_hash(values)
-    session, now = ctx.session, ctx.clock.now()
-    for attempt in range(intake.ATTEMPTS):
-        earlier = _earlier(ctx, idempotency_key)
-        if earlier is not None:
-            if earlier.request_hash != digest:
-                return Reply(422, {"error": "this Idempotency-Key was used with another body"})
-            return _answer(merges.resolve(session, earlier.contact_id),
-                           earlier.outcome == "created", replay=True)  # fmt: skip
+    request = intake.Request(idempotency_key, intake.request_hash(values))
+    try:
+        return Sent(request, intake.read(values, settings, today))
+    except intake.Invalid as exc:
+        return Sent(request, invalid=exc.errors)
+
+
+def post_leads(sent: list[Sent], ctx: Context) -> list[Reply]:
+    """Each request's answer: 201 with her id when she is new, 200 when merged into someone
+    known (another request of the batch for the same person included); 400 naming each bad
+    field; 422 when an Idempotency-Key comes back with another body. A retry with the same key
+    and body gets the first answer again and changes nothing. The leads are written in one
+    transaction, started over when a concurrent writer took one of their people or keys;
+    raises when that keeps happening (nothing is written)."""
+    session = ctx.session
+    replies: dict[int, Reply] = {}
+    failures = 0
+    while len(replies) < len(sent):
+        waiting = [i for i in range(len(sent)) if i not in replies]
+        keys = [key for i in waiting if (key := sent[i].request.key) is not None]
+        earlier = intakes.by_keys(session.connection(), keys)
+        batch: list[int] = []
+        batched: set[str] = set()
+        for i in waiting:
+            key, found = sent[i].request.key, None
+            if key is not None:
+                found = earlier.get(key)
+            if found is not None:
+                replies[i] = _replay(ctx, found, sent[i].request.hash)
+            elif sent[i].lead is None:
+                replies[i] = Reply(400, {"error": "invalid lead", "fields": sent[i].invalid})
+            elif key is None or key not in batched:  # a key sent twice: the second waits
+                batch.append(i)
+                if key is not None:
+                    batched.add(key)
+        if not batch:
+            continue
         try:
-            lead = intake.read(values, ctx.settings, now.astimezone(ctx.settings.tz).date())
-        except intake.Invalid as exc:
-            return Reply(400, {"error": "invalid lead", "fields": exc.errors})
-        try:
-            outcome = intake.take(session, ctx.settings, [lead], now, "api",
-                                  [intake.Request(idempotency_key, digest)])[0]  # fmt: skip
-            count(ctx, [outcome.assignment])
+            leads, requests = [sent[i].lead for i in batch], [sent[i].request for i in batch]
+            outcomes = intake.take(session, ctx.settings, leads, ctx.clock.now(), "api", requests)
+            count(ctx, [outcome.assignment for outcome in outcomes])
             session.commit()
         except (intake.Contended, IntegrityError, OperationalError):
-            session.rollback()  # a concurrent request for her (or with this key) went first
-            if attempt == intake.ATTEMPTS - 1:
+            session.rollback()  # a concurrent request for one of them (or a key) went first
+            failures += 1
+            if failures == intake.ATTEMPTS:
                 raise
             continue
-        log.info("intake: lead %d %s via api%s", outcome.contact_id,
-                 "created" if outcome.created else "merged",
-                 f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
-        reply = _answer(outcome.contact_id, outcome.created)
-        if outcome.conflicts:  # what mombot knew of her, never a phone the caller did not send
-            reply.body["conflicts"] = {
-                field: [phones.mask(kept), offered] if field == "phone" else [kept, offered]
-                for field, (kept, offered) in outcome.conflicts.items()
-            }
-        if outcome.assigned_to:
-            reply.body["assigned_to"] = outcome.assigned_to
-        return reply
-    raise AssertionError("unreachable")
+        for i, outcome in zip(batch, outcomes, strict=True):
+            replies[i] = _taken(outcome)
+    return [replies[i] for i in range(len(sent))]
 
 
 def read_json(body: bytes) -> object:
@@ -91,8 +121,27 @@ def count(ctx: Context, assignments: list[assign.Choice | None]) -> None:
         assign.record(ctx.session.connection(), ctx.settings, assignments, ctx.clock.now())
 
 
-def _earlier(ctx: Context, key: str | None) -> Row | None:
-    return None if key is None else intakes.by_key(ctx.session.connection(), key)
+def _replay(ctx: Context, earlier: Row, request_hash: str) -> Reply:
+    """The first answer to a request sent again with its Idempotency-Key; 422 for another body."""
+    if earlier.request_hash != request_hash:
+        return Reply(422, {"error": "this Idempotency-Key was used with another body"})
+    return _answer(merges.resolve(ctx.session, earlier.contact_id),
+                   earlier.outcome == "created", replay=True)  # fmt: skip
+
+
+def _taken(outcome: intake.Outcome) -> Reply:
+    log.info("intake: lead %d %s via api%s", outcome.contact_id,
+             "created" if outcome.created else "merged",
+             f", assigned to {outcome.assigned_to}" if outcome.assigned_to else "")  # fmt: skip
+    reply = _answer(outcome.contact_id, outcome.created)
+    if outcome.conflicts:  # what mombot knew of her, never a phone the caller did not send
+        reply.body["conflicts"] = {
+            field: [phones.mask(kept), offered] if field == "phone" else [kept, offered]
+            for field, (kept, offered) in outcome.conflicts.items()
+        }
+    if outcome.assigned_to:
+        reply.body["assigned_to"] = outcome.assigned_to
+    return reply
 
 
 def _answer(contact_id: int, created: bool, replay: bool = False) -> Reply:

@@ -129,7 +129,7 @@ def upgrade(engine: Engine) -> None:
     from alembic import command  # a fifth of a second to import: only when there is work
     from alembic.config import Config
 
-    with _migration_lock(engine), engine.begin() as connection:
+    with file_lock(engine, "migrate"), engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(74657201)"))
         config = Config()
@@ -139,12 +139,14 @@ def upgrade(engine: Engine) -> None:
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
+def file_lock(engine: Engine, purpose: str) -> Iterator[None]:
+    """On a SQLite file, held by one process at a time (a lock file beside it, for
+    `purpose`); a waiter wakes the moment it is let go. Nothing on other databases."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield
         return
-    with open(os.open(f"{database}.migrate.lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+    with open(os.open(f"{database}.{purpose}.lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -222,6 +222,16 @@ async def test_the_same_person_sent_twice_at_once_is_one_lead(client, runtime):
     assert counts(runtime) == (1, 6)
 
 
+async def test_a_retry_sent_before_the_first_answer_gets_the_same_one(client, runtime):
+    headers = {**AUTH, "Idempotency-Key": "form-7782"}
+    body = {"name": "王芳", "phone": "13812345678"}
+    answers = await asyncio.gather(*(client.post("/api/leads", headers=headers, json=body)
+                                     for _ in range(4)))  # fmt: skip
+    assert [answer.status for answer in answers] == [201] * 4
+    assert len({(await answer.json())["id"] for answer in answers}) == 1
+    assert counts(runtime) == (1, 1)
+
+
 async def test_a_phone_her_advisor_noted_in_wecom_merges_her_with_a_partners_lead(
     client, runtime, sandbox
 ):

@@ -1,0 +1,94 @@
+"""POST /api/leads's writer: the leads of the requests waiting are written together.
+
+Each request is read on its own (`handlers.intake.read`); its lead then waits for the writer
+thread, which writes whatever has gathered in one transaction (group commit,
+`handlers.intake.post_leads`) and answers each request. At low load a batch is one request,
+written at once. Under load a batch costs a few statements whatever its size, so the intake
+keeps up where a transaction per request would queue on the database's writer lock.
+
+On SQLite the serve processes' writers take turns (`store.db.file_lock`), and a writer takes
+its batch once it has its turn: what arrived while the other process wrote goes in with it,
+and no process sleeps in SQLite's busy handler waiting for the other. A batch that fails is
+written again a request at a time: one request's fault stays its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from bot.runtime import Runtime
+from crm.context import Context
+from handlers.intake import Reply, Sent, post_leads
+from store import db
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 100  # requests in one transaction: a few tens of milliseconds of writing
+
+Waiting = tuple[Sent, asyncio.Future[Reply]]
+
+
+class IntakeWriter:
+    def __init__(
+        self, runtime: Runtime, write: Callable[[list[Sent], Context], list[Reply]] = post_leads
+    ) -> None:
+        self._runtime = runtime
+        self._post = write
+        self._lock = threading.Lock()  # over _waiting and _running
+        self._waiting: list[Waiting] = []
+        self._running = False
+        self._writer: Future | None = None
+
+    async def submit(self, sent: Sent) -> Reply:
+        """Her lead written (or found written before, for a retry): the request's answer.
+        Raises when the database keeps failing it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
+        with self._lock:
+            self._waiting.append((sent, future))
+            start, self._running = not self._running, True
+        if start:
+            self._writer = loop.run_in_executor(None, self._write_waiting, loop)
+        return await future
+
+    async def stop(self) -> None:
+        """Wait for the leads handed over so far to be written."""
+        if self._writer is not None:
+            await asyncio.gather(asyncio.wrap_future(self._writer), return_exceptions=True)
+
+    def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The writer thread: batches until nothing waits."""
+        while True:
+            with db.file_lock(self._runtime.engine, "intake"):
+                with self._lock:
+                    batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                    if not batch:
+                        self._running = False
+                        return
+                results = self._write([sent for sent, _ in batch])
+            loop.call_soon_threadsafe(_answer, batch, results)
+
+    def _write(self, sent: list[Sent]) -> list[Reply | Exception]:
+        try:
+            with self._runtime.context() as ctx:
+                return list(self._post(sent, ctx))
+        except Exception as exc:
+            if len(sent) == 1:
+                return [exc]
+            log.warning("%d leads could not be written together (%s); writing them one by one",
+                        len(sent), type(exc).__name__)  # fmt: skip
+            return [self._write([one])[0] for one in sent]
+
+
+def _answer(batch: list[Waiting], results: list[Reply | Exception]) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # its client hung up; the lead is written all the same
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
