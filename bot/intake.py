@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 
 from bot.runtime import Runtime
 from crm.context import Context
@@ -41,7 +40,7 @@ class IntakeWriter:
         self._lock = threading.Lock()  # over _waiting and _running
         self._waiting: list[Waiting] = []
         self._running = False
-        self._writer: Future | None = None
+        self._writer: asyncio.Future[None] | None = None
 
     async def submit(self, sent: Sent) -> Reply:
         """Her lead written (or found written before, for a retry): the request's answer.
@@ -58,19 +57,34 @@ class IntakeWriter:
     async def stop(self) -> None:
         """Wait for the leads handed over so far to be written."""
         if self._writer is not None:
-            await asyncio.gather(asyncio.wrap_future(self._writer), return_exceptions=True)
+            await asyncio.gather(self._writer, return_exceptions=True)
 
     def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The writer thread: batches until nothing waits."""
-        while True:
-            with db.file_lock(self._runtime.engine, "intake"):
-                with self._lock:
-                    batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        """The writer thread: batches until nothing waits. Should the lock file fail (a full
+        disk, a folder made read-only), the requests waiting fail with it, and the next
+        request starts a writer afresh."""
+        batch: list[Waiting] = []
+        try:
+            while True:
+                with db.file_lock(self._runtime.engine, "intake"):
+                    batch = self._take()
                     if not batch:
-                        self._running = False
                         return
-                results = self._write([sent for sent, _ in batch])
-            loop.call_soon_threadsafe(_answer, batch, results)
+                    results = self._write([sent for sent, _ in batch])
+                loop.call_soon_threadsafe(_answer, batch, results)
+                batch = []
+        except Exception as exc:
+            log.error("the intake writer failed: %s", exc)
+            with self._lock:
+                batch, self._waiting, self._running = batch + self._waiting, [], False
+            loop.call_soon_threadsafe(_answer, batch, [exc] * len(batch))
+
+    def _take(self) -> list[Waiting]:
+        """The next batch; none, and the writer done, when nothing waits."""
+        with self._lock:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self._running = bool(batch)
+            return batch
 
     def _write(self, sent: list[Sent]) -> list[Reply | Exception]:
         try:
@@ -84,7 +98,7 @@ class IntakeWriter:
             return [self._write([one])[0] for one in sent]
 
 
-def _answer(batch: list[Waiting], results: list[Reply | Exception]) -> None:
+def _answer(batch: list[Waiting], results: Sequence[Reply | Exception]) -> None:
     for (_, future), result in zip(batch, results, strict=True):
         if future.done():  # its client hung up; the lead is written all the same
             continue

@@ -4,7 +4,9 @@ each request keeping its own answer, and one request's fault stays its own."""
 import asyncio
 import json
 import threading
+from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import func, select
 
@@ -96,4 +98,22 @@ async def test_a_lead_the_database_refuses_fails_alone(runtime):
     assert isinstance(results[1], Exception)
     assert [r.status for r in results if not isinstance(r, Exception)] == [201, 201, 201]
     assert counts(runtime) == (3, 3)
+    await writer.stop()
+
+
+async def test_a_writer_that_cannot_take_its_turn_fails_its_requests_and_the_next_starts_afresh(
+    runtime,
+):
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("the serve processes take turns by a lock file on SQLite only")
+    lock = Path(f"{runtime.engine.url.database}.intake.lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # a lock file that cannot be opened
+    writer = IntakeWriter(runtime)
+    with pytest.raises(OSError):
+        await writer.submit(sent(runtime, {"phone": "13800000000"}, "k1"))
+    lock.rmdir()
+    reply = await asyncio.wait_for(writer.submit(sent(runtime, {"phone": "13800000000"}, "k1")),
+                                   30)  # fmt: skip
+    assert reply.status == 201 and counts(runtime) == (1, 1)
     await writer.stop()
