@@ -36,18 +36,18 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, sqlite_synchronous: str = "normal", connections: int = 5) -> Engine:
-    """`connections`: how many threads may hold one at once (a worker's slots and ticker)."""
+    """`connections`: how many threads may hold one at once (a worker's slots and ticker).
+    A database error never shows the values bound (her phone, say): errors reach the logs."""
     url = normalise_url(url)
     parsed = make_url(url)
+    options = {"pool_size": connections, "max_overflow": connections, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _private_file(Path(parsed.database))
-        engine = create_engine(
-            url, connect_args={"timeout": 30}, pool_size=connections, max_overflow=connections
-        )
+        engine = create_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine, "connect", partial(_sqlite_pragmas, sqlite_synchronous.upper()))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=connections)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def _private_file(path: Path) -> None:

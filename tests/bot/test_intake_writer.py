@@ -96,6 +96,7 @@ async def test_a_lead_the_database_refuses_fails_alone(runtime):
     results = await asyncio.gather(*(writer.submit(s) for s in [good[0], broken, *good[1:]]),
                                    return_exceptions=True)  # fmt: skip
     assert isinstance(results[1], Exception)
+    assert "parameters hidden" in str(results[1])  # logged by the server: not what she sent
     assert [r.status for r in results if not isinstance(r, Exception)] == [201, 201, 201]
     assert counts(runtime) == (3, 3)
     await writer.stop()
