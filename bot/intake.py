@@ -26,7 +26,7 @@ from store import db
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 100  # requests in one transaction: a few tens of milliseconds of writing
+MAX_BATCH = 100  # requests in one transaction, which holds the writer lock about 0.1 s then
 
 Waiting = tuple[Sent, asyncio.Future[Reply]]
 
