@@ -7,9 +7,10 @@ written at once. Under load a batch costs a few statements whatever its size, so
 keeps up where a transaction per request would queue on the database's writer lock.
 
 On SQLite the serve processes' writers take turns (`store.db.file_lock`), and a writer takes
-its batch once it has its turn: what arrived while the other process wrote goes in with it,
-and no process sleeps in SQLite's busy handler waiting for the other. A batch that fails is
-written again a request at a time: one request's fault stays its own.
+its batch once it has its turn: what arrived while another process wrote goes in with it, and
+no intake writer sleeps in SQLite's busy handler waiting for another. A batch that fails is
+written again a request at a time, so one request's fault stays its own; unless the database
+itself failed (locked or unreachable), which fails the batch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import OperationalError
 
 from bot.runtime import Runtime
 from crm.context import Context
@@ -70,9 +73,8 @@ class IntakeWriter:
                     batch = self._take()
                     if not batch:
                         return
-                    results = self._write([sent for sent, _ in batch])
-                loop.call_soon_threadsafe(_answer, batch, results)
-                batch = []
+                    loop.call_soon_threadsafe(_answer, batch, self._write([s for s, _ in batch]))
+                    batch = []
         except Exception as exc:
             log.error("the intake writer failed: %s", exc)
             with self._lock:
@@ -80,16 +82,30 @@ class IntakeWriter:
             loop.call_soon_threadsafe(_answer, batch, [exc] * len(batch))
 
     def _take(self) -> list[Waiting]:
-        """The next batch; none, and the writer done, when nothing waits."""
+        """The next batch, in order of arrival, one request per Idempotency-Key (a key's second
+        request waits for the next batch, and the first's answer); none, and the writer done,
+        when nothing waits."""
         with self._lock:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            self._running = bool(batch)
+            batch: list[Waiting] = []
+            later: list[Waiting] = []
+            keys: set[str] = set()
+            for waiting in self._waiting:
+                key = waiting[0].request.key
+                if len(batch) == MAX_BATCH or key in keys:
+                    later.append(waiting)
+                    continue
+                batch.append(waiting)
+                if key is not None:
+                    keys.add(key)
+            self._waiting, self._running = later, bool(batch)
             return batch
 
     def _write(self, sent: list[Sent]) -> list[Reply | Exception]:
         try:
             with self._runtime.context() as ctx:
                 return list(self._post(sent, ctx))
+        except OperationalError as exc:  # the database itself (locked, unreachable): for all
+            return [exc] * len(sent)
         except Exception as exc:
             if len(sent) == 1:
                 return [exc]

@@ -43,7 +43,8 @@ class Sent:
 
 def read(body: bytes, idempotency_key: str | None, settings: Settings, today: date) -> Sent | Reply:
     """The request's lead (dates in words read as of `today`), or a 400 Reply when the body
-    is no JSON object or the key is too long."""
+    is no JSON object, the key is too long, or a lead sent without a key is invalid. (With a
+    key, an invalid lead is answered once the key is looked up: a retry gets its first answer.)"""
     values = read_json(body)
     if isinstance(values, Reply):
         return values
@@ -55,6 +56,8 @@ def read(body: bytes, idempotency_key: str | None, settings: Settings, today: da
     try:
         return Sent(request, intake.read(values, settings, today))
     except intake.Invalid as exc:
+        if idempotency_key is None:
+            return _invalid(exc.errors)
         return Sent(request, invalid=exc.errors)
 
 
@@ -62,46 +65,44 @@ def post_leads(sent: list[Sent], ctx: Context) -> list[Reply]:
     """Each request's answer: 201 with her id when she is new, 200 when merged into someone
     known (another request of the batch for the same person included); 400 naming each bad
     field; 422 when an Idempotency-Key comes back with another body. A retry with the same key
-    and body gets the first answer again and changes nothing. The leads are written in one
-    transaction, started over when a concurrent writer took one of their people or keys;
-    raises when that keeps happening (nothing is written)."""
+    and body gets the first answer again and changes nothing. The requests' keys must differ
+    (ValueError): a key's second request waits for the first's answer.
+
+    The leads are written in one transaction, started over when a concurrent writer took one
+    of their people or keys; raises when that keeps happening. Nothing is read or written
+    after the commit, so when this raises, nothing of the batch was written."""
+    keys = [key for one in sent if (key := one.request.key) is not None]
+    if len(set(keys)) < len(keys):
+        raise ValueError("an Idempotency-Key is sent twice in one batch")
     session = ctx.session
-    replies: dict[int, Reply] = {}
-    failures = 0
-    while len(replies) < len(sent):
-        waiting = [i for i in range(len(sent)) if i not in replies]
-        keys = [key for i in waiting if (key := sent[i].request.key) is not None]
+    for attempt in range(intake.ATTEMPTS):
         earlier = intakes.by_keys(session.connection(), keys)
+        replies: dict[int, Reply] = {}
         batch: list[int] = []
-        batched: set[str] = set()
-        for i in waiting:
-            key, found = sent[i].request.key, None
-            if key is not None:
-                found = earlier.get(key)
+        for i, one in enumerate(sent):
+            found = earlier.get(one.request.key) if one.request.key is not None else None
             if found is not None:
-                replies[i] = _replay(ctx, found, sent[i].request.hash)
-            elif sent[i].lead is None:
-                replies[i] = Reply(400, {"error": "invalid lead", "fields": sent[i].invalid})
-            elif key is None or key not in batched:  # a key sent twice: the second waits
+                replies[i] = _replay(ctx, found, one.request.hash)
+            elif one.lead is None:
+                replies[i] = _invalid(one.invalid or {})
+            else:
                 batch.append(i)
-                if key is not None:
-                    batched.add(key)
-        if not batch:
-            continue
-        try:
-            leads, requests = [sent[i].lead for i in batch], [sent[i].request for i in batch]
-            outcomes = intake.take(session, ctx.settings, leads, ctx.clock.now(), "api", requests)
-            count(ctx, [outcome.assignment for outcome in outcomes])
-            session.commit()
-        except (intake.Contended, IntegrityError, OperationalError):
-            session.rollback()  # a concurrent request for one of them (or a key) went first
-            failures += 1
-            if failures == intake.ATTEMPTS:
-                raise
-            continue
-        for i, outcome in zip(batch, outcomes, strict=True):
-            replies[i] = _taken(outcome)
-    return [replies[i] for i in range(len(sent))]
+        if batch:
+            try:
+                leads, requests = [sent[i].lead for i in batch], [sent[i].request for i in batch]
+                outcomes = intake.take(session, ctx.settings, leads, ctx.clock.now(), "api",
+                                       requests)  # fmt: skip
+                count(ctx, [outcome.assignment for outcome in outcomes])
+                session.commit()
+            except (intake.Contended, IntegrityError, OperationalError):
+                session.rollback()  # a concurrent request for one of them (or a key) went first
+                if attempt == intake.ATTEMPTS - 1:
+                    raise
+                continue
+            for i, outcome in zip(batch, outcomes, strict=True):
+                replies[i] = _taken(outcome)
+        return [replies[i] for i in range(len(sent))]
+    raise AssertionError("unreachable")
 
 
 def read_json(body: bytes) -> object:
@@ -119,6 +120,10 @@ def count(ctx: Context, assignments: list[assign.Choice | None]) -> None:
     the commit, so their counts' rows stay locked for as short as can be (assign.record)."""
     if any(assignments):
         assign.record(ctx.session.connection(), ctx.settings, assignments, ctx.clock.now())
+
+
+def _invalid(errors: dict[str, str]) -> Reply:
+    return Reply(400, {"error": "invalid lead", "fields": errors})
 
 
 def _replay(ctx: Context, earlier: Row, request_hash: str) -> Reply:
