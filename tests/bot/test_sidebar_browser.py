@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -59,7 +60,20 @@ class Served:
 
 
 def click(browser, label: str) -> None:
-    browser.find_element(By.XPATH, f"//button[text()='{label}']").click()
+    press(browser, f"//button[text()='{label}']")
+
+
+def press(browser, xpath: str) -> None:
+    """Click what xpath finds; found again if the page drew it anew in between."""
+
+    def pressed(b) -> bool:
+        try:
+            b.find_element(By.XPATH, xpath).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    WebDriverWait(browser, 10).until(pressed)
 
 
 def wait_for(browser, text: str) -> None:
@@ -126,10 +140,8 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
         wait_for(browser, "已沟通")
         click(browser, "有意向")
         wait_for(browser, "新线索 → 已沟通")
-        wait_for(browser, "有意向")
-        browser.find_element(
-            By.XPATH, "//ul[@class='scripts']//strong[text()='待产包清单']"
-        ).click()
+        wait_for(browser, "已沟通 → 有意向")
+        press(browser, "//ul[@class='scripts']//strong[text()='待产包清单']")
         WebDriverWait(browser, 10).until(
             lambda b: b.execute_script(
                 "return window.__wwSeen.calls.some(c => c[0] === 'sendChatMessage')"
@@ -138,8 +150,7 @@ def test_an_advisor_opens_the_sidebar_next_to_her_chat(runtime, sandbox, browser
         keep(browser, "sidebar-after-actions.png")
         click(browser, "编辑标签")  # she said she will come to the store: 到店意向
         chip = "//div[@class='tags']/span[text()='到店意向']"
-        WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.XPATH, chip))
-        browser.find_element(By.XPATH, chip).click()
+        press(browser, chip)
         click(browser, "保存标签")
         WebDriverWait(browser, 10).until(
             lambda b: "到店意向" in sandbox.state.tag_names("zhangsan", her.external_userid)
