@@ -69,24 +69,38 @@ def test_an_invalid_lead_sent_without_a_key_is_answered_before_the_writer(runtim
     assert isinstance(read(b'{"phone": "12345"}', "k", runtime.settings, date(2026, 11, 24)), Sent)
 
 
-async def test_leads_arriving_while_a_batch_is_written_go_together_in_the_next(runtime):
-    gate, sizes = threading.Event(), []
+class Held:
+    """post_leads held until `gate` is set; the size of each batch it was given."""
 
-    def write(batch, ctx):
-        sizes.append(len(batch))
-        assert gate.wait(10)
+    def __init__(self) -> None:
+        self.gate, self.sizes = threading.Event(), []
+
+    def __call__(self, batch, ctx):
+        self.sizes.append(len(batch))
+        assert self.gate.wait(10)
         return post_leads(batch, ctx)
 
-    writer = IntakeWriter(runtime, write)
+    async def taken(self) -> None:
+        """Until the writer thread has taken its first batch."""
+        for _ in range(1000):
+            if self.sizes:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the writer took nothing")
+
+
+async def test_leads_arriving_while_a_batch_is_written_go_together_in_the_next(runtime):
+    post = Held()
+    writer = IntakeWriter(runtime, post)
     first = asyncio.create_task(writer.submit(sent(runtime, {"phone": "13800000000"}, "k0")))
-    await taken(sizes)
+    await post.taken()
     bodies = [({"phone": f"1380000000{n}"}, f"k{n}") for n in range(1, 7)]
     bodies.append(bodies[0])  # a retry of k1 before its first answer
     others = [asyncio.create_task(writer.submit(sent(runtime, *body))) for body in bodies]
     await asyncio.sleep(0)  # each has handed its lead over
-    gate.set()
+    post.gate.set()
     replies = await asyncio.gather(first, *others)
-    assert sizes == [1, 6, 1]  # the retry waits for its first answer
+    assert post.sizes == [1, 6, 1]  # the retry waits for its first answer
     assert [reply.status for reply in replies] == [201] * 8
     assert replies[-1].body == {**replies[1].body, "replayed": True}
     assert len({reply.body["id"] for reply in replies}) == 7
@@ -95,38 +109,23 @@ async def test_leads_arriving_while_a_batch_is_written_go_together_in_the_next(r
 
 async def test_a_lead_the_database_refuses_fails_alone(runtime, caplog):
     """(A request whose row breaks a constraint: the HTTP side cannot send one.)"""
-    gate, sizes = threading.Event(), []
-
-    def write(batch, ctx):
-        sizes.append(len(batch))
-        assert gate.wait(10)
-        return post_leads(batch, ctx)
-
-    writer = IntakeWriter(runtime, write)
+    post = Held()
+    writer = IntakeWriter(runtime, post)
     first = asyncio.create_task(writer.submit(sent(runtime, {"phone": "13500000000"}, "first")))
-    await taken(sizes)
+    await post.taken()
     good = [sent(runtime, {"phone": f"1370000000{n}"}, f"g{n}") for n in range(3)]
     broken = sent(runtime, {"phone": "13600000000"}, "broken")
     broken = Sent(Request(broken.request.key, None), broken.lead)  # type: ignore[arg-type]
     together = [asyncio.ensure_future(writer.submit(s)) for s in [good[0], broken, *good[1:]]]
     await asyncio.sleep(0)
-    gate.set()
+    post.gate.set()
     results = await asyncio.gather(first, *together, return_exceptions=True)
-    assert sizes[:2] == [1, 4] and "4 leads could not be written together" in caplog.text
+    assert post.sizes[:2] == [1, 4] and "4 leads could not be written together" in caplog.text
     assert isinstance(results[2], Exception)
     assert "parameters hidden" in str(results[2])  # logged by the server: not what she sent
     assert [r.status for r in results if not isinstance(r, Exception)] == [201] * 4
     assert counts(runtime) == (4, 4)
     await writer.stop()
-
-
-async def taken(sizes: list[int]) -> None:
-    """Until the writer thread has taken its first batch."""
-    for _ in range(1000):
-        if sizes:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the writer took nothing")
 
 
 async def test_a_writer_that_cannot_take_its_turn_fails_its_requests_and_the_next_starts_afresh(
