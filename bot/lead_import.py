@@ -77,9 +77,8 @@ def run(
     if dry_run:
         session.rollback()
         return report
-    for userid, ids in told.items():
-        assign.tell(session.connection(), userid, ids, now)
-        report.assigned[userid] = len(ids)
+    assign.tell(session.connection(), told, now)
+    report.assigned |= {userid: len(ids) for userid, ids in told.items()}
     session.commit()
     log.info("imported %s: %d created, %d merged, %d rejected", name, report.count("created"),
              report.count("merged"), report.count("rejected"))  # fmt: skip

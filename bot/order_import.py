@@ -78,9 +78,8 @@ def run(
     for row in report.rows:
         if row.assigned_to:
             told.setdefault(row.assigned_to, []).append(row.id or 0)
-    for userid, ids in told.items():
-        assign.tell(session.connection(), userid, ids, now)
-        report.assigned[userid] = len(ids)
+    assign.tell(session.connection(), told, now)
+    report.assigned |= {userid: len(ids) for userid, ids in told.items()}
     session.commit()
     log.info("imported orders from %s: %s", name,
              ", ".join(f"{report.count(r)} {r}" for r in RESULTS))  # fmt: skip

@@ -8,7 +8,7 @@ of mombot's own in the inbox, at most one every NOTICE_GAP."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
@@ -141,7 +141,7 @@ def assign(session: Session, settings: Settings, contact: Contact, now: datetime
     choice = give(session, settings, contact, choose(session.connection(), settings, contact,
                                                      now), now)  # fmt: skip
     if choice is not None:
-        tell(session.connection(), choice.userid, [contact.id], now)
+        tell(session.connection(), {choice.userid: [contact.id]}, now)
         record(session.connection(), settings, [choice], now)
     return choice
 
@@ -173,10 +173,10 @@ def record(
     leads.count_assigned(connection, now.astimezone(settings.tz).date(), given)
 
 
-def tell(connection: Connection, userid: str, contact_ids: list[int], now: datetime) -> None:
-    """Have the advisor told of leads just given to him (and their SLA started), with the
-    rest of what waits for him (`announce`)."""
-    notices.add(connection, userid, contact_ids, now)
+def tell(connection: Connection, given: Mapping[str, Sequence[int]], now: datetime) -> None:
+    """Have each advisor told of the leads just given to him (userid → lead ids; their SLAs
+    started), with the rest of what waits for him (`announce`)."""
+    notices.add(connection, given, now)
 
 
 def announce(

@@ -352,9 +352,11 @@ def take(
     tiers.update(connection, settings, known, now)  # a merge may have brought her orders
     scoring.update(connection, settings, people, now)
     if tell:
+        given: dict[str, list[int]] = {}
         for outcome in done:
             if outcome.assignment is not None:
-                assign.tell(connection, outcome.assigned_to, [outcome.contact_id], now)
+                given.setdefault(outcome.assigned_to, []).append(outcome.contact_id)
+        assign.tell(connection, given, now)
     return done
 
 

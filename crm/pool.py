@@ -83,7 +83,7 @@ def advisor_left(ctx: Context, userid: str, successor: str | None) -> tuple[int,
         leads.assign(ctx.session, contact, successor, now, f"离职交接：{name}的客户转给{successor}")
         moved.append(contact.id)
     if moved:
-        assign.tell(ctx.session.connection(), successor, moved, now)
+        assign.tell(ctx.session.connection(), {successor: moved}, now)
     ctx.session.commit()
     return len(moved), len(open_leads) - len(moved)
 

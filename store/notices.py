@@ -3,7 +3,7 @@ the assignment, turned into one event per advisor by the relay."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
@@ -17,10 +17,12 @@ _ADD = insert(T)
 _WAITING = select(T.c.id, T.c.userid, T.c.contact_id).order_by(T.c.id)
 
 
-def add(connection: Connection, userid: str, contact_ids: Sequence[int], now: datetime) -> None:
-    connection.execute(
-        _ADD, [{"userid": userid, "contact_id": i, "created_at": now} for i in contact_ids]
-    )
+def add(connection: Connection, given: Mapping[str, Sequence[int]], now: datetime) -> None:
+    """Notices of the leads given to each advisor (userid → lead ids), in one statement."""
+    rows = [{"userid": userid, "contact_id": i, "created_at": now}
+            for userid, contact_ids in given.items() for i in contact_ids]  # fmt: skip
+    if rows:
+        connection.execute(_ADD, rows)
 
 
 def waiting(connection: Connection) -> dict[str, list[tuple[int, int]]]:
