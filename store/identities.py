@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import CompoundSelect, Connection, Select, bindparam, select
 
 from store import db
 from store.models import Contact, IdentityKind, LeadIdentity
@@ -65,25 +65,21 @@ def holders(connection: Connection, keys: Sequence[Key]) -> dict[Key, set[int]]:
     for kind, values in by_kind.items():
         for some in db.parts(values):
             part = {"kind": kind, "values": some}
-            dialect = connection.dialect.name
-            statements = [_by_key(dialect)] + (
-                [_by_column(_COLUMNS[kind], dialect)] if kind in _COLUMNS else []
-            )
-            for statement in statements:
-                for value, contact_id in connection.execute(statement, part):
-                    found.setdefault((kind, value), set()).add(contact_id)
+            statement = _holding(_COLUMNS.get(kind), connection.dialect.name)
+            for value, contact_id in connection.execute(statement, part):
+                found.setdefault((kind, value), set()).add(contact_id)
     return found
 
 
 @cache
-def _by_key(dialect: str) -> Select:
-    t = LeadIdentity.__table__
-    return select(t.c.value, t.c.contact_id).where(
+def _holding(column: str | None, dialect: str) -> Select | CompoundSelect:
+    """Who holds the values bound of the kind bound: by the keys leads came with and, for a
+    kind WeCom tells too (`column`), by the contacts' own column; one statement."""
+    t, c = LeadIdentity.__table__, Contact.__table__
+    by_key = select(t.c.value, t.c.contact_id).where(
         t.c.kind == bindparam("kind"), db.one_of(t.c.value, "values", dialect)
     )
-
-
-@cache
-def _by_column(name: str, dialect: str) -> Select:
-    c = Contact.__table__
-    return select(c.c[name], c.c.id).where(db.one_of(c.c[name], "values", dialect))
+    if column is None:
+        return by_key
+    by_column = select(c.c[column], c.c.id).where(db.one_of(c.c[column], "values", dialect))
+    return by_key.union_all(by_column)
