@@ -129,8 +129,8 @@ def mombot(folder: Path, config: Path, command: str, *extra: str) -> Process:
 
 @contextmanager
 def postgres() -> Iterator[str]:
-    """A PostgreSQL cluster for the run, as the tests start one: its URL."""
-    server = PostgresServer()
+    """A PostgreSQL cluster for the run, as the tests start one but with fsync on: its URL."""
+    server = PostgresServer(durable=True)
     server.start()
     try:
         yield server.url

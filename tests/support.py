@@ -98,9 +98,11 @@ class RedisServer:
 
 
 class PostgresServer:
-    """A throwaway PostgreSQL cluster (initdb + pg_ctl), run as the postgres user under root."""
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl), run as the postgres user under root;
+    without fsync (tests) unless `durable` (benchmarks: commits cost what they do in use)."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="mombot-pg-"))
         self.url = f"postgresql://mombot@127.0.0.1:{self.port}/mombot"
@@ -148,7 +150,8 @@ class PostgresServer:
             "-l",
             str(self.dir / "log"),
             "-o",
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+            + ("" if self.durable else " -c fsync=off"),
             "start",
         )
         self._run(
