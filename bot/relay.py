@@ -120,7 +120,8 @@ def _orphaned(job: Job, live: set[tuple[str, int]]) -> bool:
 
 def _pending(runtime: Runtime, job_id: str, live: set[tuple[str, int]]) -> bool:
     """Whether the job is still to run or running (not if its worker died running it: rows
-    of a deadline part wait under their job, without a lease)."""
+    of a deadline part wait under their job, without a lease; nor if it says queued and no
+    queue holds it: Redis can hand a job to a worker killed while waiting for one)."""
     try:
         job = Job.fetch(job_id, connection=runtime.redis)
     except NoSuchJobError:
@@ -128,4 +129,7 @@ def _pending(runtime: Runtime, job_id: str, live: set[tuple[str, int]]) -> bool:
     status = job.get_status()
     if status == JobStatus.STARTED and _orphaned(job, live):
         return False
+    if status == JobStatus.QUEUED:
+        queue = Queue(job.origin, connection=runtime.redis)
+        return runtime.redis.lpos(queue.key, job.id) is not None
     return status in PENDING

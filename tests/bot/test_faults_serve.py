@@ -144,6 +144,20 @@ async def test_a_killed_redis_loses_no_callback(faulty, clock):
     assert rows_on_the_queue(rt) == all_row_ids(rt)
 
 
+async def test_a_job_lost_from_its_queue_is_queued_again(faulty, clock):
+    """A job can say "queued" with no queue holding it (a worker killed while waiting for
+    one: Redis may hand it the job before it notices the worker is gone). Its rows are
+    queued again once they have waited requeue_after, like rows with no job at all."""
+    rt, client, _ = faulty
+    assert await post_all(client, [f"wmL{i}" for i in range(5)]) == [200] * 5
+    assert await client.app[INGESTOR].settled()
+    rt.redis.delete(Queue(REALTIME, connection=rt.redis).key)  # the job hashes stay "queued"
+    assert relay.relay_once(rt) == 0  # not waiting for long yet
+    clock.advance(seconds=rt.settings.worker.requeue_after_seconds + 1)
+    assert relay.relay_once(rt) == 5
+    assert rows_on_the_queue(rt) == all_row_ids(rt)
+
+
 async def test_healthz_answers_while_redis_is_stalled(faulty):
     _, client, redis_server = faulty
     redis_server.process.send_signal(signal.SIGSTOP)
